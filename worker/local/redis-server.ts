@@ -1,0 +1,47 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { canConnect, freePort, ServerProcess, waitFor } from './process.js';
+
+/** A throwaway redis-server on a free port, with no persistence, that a test may stop and restart. */
+export class RedisServer {
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+    private readonly process: ServerProcess,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<RedisServer> {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowpool-redis-'));
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'];
+    const server = new RedisServer(port, dir, new ServerProcess('redis-server', 'redis-server', args));
+    await server.resume();
+    return server;
+  }
+
+  /** Starts the server again (empty: nothing is persisted). */
+  async resume(): Promise<void> {
+    this.process.start();
+    await waitFor(`redis-server on ${this.port}\n${this.process.recentOutput}`, () => canConnect(this.port));
+  }
+
+  async stop(): Promise<void> {
+    await this.process.stop('SIGTERM');
+  }
+
+  /** Kills and restarts the server; every key is gone afterwards. */
+  async restartEmpty(): Promise<void> {
+    await this.process.stop('SIGKILL');
+    await this.resume();
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
