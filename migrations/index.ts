@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+import * as workflowTables from './001_workflow_tables.js';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Migrations are listed in code rather than discovered on disk, so the same
+ * list runs from TypeScript sources (tests) and from the compiled image.
+ */
+const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [['001_workflow_tables', workflowTables]];
+
+class ListedMigrations implements Knex.MigrationSource<string> {
+  async getMigrations(): Promise<string[]> {
+    return MIGRATIONS.map(([name]) => name);
+  }
+  getMigrationName(name: string): string {
+    return name;
+  }
+  async getMigration(name: string): Promise<Migration> {
+    const found = MIGRATIONS.find(([candidate]) => candidate === name);
+    if (!found) throw new Error(`unknown migration ${name}`);
+    return found[1];
+  }
+}
+
+const config = (): Knex.MigratorConfig => ({ migrationSource: new ListedMigrations() });
+
+export async function migrateLatest(knex: Knex): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest(config())) as [number, string[]];
+  return applied;
+}
+
+export async function migrateDown(knex: Knex): Promise<string[]> {
+  const [, reverted] = (await knex.migrate.rollback(config(), true)) as [number, string[]];
+  return reverted;
+}
