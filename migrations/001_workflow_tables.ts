@@ -58,7 +58,12 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('workflow_event_processing', (t) => {
     t.bigIncrements('processing_id');
     t.text('tenant').notNullable();
-    t.uuid('event_id').notNullable().unique().references('event_id').inTable('workflow_events').onDelete('CASCADE');
+    t.uuid('event_id')
+      .notNullable()
+      .unique()
+      .references('event_id')
+      .inTable('workflow_events')
+      .onDelete('CASCADE');
     t.text('status').notNullable().defaultTo('pending');
     t.text('worker_id');
     t.integer('attempt_count').notNullable().defaultTo(0);

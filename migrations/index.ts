@@ -10,7 +10,9 @@ interface Migration {
  * Migrations are listed in code rather than discovered on disk, so the same
  * list runs from TypeScript sources (tests) and from the compiled image.
  */
-const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [['001_workflow_tables', workflowTables]];
+const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
+  ['001_workflow_tables', workflowTables],
+];
 
 class ListedMigrations implements Knex.MigrationSource<string> {
   async getMigrations(): Promise<string[]> {

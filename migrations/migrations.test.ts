@@ -11,8 +11,13 @@ const TABLES = [
 ];
 
 async function existingTables(db: TestDatabase): Promise<string[]> {
-  const rows = await db.knex('information_schema.tables').where({ table_schema: 'public' }).select('table_name');
-  return rows.map((row: { table_name: string }) => row.table_name).filter((name) => TABLES.includes(name));
+  const rows = await db
+    .knex('information_schema.tables')
+    .where({ table_schema: 'public' })
+    .select('table_name');
+  return rows
+    .map((row: { table_name: string }) => row.table_name)
+    .filter((name) => TABLES.includes(name));
 }
 
 describe('migrations', () => {
@@ -33,18 +38,34 @@ describe('migrations', () => {
 
   it('enforces the unique keys the design names', async () => {
     await migrateLatest(db.knex);
-    const exec = { tenant: 'a', execution_id: 'x', workflow_name: 'w', workflow_version: 1, current_state: 's' };
+    const exec = {
+      tenant: 'a',
+      execution_id: 'x',
+      workflow_name: 'w',
+      workflow_version: 1,
+      current_state: 's',
+    };
     await db.knex('workflow_executions').insert(exec);
     await expect(db.knex('workflow_executions').insert(exec)).rejects.toThrow(/unique/);
     await db.knex('workflow_executions').insert({ ...exec, tenant: 'b' });
 
     const event = { tenant: 'a', execution_id: 'x', seq: 1, event_name: 'e', idempotency_key: 'k' };
-    await db.knex('workflow_events').insert({ ...event, event_id: '00000000-0000-0000-0000-000000000001' });
+    await db
+      .knex('workflow_events')
+      .insert({ ...event, event_id: '00000000-0000-0000-0000-000000000001' });
     await expect(
-      db.knex('workflow_events').insert({ ...event, idempotency_key: 'other', event_id: '00000000-0000-0000-0000-000000000002' }),
+      db
+        .knex('workflow_events')
+        .insert({
+          ...event,
+          idempotency_key: 'other',
+          event_id: '00000000-0000-0000-0000-000000000002',
+        }),
     ).rejects.toThrow(/workflow_events_tenant_execution_id_seq_unique/);
     await expect(
-      db.knex('workflow_events').insert({ ...event, seq: 2, event_id: '00000000-0000-0000-0000-000000000003' }),
+      db
+        .knex('workflow_events')
+        .insert({ ...event, seq: 2, event_id: '00000000-0000-0000-0000-000000000003' }),
     ).rejects.toThrow(/workflow_events_tenant_execution_id_idempotency_key_unique/);
   });
 });

@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'ACTION_FAILED'
   | 'POISON_NOTICE'
   | 'UNAVAILABLE'
-  | 'NOT_DEAD';
+  | 'NOT_DEAD'
+  | 'WORKFLOW_CODE';
 
 export class FlowpoolError extends Error {
   constructor(
@@ -62,7 +63,10 @@ export class ConflictError extends FlowpoolError {
 
 export class UnknownWorkflowError extends FlowpoolError {
   constructor(name: string, version?: number) {
-    super('UNKNOWN_WORKFLOW', `workflow ${name}${version === undefined ? '' : `@${version}`} is not registered`);
+    super(
+      'UNKNOWN_WORKFLOW',
+      `workflow ${name}${version === undefined ? '' : `@${version}`} is not registered`,
+    );
   }
 }
 
@@ -76,7 +80,10 @@ export class LockBusyError extends FlowpoolError {
 /** The conditional update of applied_seq found another writer had moved on. */
 export class FencedError extends FlowpoolError {
   constructor(executionId: string, expectedSeq: number) {
-    super('FENCED', `execution ${executionId} moved past applied_seq ${expectedSeq}; this write is stale`);
+    super(
+      'FENCED',
+      `execution ${executionId} moved past applied_seq ${expectedSeq}; this write is stale`,
+    );
   }
 }
 
@@ -98,7 +105,9 @@ export class PoisonNoticeError extends FlowpoolError {
 
 export class UnavailableError extends FlowpoolError {
   constructor(what: string, cause?: unknown) {
-    super('UNAVAILABLE', `${what} is unavailable${cause ? `: ${describeError(cause)}` : ''}`, { cause });
+    super('UNAVAILABLE', `${what} is unavailable${cause ? `: ${describeError(cause)}` : ''}`, {
+      cause,
+    });
   }
 }
 
@@ -109,4 +118,11 @@ export function describeError(error: unknown): string {
 
 export function errorCode(error: unknown): ErrorCode | undefined {
   return error instanceof FlowpoolError ? error.code : undefined;
+}
+
+/** Workflow code (a guard, an update) threw while applying an event. */
+export class WorkflowCodeError extends FlowpoolError {
+  constructor(where: string, cause: unknown) {
+    super('WORKFLOW_CODE', `${where} threw: ${describeError(cause)}`, { cause });
+  }
 }

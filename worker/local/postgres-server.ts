@@ -5,7 +5,11 @@ import path from 'node:path';
 import pg from 'pg';
 import { freePort, ServerProcess, waitFor } from './process.js';
 
-const PG_BIN_CANDIDATES = ['/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin'];
+const PG_BIN_CANDIDATES = [
+  '/usr/lib/postgresql/17/bin',
+  '/usr/lib/postgresql/16/bin',
+  '/usr/lib/postgresql/15/bin',
+];
 
 function pgBinary(name: string): string {
   for (const dir of PG_BIN_CANDIDATES) {
@@ -45,24 +49,50 @@ export class PostgresServer {
     const identity = unprivilegedIdentity();
     const spawnOptions: SpawnOptions = identity ? { ...identity, cwd: dir } : { cwd: dir };
     if (identity) fs.chownSync(dir, identity.uid, identity.gid);
-    execFileSync(pgBinary('initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'], {
-      ...spawnOptions,
-      stdio: 'pipe',
-    });
+    execFileSync(
+      pgBinary('initdb'),
+      ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'],
+      {
+        ...spawnOptions,
+        stdio: 'pipe',
+      },
+    );
     const args = [
-      '-D', dataDir, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-k',
+      dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=300',
     ];
-    const server = new PostgresServer(port, dir, new ServerProcess('postgres', pgBinary('postgres'), args, spawnOptions));
+    const server = new PostgresServer(
+      port,
+      dir,
+      new ServerProcess('postgres', pgBinary('postgres'), args, spawnOptions),
+    );
     await server.resume();
     return server;
   }
 
   async resume(): Promise<void> {
     this.process.start();
-    await waitFor(`postgres on ${this.port}\n${this.process.recentOutput}`, () => this.acceptsQueries(), {
-      timeoutMs: 60_000,
-    });
+    await waitFor(
+      `postgres on ${this.port}\n${this.process.recentOutput}`,
+      () => this.acceptsQueries(),
+      {
+        timeoutMs: 60_000,
+      },
+    );
   }
 
   private async acceptsQueries(): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import net from 'node:net';
 
 /** Asks the kernel for a free TCP port on loopback. */
@@ -64,7 +64,10 @@ export class ServerProcess {
 
   start(): void {
     this.output = '';
-    const child = spawn(this.command, this.args, { ...this.options, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.command, this.args, {
+      ...this.options,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-8_000);
     };
@@ -75,7 +78,9 @@ export class ServerProcess {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return (
+      this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
+    );
   }
 
   get recentOutput(): string {

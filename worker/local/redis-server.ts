@@ -18,8 +18,23 @@ export class RedisServer {
   static async start(): Promise<RedisServer> {
     const port = await freePort();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowpool-redis-'));
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'];
-    const server = new RedisServer(port, dir, new ServerProcess('redis-server', 'redis-server', args));
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ];
+    const server = new RedisServer(
+      port,
+      dir,
+      new ServerProcess('redis-server', 'redis-server', args),
+    );
     await server.resume();
     return server;
   }
@@ -27,7 +42,9 @@ export class RedisServer {
   /** Starts the server again (empty: nothing is persisted). */
   async resume(): Promise<void> {
     this.process.start();
-    await waitFor(`redis-server on ${this.port}\n${this.process.recentOutput}`, () => canConnect(this.port));
+    await waitFor(`redis-server on ${this.port}\n${this.process.recentOutput}`, () =>
+      canConnect(this.port),
+    );
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,172 @@
+import type { Logger } from 'pino';
+import { describeError, FencedError, LockBusyError, PoisonNoticeError } from '../errors.js';
+import type { EventStore } from '../store/event-store.js';
+import {
+  type Delivery,
+  type Notice,
+  parseNotice,
+  type StreamTransport,
+} from '../stream/transport.js';
+import type { WorkflowRegistry } from '../workflow/registry.js';
+import { backoffMs } from './backoff.js';
+import type { ExecutionProcessor, ProcessResult } from './processor.js';
+import type { WorkflowService } from './workflow-service.js';
+
+export interface DeliveryOptions {
+  workerId: string;
+  maxDeliveries: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Delay before trying again when another worker holds the execution. */
+  busyRetryMs: number;
+}
+
+/** What became of one delivery; every branch has already acked, requeued or dead-lettered it. */
+export type DeliveryOutcome =
+  | { kind: 'done'; notice: Notice; result: ProcessResult }
+  | { kind: 'busy'; notice: Notice }
+  | { kind: 'retry'; notice: Notice; counted: boolean; error: string; deliveries: number }
+  | { kind: 'dead'; notice: Notice | undefined; error: string };
+
+/**
+ * Decides the fate of a delivery: ack after the work committed, retry with
+ * backoff, or dead-letter. Infrastructure outages and lock contention do not
+ * count as deliveries, so a PostgreSQL restart never dead-letters good work.
+ */
+export class DeliveryHandler {
+  constructor(
+    private readonly processor: ExecutionProcessor,
+    private readonly store: EventStore,
+    private readonly transport: StreamTransport,
+    private readonly registry: WorkflowRegistry,
+    private readonly service: WorkflowService,
+    private readonly options: DeliveryOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(delivery: Delivery): Promise<DeliveryOutcome> {
+    const notice = parseNotice(delivery.fields);
+    if (!notice)
+      return this.bury(
+        delivery,
+        undefined,
+        `malformed notice: fields ${JSON.stringify(delivery.fields).slice(0, 200)}`,
+      );
+    if (delivery.deliveries > this.options.maxDeliveries) {
+      return this.bury(
+        delivery,
+        notice,
+        `delivered ${delivery.deliveries} times; last error: ${delivery.lastError ?? 'unknown'}`,
+      );
+    }
+    let result: ProcessResult;
+    try {
+      result = await this.processor.process(notice);
+    } catch (error) {
+      return this.afterFailure(delivery, notice, error);
+    }
+    // Ack only now: the transitions committed and the actions ran, so a crash
+    // before this line redelivers the notice and the catch-up finds it done.
+    await this.transport.ack([delivery.id]);
+    return { kind: 'done', notice, result };
+  }
+
+  private async afterFailure(
+    delivery: Delivery,
+    notice: Notice,
+    error: unknown,
+  ): Promise<DeliveryOutcome> {
+    const message = describeError(error);
+    if (error instanceof LockBusyError || error instanceof FencedError) {
+      await this.requeue(delivery, delivery.deliveries - 1, this.options.busyRetryMs, message);
+      return { kind: 'busy', notice };
+    }
+    if (error instanceof PoisonNoticeError) return this.bury(delivery, notice, message);
+    if (await this.infrastructureDown()) {
+      await this.requeue(
+        delivery,
+        delivery.deliveries - 1,
+        this.delayFor(delivery.deliveries),
+        message,
+      ).catch(() => {});
+      return {
+        kind: 'retry',
+        notice,
+        counted: false,
+        error: message,
+        deliveries: delivery.deliveries - 1,
+      };
+    }
+    if (notice.eventId)
+      await this.store.recordFailure(notice.tenant, notice.eventId, this.options.workerId, message);
+    if (delivery.deliveries >= this.options.maxDeliveries)
+      return this.bury(delivery, notice, message);
+    await this.requeue(delivery, delivery.deliveries, this.delayFor(delivery.deliveries), message);
+    return {
+      kind: 'retry',
+      notice,
+      counted: true,
+      error: message,
+      deliveries: delivery.deliveries,
+    };
+  }
+
+  private delayFor(deliveries: number): number {
+    return backoffMs(deliveries, this.options.retryBaseMs, this.options.retryMaxMs);
+  }
+
+  private async requeue(
+    delivery: Delivery,
+    deliveries: number,
+    delayMs: number,
+    error: string,
+  ): Promise<void> {
+    await this.transport.requeue(delivery, { deliveries, notBefore: Date.now() + delayMs, error });
+  }
+
+  private async infrastructureDown(): Promise<boolean> {
+    try {
+      await Promise.all([this.store.ping(), this.transport.ping()]);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  /** Records the failure in PostgreSQL first, then moves the notice to the dead-letter stream. */
+  private async bury(
+    delivery: Delivery,
+    notice: Notice | undefined,
+    error: string,
+  ): Promise<DeliveryOutcome> {
+    if (notice) {
+      const marking = await this.store.markDead(notice, error);
+      await this.feedBackFailures(notice, marking.failedActions, error);
+    }
+    await this.transport.deadLetter(delivery, error);
+    this.logger.warn({ notice, deliveries: delivery.deliveries, error }, 'notice dead-lettered');
+    return { kind: 'dead', notice, error };
+  }
+
+  private async feedBackFailures(
+    notice: Notice,
+    failed: ReadonlyArray<{ eventId: string; actionName: string }>,
+    error: string,
+  ): Promise<void> {
+    if (failed.length === 0) return;
+    const execution = await this.store.getExecution(notice.tenant, notice.executionId);
+    if (!execution) return;
+    const definition = this.registry.get(execution.workflowName, execution.workflowVersion);
+    for (const { eventId, actionName } of failed) {
+      const onFailure = definition.actions[actionName]?.onFailure;
+      if (!onFailure) continue;
+      await this.service.enqueueEvent({
+        tenant: notice.tenant,
+        executionId: notice.executionId,
+        event: onFailure,
+        payload: { action: actionName, eventId, error },
+        idempotencyKey: `${eventId}:${actionName}:failed`,
+      });
+    }
+  }
+}

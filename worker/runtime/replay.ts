@@ -1,0 +1,68 @@
+import { WorkflowCodeError } from '../errors.js';
+import type { EventRecord, EventStore, ExecutionRecord } from '../store/event-store.js';
+import type { WorkflowDefinition, WorkflowState } from '../workflow/definition.js';
+import { applyEvent, fold, type Step } from '../workflow/reducer.js';
+
+export interface ReplayedState extends WorkflowState {
+  /** The seq the state is valid at. */
+  seq: number;
+  /** Events read from the log to rebuild it (after the snapshot). */
+  eventsRead: number;
+  snapshotSeq: number;
+}
+
+/** Only decided events take part in a fold; pending and dead ones have not happened. */
+export function decidedEvents(events: readonly EventRecord[]): EventRecord[] {
+  return events.filter((event) => event.status === 'applied' || event.status === 'rejected');
+}
+
+/**
+ * Rebuilds an execution's state at applied_seq from the latest snapshot and
+ * the events after it: cost grows with events since the snapshot, not with
+ * the whole history.
+ */
+export async function replayExecution(
+  store: EventStore,
+  definition: WorkflowDefinition,
+  execution: ExecutionRecord,
+): Promise<ReplayedState> {
+  const base = await store.replayBase(
+    execution.tenant,
+    execution.executionId,
+    execution.appliedSeq,
+  );
+  if (!base.snapshot) throw new Error(`execution ${execution.executionId} has no initial snapshot`);
+  const start: WorkflowState = { state: base.snapshot.state, data: base.snapshot.data };
+  const folded = guarded('replay', () =>
+    fold(
+      definition,
+      start,
+      decidedEvents(base.events).map((e) => ({ name: e.name, payload: e.payload })),
+    ),
+  );
+  return {
+    ...folded,
+    seq: execution.appliedSeq,
+    eventsRead: base.events.length,
+    snapshotSeq: base.snapshot.seq,
+  };
+}
+
+/** Runs workflow code, turning what it throws into a WorkflowCodeError. */
+export function guarded<T>(where: string, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    throw new WorkflowCodeError(where, error);
+  }
+}
+
+export function decide(
+  definition: WorkflowDefinition,
+  current: WorkflowState,
+  event: EventRecord,
+): Step {
+  return guarded(`event ${event.name} (seq ${event.seq})`, () =>
+    applyEvent(definition, current, { name: event.name, payload: event.payload }),
+  );
+}

@@ -1,0 +1,116 @@
+import type { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { RedlockExecutionLock } from '../lock/redlock-execution-lock.js';
+import { PostgresEventStore } from '../store/postgres-event-store.js';
+import { RedisStreamTransport } from '../stream/redis-stream-transport.js';
+import type { WorkflowRegistry } from '../workflow/registry.js';
+import { ActionRunner } from './actions.js';
+import { DeadLetters } from './dead-letters.js';
+import { DeliveryHandler } from './delivery-handler.js';
+import { OutboxRelay, type RelayOptions } from './outbox-relay.js';
+import { ExecutionProcessor, type ProcessorOptions } from './processor.js';
+import { type ConsumerObserver, type ConsumerOptions, StreamConsumer } from './stream-consumer.js';
+import { WorkflowService } from './workflow-service.js';
+
+export interface RuntimeSettings {
+  stream: string;
+  group: string;
+  workerId: string;
+  lockPrefix: string;
+  lockTtlMs: number;
+  maxDeliveries: number;
+  applyBatchSize: number;
+  snapshotEvery: number;
+  actionTimeoutMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  busyRetryMs: number;
+  relay: RelayOptions;
+  beforeFence?: ProcessorOptions['beforeFence'];
+}
+
+export const DEFAULT_RUNTIME_SETTINGS: Omit<RuntimeSettings, 'stream' | 'group' | 'workerId'> = {
+  lockPrefix: 'flowpool:lock:',
+  lockTtlMs: 15_000,
+  maxDeliveries: 5,
+  applyBatchSize: 100,
+  snapshotEvery: 50,
+  actionTimeoutMs: 30_000,
+  retryBaseMs: 250,
+  retryMaxMs: 30_000,
+  busyRetryMs: 50,
+  relay: { unpublishedAfterMs: 3_000, republishAfterMs: 60_000, batchSize: 500 },
+};
+
+export interface RuntimeDependencies {
+  knex: Knex;
+  redis: Redis;
+  registry: WorkflowRegistry;
+  settings: RuntimeSettings;
+  logger: Logger;
+}
+
+/** Wires the runtime's parts over one PostgreSQL pool and one Redis connection. */
+export function createRuntime({ knex, redis, registry, settings, logger }: RuntimeDependencies) {
+  const store = new PostgresEventStore(knex);
+  const transport = new RedisStreamTransport(redis, settings.stream, settings.group);
+  const lock = new RedlockExecutionLock(redis, {
+    ttlMs: settings.lockTtlMs,
+    retryCount: 3,
+    retryDelayMs: 40,
+    keyPrefix: settings.lockPrefix,
+  });
+  const service = new WorkflowService(store, transport, registry, (error, eventId) =>
+    logger.warn(
+      { eventId, err: String(error) },
+      'notice not sent after commit; the relay will resend it',
+    ),
+  );
+  const actions = new ActionRunner(store, { timeoutMs: settings.actionTimeoutMs });
+  const processor = new ExecutionProcessor(store, registry, lock, actions, {
+    workerId: settings.workerId,
+    batchSize: settings.applyBatchSize,
+    snapshotEvery: settings.snapshotEvery,
+    beforeFence: settings.beforeFence,
+  });
+  const handler = new DeliveryHandler(
+    processor,
+    store,
+    transport,
+    registry,
+    service,
+    settings,
+    logger,
+  );
+  const relay = new OutboxRelay(store, transport, settings.relay);
+  const deadLetters = new DeadLetters(store, transport);
+
+  /** A consumer with its own blocking connection per reading loop. */
+  function createConsumer(options: ConsumerOptions, observer?: ConsumerObserver) {
+    const readerConnections = Array.from({ length: options.loops }, () => redis.duplicate());
+    const readers = readerConnections.map(
+      (conn) => new RedisStreamTransport(conn, settings.stream, settings.group),
+    );
+    const consumer = new StreamConsumer(transport, readers, handler, options, logger, observer);
+    const closeReaders = () => {
+      for (const conn of readerConnections) conn.disconnect();
+    };
+    return { consumer, closeReaders };
+  }
+
+  return {
+    store,
+    transport,
+    lock,
+    service,
+    processor,
+    handler,
+    relay,
+    deadLetters,
+    registry,
+    createConsumer,
+  };
+}
+
+export type Runtime = ReturnType<typeof createRuntime>;

@@ -1,0 +1,213 @@
+import type { Logger } from 'pino';
+import { describeError } from '../errors.js';
+import { type Delivery, parseNotice, type StreamTransport } from '../stream/transport.js';
+import type { DeliveryHandler, DeliveryOutcome } from './delivery-handler.js';
+import { Semaphore } from './semaphore.js';
+
+export interface ConsumerOptions {
+  /** Stable per process (the pod name), so per-consumer pending counts mean something. */
+  consumerName: string;
+  /** Reading loops; each needs its own transport because XREADGROUP BLOCK holds a connection. */
+  loops: number;
+  batchSize: number;
+  /** Short enough that a loop notices shutdown promptly. */
+  blockMs: number;
+  concurrency: number;
+  /** Entries idle this long at another consumer are taken over; must exceed the lock TTL. */
+  idleTimeoutMs: number;
+}
+
+export type ConsumerState = 'idle' | 'running' | 'draining' | 'stopped';
+
+export interface ConsumerObserver {
+  onOutcome?(outcome: DeliveryOutcome, durationMs: number): void;
+  onError?(error: unknown, where: string): void;
+}
+
+interface Held {
+  delivery: Delivery;
+  started: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * Reads notices for one process: several reading loops, a shared limit of
+ * deliveries in flight, one delivery at a time per execution inside the
+ * process, takeover of entries other consumers abandoned, and a drain that
+ * hands back whatever it could not finish.
+ */
+export class StreamConsumer {
+  private state: ConsumerState = 'idle';
+  private readonly held = new Map<string, Held>();
+  private readonly executionTails = new Map<string, Promise<void>>();
+  private readonly slots: Semaphore;
+  private readonly loopsDone: Promise<void>[] = [];
+  private housekeeping: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly transport: StreamTransport,
+    private readonly readers: readonly StreamTransport[],
+    private readonly handler: DeliveryHandler,
+    private readonly options: ConsumerOptions,
+    private readonly logger: Logger,
+    private readonly observer: ConsumerObserver = {},
+  ) {
+    this.slots = new Semaphore(options.concurrency);
+  }
+
+  get lifecycle(): ConsumerState {
+    return this.state;
+  }
+
+  /** Deliveries this process holds: running, queued behind their execution, or waiting to retry. */
+  get inFlight(): number {
+    return this.held.size;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'idle') return;
+    await this.transport.ensureGroup();
+    this.state = 'running';
+    for (const reader of this.readers.slice(0, this.options.loops))
+      this.loopsDone.push(this.readLoop(reader));
+    const period = Math.max(100, Math.floor(this.options.idleTimeoutMs / 3));
+    this.housekeeping = setInterval(() => void this.keepHeldAndClaim(), period);
+  }
+
+  private async readLoop(reader: StreamTransport): Promise<void> {
+    while (this.state === 'running') {
+      const room = this.options.concurrency - this.held.size;
+      if (room <= 0) {
+        await this.waitForRoom();
+        continue;
+      }
+      try {
+        const deliveries = await reader.readNew(
+          this.options.consumerName,
+          Math.min(room, this.options.batchSize),
+          this.options.blockMs,
+        );
+        for (const delivery of deliveries) this.accept(delivery);
+      } catch (error) {
+        await this.recoverFromReadError(reader, error);
+      }
+    }
+  }
+
+  private async waitForRoom(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  /** NOGROUP after an emptied Redis, or a dropped connection: recreate and back off. */
+  private async recoverFromReadError(reader: StreamTransport, error: unknown): Promise<void> {
+    this.observer.onError?.(error, 'read');
+    this.logger.warn({ err: describeError(error) }, 'reading the stream failed; retrying');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await reader.ensureGroup().catch(() => {});
+  }
+
+  private accept(delivery: Delivery): void {
+    if (this.held.has(delivery.id)) return;
+    const entry: Held = { delivery, started: false };
+    this.held.set(delivery.id, entry);
+    const wait = delivery.notBefore - Date.now();
+    if (wait > 0 && this.state === 'running') {
+      entry.timer = setTimeout(() => this.schedule(entry), wait);
+    } else {
+      this.schedule(entry);
+    }
+  }
+
+  /** Chains the delivery behind any other of the same execution in this process. */
+  private schedule(entry: Held): void {
+    entry.timer = undefined;
+    const notice = parseNotice(entry.delivery.fields);
+    const key = notice ? `${notice.tenant}\u0000${notice.executionId}` : entry.delivery.id;
+    const previous = this.executionTails.get(key) ?? Promise.resolve();
+    const run = previous.then(() => this.run(entry));
+    this.executionTails.set(key, run);
+    void run.finally(() => {
+      if (this.executionTails.get(key) === run) this.executionTails.delete(key);
+    });
+  }
+
+  private async run(entry: Held): Promise<void> {
+    if (!this.held.has(entry.delivery.id)) return; // handed back during drain
+    await this.slots.acquire();
+    entry.started = true;
+    const startedAt = performance.now();
+    try {
+      const outcome = await this.handler.handle(entry.delivery);
+      this.observer.onOutcome?.(outcome, performance.now() - startedAt);
+    } catch (error) {
+      // Redis or PostgreSQL failed mid-handling; the entry stays pending and is taken over later.
+      this.observer.onError?.(error, 'handle');
+      this.logger.warn(
+        { err: describeError(error), entryId: entry.delivery.id },
+        'delivery left pending',
+      );
+    } finally {
+      this.slots.release();
+      this.held.delete(entry.delivery.id);
+    }
+  }
+
+  private async keepHeldAndClaim(): Promise<void> {
+    try {
+      await this.transport.touch(this.options.consumerName, [...this.held.keys()]);
+      if (this.state !== 'running') return;
+      const room = this.options.concurrency - this.held.size;
+      if (room <= 0) return;
+      const claimed = await this.transport.claimIdle(
+        this.options.consumerName,
+        this.options.idleTimeoutMs,
+        room,
+      );
+      for (const delivery of claimed) this.accept(delivery);
+    } catch (error) {
+      this.observer.onError?.(error, 'housekeeping');
+    }
+  }
+
+  /**
+   * Stops reading, lets running work finish until the deadline, then hands
+   * back every entry still held so another consumer gets it at once instead
+   * of after the idle timeout.
+   */
+  async drain(deadlineMs: number): Promise<{ finished: boolean; handedBack: number }> {
+    if (this.state === 'stopped' || this.state === 'draining')
+      return { finished: true, handedBack: 0 };
+    const wasRunning = this.state === 'running';
+    this.state = 'draining';
+    const deadline = Date.now() + deadlineMs;
+    let handedBack = await this.handBack((entry) => !entry.started);
+    await Promise.all(this.loopsDone);
+    while (this.held.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const finished = this.held.size === 0;
+    handedBack += await this.handBack(() => true);
+    clearInterval(this.housekeeping);
+    if (wasRunning) await this.transport.leaveGroup(this.options.consumerName).catch(() => false);
+    this.state = 'stopped';
+    return { finished, handedBack };
+  }
+
+  private async handBack(which: (entry: Held) => boolean): Promise<number> {
+    let count = 0;
+    for (const entry of [...this.held.values()].filter(which)) {
+      clearTimeout(entry.timer);
+      this.held.delete(entry.delivery.id);
+      try {
+        await this.transport.requeue(entry.delivery, {
+          deliveries: entry.delivery.deliveries - 1,
+          notBefore: entry.delivery.notBefore,
+        });
+        count += 1;
+      } catch (error) {
+        this.observer.onError?.(error, 'hand-back');
+      }
+    }
+    return count;
+  }
+}

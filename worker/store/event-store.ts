@@ -1,0 +1,195 @@
+/**
+ * The event store: everything the runtime reads from and writes to
+ * PostgreSQL, the source of truth. Every method takes the tenant and every
+ * query filters by it.
+ */
+
+export type ExecutionStatus = 'active' | 'completed' | 'blocked';
+export type EventStatus = 'pending' | 'applied' | 'rejected' | 'dead';
+export type ActionStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface ExecutionRecord {
+  tenant: string;
+  executionId: string;
+  workflowName: string;
+  workflowVersion: number;
+  state: string;
+  data: unknown;
+  status: ExecutionStatus;
+  nextSeq: number;
+  appliedSeq: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface EventRecord {
+  tenant: string;
+  eventId: string;
+  executionId: string;
+  seq: number;
+  name: string;
+  payload: unknown;
+  userId: string | null;
+  idempotencyKey: string | null;
+  fromState: string | null;
+  toState: string | null;
+  status: EventStatus;
+  reason: string | null;
+  createdAt: Date;
+  appliedAt: Date | null;
+  publishedAt: Date | null;
+}
+
+export interface NewExecution {
+  tenant: string;
+  executionId: string;
+  workflowName: string;
+  workflowVersion: number;
+  state: string;
+  data: unknown;
+}
+
+export interface NewEvent {
+  tenant: string;
+  executionId: string;
+  eventId: string;
+  name: string;
+  payload: unknown;
+  userId?: string | null;
+  idempotencyKey?: string | null;
+}
+
+export interface AppendedEvent {
+  eventId: string;
+  seq: number;
+  /** True when an earlier event with the same idempotency key and payload was returned instead. */
+  duplicate: boolean;
+}
+
+export interface Snapshot {
+  seq: number;
+  state: string;
+  data: unknown;
+}
+
+/** What replay needs: the latest snapshot at or below `uptoSeq` and the log after it. */
+export interface ReplayBase {
+  snapshot: Snapshot | undefined;
+  events: EventRecord[];
+}
+
+/** One event's outcome in a batch the processor commits. */
+export type EventOutcome =
+  | {
+      eventId: string;
+      seq: number;
+      kind: 'applied';
+      fromState: string;
+      toState: string;
+      actions: readonly string[];
+    }
+  | { eventId: string; seq: number; kind: 'rejected'; fromState: string; reason: string };
+
+export interface AppliedBatch {
+  tenant: string;
+  executionId: string;
+  /** The applied_seq the batch was computed from: the fence. */
+  expectedSeq: number;
+  outcomes: EventOutcome[];
+  state: string;
+  data: unknown;
+  status: ExecutionStatus;
+  snapshot: Snapshot | undefined;
+  workerId: string;
+}
+
+export interface ActionIntent {
+  tenant: string;
+  executionId: string;
+  eventId: string;
+  eventName: string;
+  payload: unknown;
+  actionName: string;
+  attempts: number;
+}
+
+export interface ActionOutcome {
+  tenant: string;
+  eventId: string;
+  actionName: string;
+  status: ActionStatus;
+  result?: unknown;
+  error?: string;
+}
+
+/** An execution with work: what a stream notice names. */
+export interface ExecutionRef {
+  tenant: string;
+  executionId: string;
+  eventId?: string;
+}
+
+export interface DeadMarking {
+  deadEventIds: string[];
+  /** Actions recorded as failed, for feeding their onFailure events back. */
+  failedActions: Array<{ eventId: string; actionName: string }>;
+}
+
+export interface EventStore {
+  createExecution(execution: NewExecution): Promise<ExecutionRecord>;
+  /** Commits the event, its processing record and the outbox mark in one transaction. */
+  appendEvent(event: NewEvent): Promise<AppendedEvent>;
+  markPublished(tenant: string, eventIds: readonly string[]): Promise<void>;
+  /**
+   * Pending events whose notice may be lost: never published and older than
+   * `unpublishedOlderThanMs`, or published longer ago than `stalePublishedMs`.
+   * Marks them published now, so each is republished at most once per period.
+   */
+  claimRepublishable(options: {
+    unpublishedOlderThanMs: number;
+    stalePublishedMs: number;
+    limit: number;
+  }): Promise<ExecutionRef[]>;
+
+  getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined>;
+  replayBase(tenant: string, executionId: string, uptoSeq: number): Promise<ReplayBase>;
+  /** Events after `afterSeq` that are not yet applied, in seq order. */
+  unappliedEvents(
+    tenant: string,
+    executionId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<EventRecord[]>;
+  /**
+   * Commits a batch of outcomes if and only if applied_seq still equals
+   * `expectedSeq`; otherwise throws FencedError and writes nothing.
+   */
+  commitBatch(batch: AppliedBatch, beforeFence?: () => Promise<void>): Promise<void>;
+
+  pendingActions(tenant: string, executionId: string): Promise<ActionIntent[]>;
+  recordActionAttempt(outcome: ActionOutcome): Promise<void>;
+
+  recordFailure(tenant: string, eventId: string, workerId: string, error: string): Promise<void>;
+  /** Marks the blocking event (or the failed actions) dead and the execution blocked. */
+  markDead(ref: ExecutionRef, error: string): Promise<DeadMarking>;
+  /** Puts a dead event (and its failed actions) back to pending; returns its execution. */
+  reviveDead(tenant: string, eventId: string): Promise<ExecutionRef>;
+  listDead(tenant: string, limit: number): Promise<Array<EventRecord & { error: string | null }>>;
+
+  history(
+    tenant: string,
+    executionId: string,
+    options?: { afterSeq?: number; limit?: number },
+  ): Promise<EventRecord[]>;
+  getEvent(
+    tenant: string,
+    eventId: string,
+  ): Promise<(EventRecord & { error: string | null }) | undefined>;
+  snapshots(tenant: string, executionId: string): Promise<Snapshot[]>;
+  actionResults(
+    tenant: string,
+    executionId: string,
+  ): Promise<Array<ActionOutcome & { attempts: number }>>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,507 @@
+import type { Knex } from 'knex';
+import { ConflictError, FencedError, FlowpoolError, NotFoundError } from '../errors.js';
+import type {
+  ActionIntent,
+  ActionOutcome,
+  AppendedEvent,
+  AppliedBatch,
+  DeadMarking,
+  EventRecord,
+  EventStore,
+  ExecutionRecord,
+  ExecutionRef,
+  NewEvent,
+  NewExecution,
+  ReplayBase,
+  Snapshot,
+} from './event-store.js';
+import {
+  type EventRow,
+  type ExecutionRow,
+  isUniqueViolation,
+  toEvent,
+  toExecution,
+} from './rows.js';
+
+const EXECUTIONS = 'workflow_executions';
+const EVENTS = 'workflow_events';
+const PROCESSING = 'workflow_event_processing';
+const SNAPSHOTS = 'workflow_snapshots';
+const ACTIONS = 'workflow_action_results';
+
+/** The event store on PostgreSQL through knex. */
+export class PostgresEventStore implements EventStore {
+  constructor(private readonly knex: Knex) {}
+
+  async createExecution(execution: NewExecution): Promise<ExecutionRecord> {
+    try {
+      return await this.knex.transaction(async (trx) => {
+        const [row] = await trx(EXECUTIONS)
+          .insert({
+            tenant: execution.tenant,
+            execution_id: execution.executionId,
+            workflow_name: execution.workflowName,
+            workflow_version: execution.workflowVersion,
+            current_state: execution.state,
+            data: JSON.stringify(execution.data),
+          })
+          .returning('*');
+        // The snapshot at seq 0 is the initial state, so replay never needs the start input.
+        await trx(SNAPSHOTS).insert({
+          tenant: execution.tenant,
+          execution_id: execution.executionId,
+          seq: 0,
+          current_state: execution.state,
+          data: JSON.stringify(execution.data),
+        });
+        return toExecution(row as ExecutionRow);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ConflictError(
+          'EXECUTION_EXISTS',
+          `execution ${execution.executionId} already exists`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  async appendEvent(event: NewEvent): Promise<AppendedEvent> {
+    return this.knex.transaction(async (trx) => {
+      // Locking the execution row serialises enqueues per execution, so seqs
+      // commit in order and an idempotency key is checked against settled rows.
+      const execution = await trx(EXECUTIONS)
+        .where({ tenant: event.tenant, execution_id: event.executionId })
+        .forUpdate()
+        .first('next_seq');
+      if (!execution) throw new NotFoundError(`execution ${event.executionId}`);
+      if (event.idempotencyKey) {
+        const earlier = await this.findByIdempotencyKey(trx, event);
+        if (earlier) return earlier;
+      }
+      const [bumped] = await trx(EXECUTIONS)
+        .where({ tenant: event.tenant, execution_id: event.executionId })
+        .increment('next_seq', 1)
+        .returning('next_seq');
+      const seq = Number((bumped as { next_seq: string }).next_seq) - 1;
+      await trx(EVENTS).insert({
+        tenant: event.tenant,
+        event_id: event.eventId,
+        execution_id: event.executionId,
+        seq,
+        event_name: event.name,
+        payload: JSON.stringify(event.payload ?? {}),
+        user_id: event.userId ?? null,
+        idempotency_key: event.idempotencyKey ?? null,
+      });
+      await trx(PROCESSING).insert({ tenant: event.tenant, event_id: event.eventId });
+      return { eventId: event.eventId, seq, duplicate: false };
+    });
+  }
+
+  private async findByIdempotencyKey(
+    trx: Knex.Transaction,
+    event: NewEvent,
+  ): Promise<AppendedEvent | undefined> {
+    const earlier = await trx(EVENTS)
+      .where({
+        tenant: event.tenant,
+        execution_id: event.executionId,
+        idempotency_key: event.idempotencyKey,
+      })
+      .first(
+        'event_id',
+        'seq',
+        trx.raw('(event_name = ? and payload = ?::jsonb) as same', [
+          event.name,
+          JSON.stringify(event.payload ?? {}),
+        ]),
+      );
+    if (!earlier) return undefined;
+    if (!earlier.same) {
+      throw new ConflictError(
+        'IDEMPOTENCY_CONFLICT',
+        `idempotencyKey ${event.idempotencyKey} was already used with another event or payload`,
+      );
+    }
+    return { eventId: earlier.event_id, seq: Number(earlier.seq), duplicate: true };
+  }
+
+  async markPublished(tenant: string, eventIds: readonly string[]): Promise<void> {
+    if (eventIds.length === 0) return;
+    await this.knex.raw(
+      `with marked as (
+         update ${EVENTS} set published_at = now()
+          where tenant = ? and event_id = any(?::uuid[]) and published_at is null
+          returning event_id)
+       update ${PROCESSING} p set status = 'published', updated_at = now()
+         from marked where p.event_id = marked.event_id and p.status = 'pending'`,
+      [tenant, [...eventIds]] as unknown as Knex.RawBinding[],
+    );
+  }
+
+  async claimRepublishable(options: {
+    unpublishedOlderThanMs: number;
+    stalePublishedMs: number;
+    limit: number;
+  }): Promise<ExecutionRef[]> {
+    const events = await this.knex.raw(
+      `with candidates as (
+         select e.id from ${EVENTS} e
+           join ${EXECUTIONS} x on x.tenant = e.tenant and x.execution_id = e.execution_id
+          where e.status = 'pending' and x.status <> 'blocked'
+            and ((e.published_at is null and e.created_at < now() - make_interval(secs => ?))
+              or e.published_at < now() - make_interval(secs => ?))
+          order by e.created_at limit ? for update of e skip locked)
+       update ${EVENTS} e set published_at = now() from candidates c where e.id = c.id
+       returning e.tenant, e.execution_id, e.event_id`,
+      [options.unpublishedOlderThanMs / 1000, options.stalePublishedMs / 1000, options.limit],
+    );
+    // Actions whose notice was lost after the transition committed.
+    const actions = await this.knex.raw(
+      `with candidates as (
+         select id from ${ACTIONS}
+          where status = 'pending' and updated_at < now() - make_interval(secs => ?)
+          order by updated_at limit ? for update skip locked)
+       update ${ACTIONS} a set updated_at = now() from candidates c where a.id = c.id
+       returning a.tenant, a.execution_id, a.event_id`,
+      [options.stalePublishedMs / 1000, options.limit],
+    );
+    const refs = new Map<string, ExecutionRef>();
+    for (const row of [...events.rows, ...actions.rows] as Array<{
+      tenant: string;
+      execution_id: string;
+      event_id: string;
+    }>) {
+      refs.set(`${row.tenant}\u0000${row.execution_id}`, {
+        tenant: row.tenant,
+        executionId: row.execution_id,
+        eventId: row.event_id,
+      });
+    }
+    return [...refs.values()];
+  }
+
+  async getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined> {
+    const row = await this.knex(EXECUTIONS).where({ tenant, execution_id: executionId }).first();
+    return row ? toExecution(row as ExecutionRow) : undefined;
+  }
+
+  async replayBase(tenant: string, executionId: string, uptoSeq: number): Promise<ReplayBase> {
+    const snapshotRow = await this.knex(SNAPSHOTS)
+      .where({ tenant, execution_id: executionId })
+      .andWhere('seq', '<=', uptoSeq)
+      .orderBy('seq', 'desc')
+      .first('seq', 'current_state', 'data');
+    const snapshot: Snapshot | undefined = snapshotRow
+      ? { seq: Number(snapshotRow.seq), state: snapshotRow.current_state, data: snapshotRow.data }
+      : undefined;
+    const rows = await this.knex(EVENTS)
+      .where({ tenant, execution_id: executionId })
+      .andWhere('seq', '>', snapshot?.seq ?? 0)
+      .andWhere('seq', '<=', uptoSeq)
+      .orderBy('seq', 'asc');
+    return { snapshot, events: (rows as EventRow[]).map(toEvent) };
+  }
+
+  async unappliedEvents(
+    tenant: string,
+    executionId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<EventRecord[]> {
+    const rows = await this.knex(EVENTS)
+      .where({ tenant, execution_id: executionId })
+      .andWhere('seq', '>', afterSeq)
+      .orderBy('seq', 'asc')
+      .limit(limit);
+    return (rows as EventRow[]).map(toEvent);
+  }
+
+  async commitBatch(batch: AppliedBatch, beforeFence?: () => Promise<void>): Promise<void> {
+    const last = batch.outcomes.at(-1);
+    if (!last) return;
+    await this.knex.transaction(async (trx) => {
+      await beforeFence?.();
+      // The fence: only the writer that read applied_seq = expectedSeq may move it.
+      // It goes first so the row lock is held for the rest of the transaction.
+      const moved = await trx(EXECUTIONS)
+        .where({
+          tenant: batch.tenant,
+          execution_id: batch.executionId,
+          applied_seq: batch.expectedSeq,
+        })
+        .update({
+          applied_seq: last.seq,
+          current_state: batch.state,
+          data: JSON.stringify(batch.data),
+          status: batch.status,
+          updated_at: trx.fn.now(),
+        });
+      if (moved !== 1) throw new FencedError(batch.executionId, batch.expectedSeq);
+      await this.writeOutcomes(trx, batch);
+      const intents = batch.outcomes.flatMap((o) =>
+        o.kind === 'applied' ? o.actions.map((action) => ({ eventId: o.eventId, action })) : [],
+      );
+      if (intents.length > 0) {
+        await trx(ACTIONS)
+          .insert(
+            intents.map(({ eventId, action }) => ({
+              tenant: batch.tenant,
+              event_id: eventId,
+              execution_id: batch.executionId,
+              action_name: action,
+            })),
+          )
+          .onConflict(['tenant', 'event_id', 'action_name'])
+          .ignore();
+      }
+      if (batch.snapshot) {
+        await trx(SNAPSHOTS)
+          .insert({
+            tenant: batch.tenant,
+            execution_id: batch.executionId,
+            seq: batch.snapshot.seq,
+            current_state: batch.snapshot.state,
+            data: JSON.stringify(batch.snapshot.data),
+          })
+          .onConflict(['tenant', 'execution_id', 'seq'])
+          .ignore();
+      }
+    });
+  }
+
+  private async writeOutcomes(trx: Knex.Transaction, batch: AppliedBatch): Promise<void> {
+    const ids = batch.outcomes.map((o) => o.eventId);
+    const statuses = batch.outcomes.map((o) => o.kind);
+    const froms = batch.outcomes.map((o) => o.fromState);
+    const tos = batch.outcomes.map((o) => (o.kind === 'applied' ? o.toState : null));
+    const reasons = batch.outcomes.map((o) => (o.kind === 'rejected' ? o.reason : null));
+    await trx.raw(
+      `update ${EVENTS} e
+          set status = v.status, from_state = v.from_state, to_state = v.to_state, reason = v.reason, applied_at = now()
+         from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[]) as v(event_id, status, from_state, to_state, reason)
+        where e.tenant = ? and e.event_id = v.event_id`,
+      [ids, statuses, froms, tos, reasons, batch.tenant] as unknown as Knex.RawBinding[],
+    );
+    await trx.raw(
+      `update ${PROCESSING}
+          set status = 'completed', worker_id = ?, attempt_count = attempt_count + 1,
+              result = jsonb_build_object('status', v.status), error_message = null,
+              updated_at = now(), completed_at = now()
+         from unnest(?::uuid[], ?::text[]) as v(event_id, status)
+        where ${PROCESSING}.tenant = ? and ${PROCESSING}.event_id = v.event_id`,
+      [batch.workerId, ids, statuses, batch.tenant],
+    );
+  }
+
+  async pendingActions(tenant: string, executionId: string): Promise<ActionIntent[]> {
+    const rows = await this.knex(`${ACTIONS} as a`)
+      .join(`${EVENTS} as e`, function joinEvent() {
+        this.on('e.tenant', 'a.tenant').andOn('e.event_id', 'a.event_id');
+      })
+      .where({ 'a.tenant': tenant, 'a.execution_id': executionId, 'a.status': 'pending' })
+      .orderBy([{ column: 'e.seq' }, { column: 'a.id' }])
+      .select('a.event_id', 'a.action_name', 'a.attempts', 'e.event_name', 'e.payload');
+    return rows.map((row) => ({
+      tenant,
+      executionId,
+      eventId: row.event_id,
+      eventName: row.event_name,
+      payload: row.payload,
+      actionName: row.action_name,
+      attempts: row.attempts,
+    }));
+  }
+
+  async recordActionAttempt(outcome: ActionOutcome): Promise<void> {
+    await this.knex(ACTIONS)
+      .where({ tenant: outcome.tenant, event_id: outcome.eventId, action_name: outcome.actionName })
+      .update({
+        status: outcome.status,
+        attempts: this.knex.raw('attempts + 1'),
+        result: outcome.result === undefined ? null : JSON.stringify(outcome.result),
+        error: outcome.error ?? null,
+        updated_at: this.knex.fn.now(),
+      });
+  }
+
+  async recordFailure(
+    tenant: string,
+    eventId: string,
+    workerId: string,
+    error: string,
+  ): Promise<void> {
+    await this.knex(PROCESSING)
+      .where({ tenant, event_id: eventId })
+      .whereNot({ status: 'completed' })
+      .update({
+        status: 'failed',
+        worker_id: workerId,
+        attempt_count: this.knex.raw('attempt_count + 1'),
+        error_message: error,
+        updated_at: this.knex.fn.now(),
+      });
+  }
+
+  async markDead(ref: ExecutionRef, error: string): Promise<DeadMarking> {
+    return this.knex.transaction(async (trx) => {
+      const execution = await trx(EXECUTIONS)
+        .where({ tenant: ref.tenant, execution_id: ref.executionId })
+        .forUpdate()
+        .first('applied_seq');
+      if (!execution) return { deadEventIds: [], failedActions: [] };
+      const blocking = await trx(EVENTS)
+        .where({ tenant: ref.tenant, execution_id: ref.executionId, status: 'pending' })
+        .andWhere('seq', Number(execution.applied_seq) + 1)
+        .first('event_id');
+      if (blocking) {
+        await trx(EVENTS)
+          .where({ tenant: ref.tenant, event_id: blocking.event_id })
+          .update({ status: 'dead', reason: error });
+        await this.markProcessingDead(trx, ref.tenant, [blocking.event_id], error);
+        await trx(EXECUTIONS)
+          .where({ tenant: ref.tenant, execution_id: ref.executionId })
+          .update({ status: 'blocked', updated_at: trx.fn.now() });
+        return { deadEventIds: [blocking.event_id as string], failedActions: [] };
+      }
+      // The transitions went through; what keeps failing is an action.
+      const failed = await trx(ACTIONS)
+        .where({ tenant: ref.tenant, execution_id: ref.executionId, status: 'pending' })
+        .andWhere('attempts', '>', 0)
+        .update({ status: 'failed', error, updated_at: trx.fn.now() })
+        .returning(['event_id', 'action_name']);
+      const eventIds = [...new Set(failed.map((row: { event_id: string }) => row.event_id))];
+      await this.markProcessingDead(trx, ref.tenant, eventIds, error);
+      const failedActions = failed.map((row: { event_id: string; action_name: string }) => ({
+        eventId: row.event_id,
+        actionName: row.action_name,
+      }));
+      return { deadEventIds: eventIds, failedActions };
+    });
+  }
+
+  private async markProcessingDead(
+    trx: Knex.Transaction,
+    tenant: string,
+    eventIds: string[],
+    error: string,
+  ) {
+    if (eventIds.length === 0) return;
+    await trx(PROCESSING)
+      .where({ tenant })
+      .whereIn('event_id', eventIds)
+      .update({ status: 'dead', error_message: error, updated_at: trx.fn.now() });
+  }
+
+  async reviveDead(tenant: string, eventId: string): Promise<ExecutionRef> {
+    return this.knex.transaction(async (trx) => {
+      const event = await trx(`${EVENTS} as e`)
+        .join(`${PROCESSING} as p`, 'p.event_id', 'e.event_id')
+        .where({ 'e.tenant': tenant, 'e.event_id': eventId })
+        .first('e.execution_id', 'e.status', 'p.status as processing_status');
+      if (!event) throw new NotFoundError(`event ${eventId}`);
+      if (event.status !== 'dead' && event.processing_status !== 'dead') {
+        throw new FlowpoolError(
+          'NOT_DEAD',
+          `event ${eventId} is not dead-lettered (status ${event.status})`,
+        );
+      }
+      if (event.status === 'dead') {
+        await trx(EVENTS)
+          .where({ tenant, event_id: eventId })
+          .update({ status: 'pending', reason: null });
+        await trx(EXECUTIONS)
+          .where({ tenant, execution_id: event.execution_id, status: 'blocked' })
+          .update({ status: 'active', updated_at: trx.fn.now() });
+      }
+      await trx(ACTIONS)
+        .where({ tenant, event_id: eventId, status: 'failed' })
+        .update({ status: 'pending', attempts: 0, error: null, updated_at: trx.fn.now() });
+      await trx(PROCESSING)
+        .where({ tenant, event_id: eventId })
+        .update({
+          status: 'published',
+          attempt_count: 0,
+          error_message: null,
+          updated_at: trx.fn.now(),
+        });
+      return { tenant, executionId: event.execution_id, eventId };
+    });
+  }
+
+  async listDead(
+    tenant: string,
+    limit: number,
+  ): Promise<Array<EventRecord & { error: string | null }>> {
+    const rows = await this.knex(`${EVENTS} as e`)
+      .join(`${PROCESSING} as p`, 'p.event_id', 'e.event_id')
+      .where('e.tenant', tenant)
+      .andWhere((q) => q.where('e.status', 'dead').orWhere('p.status', 'dead'))
+      .orderBy('p.updated_at', 'desc')
+      .limit(limit)
+      .select('e.*', 'p.error_message');
+    return rows.map((row: EventRow & { error_message: string | null }) => ({
+      ...toEvent(row),
+      error: row.error_message,
+    }));
+  }
+
+  async history(
+    tenant: string,
+    executionId: string,
+    options: { afterSeq?: number; limit?: number } = {},
+  ): Promise<EventRecord[]> {
+    const rows = await this.knex(EVENTS)
+      .where({ tenant, execution_id: executionId })
+      .andWhere('seq', '>', options.afterSeq ?? 0)
+      .orderBy('seq', 'asc')
+      .limit(options.limit ?? 1000);
+    return (rows as EventRow[]).map(toEvent);
+  }
+
+  async getEvent(
+    tenant: string,
+    eventId: string,
+  ): Promise<(EventRecord & { error: string | null }) | undefined> {
+    const row = await this.knex(`${EVENTS} as e`)
+      .leftJoin(`${PROCESSING} as p`, 'p.event_id', 'e.event_id')
+      .where({ 'e.tenant': tenant, 'e.event_id': eventId })
+      .first('e.*', 'p.error_message');
+    return row ? { ...toEvent(row as EventRow), error: row.error_message ?? null } : undefined;
+  }
+
+  async snapshots(tenant: string, executionId: string): Promise<Snapshot[]> {
+    const rows = await this.knex(SNAPSHOTS)
+      .where({ tenant, execution_id: executionId })
+      .orderBy('seq', 'asc');
+    return rows.map((row) => ({ seq: Number(row.seq), state: row.current_state, data: row.data }));
+  }
+
+  async actionResults(
+    tenant: string,
+    executionId: string,
+  ): Promise<Array<ActionOutcome & { attempts: number }>> {
+    const rows = await this.knex(ACTIONS)
+      .where({ tenant, execution_id: executionId })
+      .orderBy('id', 'asc');
+    return rows.map((row) => ({
+      tenant,
+      eventId: row.event_id,
+      actionName: row.action_name,
+      status: row.status,
+      result: row.result ?? undefined,
+      error: row.error ?? undefined,
+      attempts: row.attempts,
+    }));
+  }
+
+  async ping(): Promise<void> {
+    await this.knex.raw('select 1');
+  }
+
+  async close(): Promise<void> {
+    await this.knex.destroy();
+  }
+}

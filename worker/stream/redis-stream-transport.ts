@@ -1,0 +1,199 @@
+import type { Redis } from 'ioredis';
+import { DEAD_LETTER, LEAVE_GROUP, REQUEUE } from './scripts.js';
+import {
+  type DeadLetter,
+  type Delivery,
+  type Notice,
+  noticeFields,
+  type StreamTransport,
+} from './transport.js';
+
+type RawEntry = [id: string, fields: string[] | null];
+
+const META_PREFIX = '_';
+
+function fieldsOf(flat: string[] | null): Record<string, string> {
+  const fields: Record<string, string> = {};
+  if (!flat) return fields;
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return fields;
+}
+
+/** The notice's own fields, without the retry metadata this transport adds. */
+function payloadPairs(fields: Record<string, string>): string[] {
+  return Object.entries(fields)
+    .filter(([key]) => !key.startsWith(META_PREFIX))
+    .flat();
+}
+
+/** Builds a delivery; `extraDeliveries` counts redeliveries Redis did since the entry was written. */
+function toDelivery(entry: RawEntry, extraDeliveries: number): Delivery {
+  const fields = fieldsOf(entry[1]);
+  const earlier = Number(fields._deliveries ?? 0);
+  return {
+    id: entry[0],
+    fields,
+    deliveries: (Number.isFinite(earlier) ? earlier : 0) + 1 + extraDeliveries,
+    notBefore: Number(fields._not_before ?? 0) || 0,
+    lastError: fields._error,
+  };
+}
+
+/** The stream transport on Redis Streams with one consumer group. */
+export class RedisStreamTransport implements StreamTransport {
+  readonly deadLetterStream: string;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly stream: string,
+    readonly group: string,
+  ) {
+    this.deadLetterStream = `${stream}:dlq`;
+  }
+
+  async ensureGroup(): Promise<void> {
+    try {
+      await this.redis.xgroup('CREATE', this.stream, this.group, '0', 'MKSTREAM');
+    } catch (error) {
+      // BUSYGROUP is Redis's stable error code for "group exists".
+      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
+    }
+  }
+
+  async publish(notices: readonly Notice[]): Promise<void> {
+    if (notices.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const notice of notices)
+      pipeline.xadd(this.stream, '*', ...Object.entries(noticeFields(notice)).flat());
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  async readNew(consumer: string, count: number, blockMs: number): Promise<Delivery[]> {
+    const reply = (await this.redis.xreadgroup(
+      'GROUP',
+      this.group,
+      consumer,
+      'COUNT',
+      count,
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      this.stream,
+      '>',
+    )) as Array<[string, RawEntry[]]> | null;
+    const entries = reply?.[0]?.[1] ?? [];
+    return entries.map((entry) => toDelivery(entry, 0));
+  }
+
+  async claimIdle(consumer: string, minIdleMs: number, count: number): Promise<Delivery[]> {
+    const reply = (await this.redis.xautoclaim(
+      this.stream,
+      this.group,
+      consumer,
+      minIdleMs,
+      '0-0',
+      'COUNT',
+      count,
+    )) as [string, RawEntry[], string[]?];
+    // Entries deleted while pending come back with null fields: they carry no notice.
+    const entries = reply[1].filter((entry) => entry[1] !== null);
+    const gone = reply[1].filter((entry) => entry[1] === null).map((entry) => entry[0]);
+    if (gone.length > 0) await this.ack(gone);
+    if (entries.length === 0) return [];
+    const counts = await this.deliveryCounts(entries.map((entry) => entry[0]));
+    // XAUTOCLAIM has already counted this delivery, so subtract the one toDelivery adds.
+    return entries.map((entry) => toDelivery(entry, Math.max(0, (counts.get(entry[0]) ?? 1) - 1)));
+  }
+
+  private async deliveryCounts(ids: string[]): Promise<Map<string, number>> {
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.xpending(this.stream, this.group, id, id, 1);
+    const results = (await pipeline.exec()) ?? [];
+    const counts = new Map<string, number>();
+    for (const [, reply] of results) {
+      const row = (reply as Array<[string, string, number, number]> | undefined)?.[0];
+      if (row) counts.set(row[0], Number(row[3]));
+    }
+    return counts;
+  }
+
+  async touch(consumer: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    // JUSTID resets the idle time without counting another delivery.
+    await this.redis.xclaim(this.stream, this.group, consumer, 0, ...ids, 'JUSTID');
+  }
+
+  async ack(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.redis.xack(this.stream, this.group, ...ids);
+  }
+
+  async requeue(
+    delivery: Delivery,
+    retry: { deliveries: number; notBefore: number; error?: string },
+  ): Promise<void> {
+    await this.redis.eval(
+      REQUEUE,
+      1,
+      this.stream,
+      this.group,
+      delivery.id,
+      String(retry.deliveries),
+      String(retry.notBefore),
+      retry.error ?? '',
+      ...payloadPairs(delivery.fields),
+    );
+  }
+
+  async deadLetter(delivery: Delivery, error: string): Promise<void> {
+    await this.redis.eval(
+      DEAD_LETTER,
+      2,
+      this.stream,
+      this.deadLetterStream,
+      this.group,
+      delivery.id,
+      error,
+      String(delivery.deliveries),
+      String(Date.now()),
+      ...payloadPairs(delivery.fields),
+    );
+  }
+
+  async listDeadLetters(count: number): Promise<DeadLetter[]> {
+    const entries = (await this.redis.xrevrange(
+      this.deadLetterStream,
+      '+',
+      '-',
+      'COUNT',
+      count,
+    )) as RawEntry[];
+    return entries.map(([id, flat]) => {
+      const fields = fieldsOf(flat);
+      return {
+        id,
+        fields: Object.fromEntries(
+          Object.entries(fields).filter(([key]) => !key.startsWith(META_PREFIX)),
+        ),
+        error: fields._error ?? '',
+        deliveries: Number(fields._deliveries ?? 0),
+        deadAt: Number(fields._dead_at ?? 0),
+      };
+    });
+  }
+
+  async removeDeadLetter(id: string): Promise<void> {
+    await this.redis.xdel(this.deadLetterStream, id);
+  }
+
+  async leaveGroup(consumer: string): Promise<boolean> {
+    const removed = await this.redis.eval(LEAVE_GROUP, 1, this.stream, this.group, consumer);
+    return removed === 1;
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+}

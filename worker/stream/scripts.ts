@@ -1,0 +1,69 @@
+/**
+ * Lua scripts for the stream changes that touch several keys or several
+ * commands and must happen all at once: a crash between two separate calls
+ * would either lose a notice or deliver it twice.
+ */
+
+/**
+ * requeue — replace a pending entry with a fresh copy carrying retry metadata.
+ * KEYS[1] stream
+ * ARGV[1] group, ARGV[2] entry id, ARGV[3] deliveries so far, ARGV[4] not-before (ms),
+ * ARGV[5] last error ('' for none), ARGV[6..] field/value pairs of the notice
+ * Result: the new entry id, or false when the entry was no longer pending
+ * (someone else acked or claimed it, so the copy is not made).
+ */
+export const REQUEUE = `
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if acked == 0 then return false end
+redis.call('XDEL', KEYS[1], ARGV[2])
+local fields = {}
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+fields[#fields + 1] = '_deliveries'; fields[#fields + 1] = ARGV[3]
+fields[#fields + 1] = '_not_before'; fields[#fields + 1] = ARGV[4]
+if ARGV[5] ~= '' then fields[#fields + 1] = '_error'; fields[#fields + 1] = ARGV[5] end
+return redis.call('XADD', KEYS[1], '*', unpack(fields))
+`;
+
+/**
+ * dead-letter — move a pending entry to the dead-letter stream.
+ * KEYS[1] stream, KEYS[2] dead-letter stream
+ * ARGV[1] group, ARGV[2] entry id, ARGV[3] error, ARGV[4] deliveries, ARGV[5] now (ms),
+ * ARGV[6..] field/value pairs of the entry
+ * Result: the dead-letter entry id, or false when the entry was no longer pending.
+ */
+export const DEAD_LETTER = `
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if acked == 0 then return false end
+redis.call('XDEL', KEYS[1], ARGV[2])
+local fields = {}
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+fields[#fields + 1] = '_error'; fields[#fields + 1] = ARGV[3]
+fields[#fields + 1] = '_deliveries'; fields[#fields + 1] = ARGV[4]
+fields[#fields + 1] = '_dead_at'; fields[#fields + 1] = ARGV[5]
+fields[#fields + 1] = '_source_id'; fields[#fields + 1] = ARGV[2]
+return redis.call('XADD', KEYS[2], '*', unpack(fields))
+`;
+
+/**
+ * leave-group — delete a consumer only when it has nothing pending.
+ * KEYS[1] stream
+ * ARGV[1] group, ARGV[2] consumer
+ * Result: 1 when deleted (or already absent), 0 when it still has pending entries.
+ */
+export const LEAVE_GROUP = `
+local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if not ok then return 1 end
+for _, consumer in ipairs(consumers) do
+  local name, pending
+  for i = 1, #consumer, 2 do
+    if consumer[i] == 'name' then name = consumer[i + 1] end
+    if consumer[i] == 'pending' then pending = consumer[i + 1] end
+  end
+  if name == ARGV[2] then
+    if pending > 0 then return 0 end
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+    return 1
+  end
+end
+return 1
+`;
