@@ -54,13 +54,11 @@ describe('migrations', () => {
       .knex('workflow_events')
       .insert({ ...event, event_id: '00000000-0000-0000-0000-000000000001' });
     await expect(
-      db
-        .knex('workflow_events')
-        .insert({
-          ...event,
-          idempotency_key: 'other',
-          event_id: '00000000-0000-0000-0000-000000000002',
-        }),
+      db.knex('workflow_events').insert({
+        ...event,
+        idempotency_key: 'other',
+        event_id: '00000000-0000-0000-0000-000000000002',
+      }),
     ).rejects.toThrow(/workflow_events_tenant_execution_id_seq_unique/);
     await expect(
       db

@@ -419,14 +419,12 @@ export class PostgresEventStore implements EventStore {
       await trx(ACTIONS)
         .where({ tenant, event_id: eventId, status: 'failed' })
         .update({ status: 'pending', attempts: 0, error: null, updated_at: trx.fn.now() });
-      await trx(PROCESSING)
-        .where({ tenant, event_id: eventId })
-        .update({
-          status: 'published',
-          attempt_count: 0,
-          error_message: null,
-          updated_at: trx.fn.now(),
-        });
+      await trx(PROCESSING).where({ tenant, event_id: eventId }).update({
+        status: 'published',
+        attempt_count: 0,
+        error_message: null,
+        updated_at: trx.fn.now(),
+      });
       return { tenant, executionId: event.execution_id, eventId };
     });
   }
