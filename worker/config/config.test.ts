@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.js';
+import { loadApiConfig, loadWorkerConfig } from './config.js';
+
+const base = { DATABASE_URL: 'postgres://u@db/flowpool' };
+
+function failure(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('applies the documented defaults', () => {
+    const config = loadWorkerConfig({ ...base, POD_NAME: 'pool-a-1' });
+    expect(config).toMatchObject({
+      redisUrl: 'redis://127.0.0.1:6379',
+      stream: 'workflow:events:global',
+      consumerGroup: 'workflow-workers',
+      batchSize: 10,
+      idleTimeoutMs: 60_000,
+      workerCount: 2,
+      concurrency: 8,
+      maxDeliveries: 5,
+      drainTimeoutMs: 25_000,
+      port: 8080,
+      logLevel: 'info',
+      consumerName: 'pool-a-1',
+    });
+  });
+
+  it.each([
+    [{}, 'DATABASE_URL', 'is required'],
+    [{ ...base, DATABASE_URL: 'mysql://x/y' }, 'DATABASE_URL', 'postgres'],
+    [{ ...base, REDIS_URL: 'not a url' }, 'REDIS_URL', 'URL'],
+    [{ ...base, WORKFLOW_CONCURRENCY: 'eight' }, 'WORKFLOW_CONCURRENCY', 'whole number'],
+    [{ ...base, WORKFLOW_WORKER_COUNT: '0' }, 'WORKFLOW_WORKER_COUNT', 'from 1'],
+    [{ ...base, PORT: '70000' }, 'PORT', 'to 65535'],
+    [{ ...base, LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'one of'],
+    [
+      { ...base, WORKFLOW_REDIS_IDLE_TIMEOUT_MS: '5000' },
+      'WORKFLOW_REDIS_IDLE_TIMEOUT_MS',
+      'lock TTL',
+    ],
+    [{ ...base, WORKFLOW_POOL: 'a b' }, 'WORKFLOW_POOL', 'letters'],
+  ])('rejects %j naming %s', (env, variable, expected) => {
+    const error = failure(() => loadWorkerConfig(env));
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain(variable);
+    expect(error.message).toContain(expected);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('reads API tokens as a JSON object and rejects anything else', () => {
+    expect(
+      loadApiConfig({ ...base, FLOWPOOL_API_TOKENS: '{"secret-token-a":"acme"}' }).tokens.get(
+        'secret-token-a',
+      ),
+    ).toBe('acme');
+    expect(failure(() => loadApiConfig({ ...base, FLOWPOOL_API_TOKENS: '[1]' })).variable).toBe(
+      'FLOWPOOL_API_TOKENS',
+    );
+    expect(
+      failure(() => loadApiConfig({ ...base, FLOWPOOL_API_TOKENS: '{"short":"acme"}' })).variable,
+    ).toBe('FLOWPOOL_API_TOKENS');
+    expect(
+      failure(() => loadApiConfig({ ...base, FLOWPOOL_API_TOKENS_FILE: '/nonexistent' })).variable,
+    ).toBe('FLOWPOOL_API_TOKENS_FILE');
+  });
+});

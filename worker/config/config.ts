@@ -1,0 +1,86 @@
+import os from 'node:os';
+import { ConfigError } from '../errors.js';
+import { apiTokens, type Env, integer, oneOf, optionalText, text, url } from './parse.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Settings shared by the worker and the api: where the data lives and how the stream is named. */
+export interface CommonConfig {
+  databaseUrl: string;
+  redisUrl: string;
+  streamPrefix: string;
+  pool: string;
+  /** prefix + pool */
+  stream: string;
+  consumerGroup: string;
+  /** Module or folder of workflow definitions; undefined means the bundled examples. */
+  workflowsPath: string | undefined;
+  port: number;
+  logLevel: LogLevel;
+  maxDeliveries: number;
+  lockTtlMs: number;
+}
+
+export interface WorkerConfig extends CommonConfig {
+  /** Stable per pod: POD_NAME when set, else host name and pid. */
+  consumerName: string;
+  batchSize: number;
+  idleTimeoutMs: number;
+  workerCount: number;
+  concurrency: number;
+  drainTimeoutMs: number;
+  snapshotEvery: number;
+}
+
+export interface ApiConfig extends CommonConfig {
+  /** token → tenant */
+  tokens: Map<string, string>;
+}
+
+function common(env: Env): CommonConfig {
+  const streamPrefix = text(env, 'WORKFLOW_REDIS_STREAM_PREFIX', 'workflow:events:');
+  const pool = text(env, 'WORKFLOW_POOL', 'global');
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(pool))
+    throw new ConfigError('WORKFLOW_POOL', 'expected 1-100 letters, digits, ".", "_" or "-"');
+  return {
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres', 'postgresql']),
+    redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss'], 'redis://127.0.0.1:6379'),
+    streamPrefix,
+    pool,
+    stream: streamPrefix + pool,
+    consumerGroup: text(env, 'WORKFLOW_REDIS_CONSUMER_GROUP', 'workflow-workers'),
+    workflowsPath: optionalText(env, 'FLOWPOOL_WORKFLOWS'),
+    port: integer(env, 'PORT', 8080, { min: 0, max: 65_535 }),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    maxDeliveries: integer(env, 'WORKFLOW_MAX_DELIVERIES', 5, { min: 1, max: 1000 }),
+    lockTtlMs: integer(env, 'WORKFLOW_LOCK_TTL_MS', 15_000, { min: 100, max: 600_000 }),
+  };
+}
+
+/** Parses and checks the worker's environment once, at start. Throws ConfigError naming the variable. */
+export function loadWorkerConfig(env: Env): WorkerConfig {
+  const base = common(env);
+  const idleTimeoutMs = integer(env, 'WORKFLOW_REDIS_IDLE_TIMEOUT_MS', 60_000, { min: 1_000 });
+  // Work is only taken over once idle longer than a lock could live unextended.
+  if (idleTimeoutMs <= base.lockTtlMs) {
+    throw new ConfigError(
+      'WORKFLOW_REDIS_IDLE_TIMEOUT_MS',
+      `must exceed the lock TTL (${base.lockTtlMs} ms), got ${idleTimeoutMs}`,
+    );
+  }
+  return {
+    ...base,
+    consumerName: optionalText(env, 'POD_NAME') ?? `${os.hostname()}-${process.pid}`,
+    batchSize: integer(env, 'WORKFLOW_REDIS_BATCH_SIZE', 10, { min: 1, max: 10_000 }),
+    idleTimeoutMs,
+    workerCount: integer(env, 'WORKFLOW_WORKER_COUNT', 2, { min: 1, max: 64 }),
+    concurrency: integer(env, 'WORKFLOW_CONCURRENCY', 8, { min: 1, max: 10_000 }),
+    drainTimeoutMs: integer(env, 'WORKFLOW_DRAIN_TIMEOUT_MS', 25_000, { min: 0 }),
+    snapshotEvery: integer(env, 'WORKFLOW_SNAPSHOT_EVERY', 50, { min: 0 }),
+  };
+}
+
+export function loadApiConfig(env: Env): ApiConfig {
+  return { ...common(env), tokens: apiTokens(env) };
+}
