@@ -290,10 +290,17 @@ export class KubeApiServer {
   async request<T = KubeStatus>(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     pathname: string,
-    options: { body?: unknown; contentType?: string; accept?: string; user?: string } = {},
+    options: {
+      body?: unknown;
+      contentType?: string;
+      accept?: string;
+      user?: string;
+      /** A bearer token to send instead of a static user's, e.g. a ServiceAccount token. */
+      token?: string;
+    } = {},
   ): Promise<{ status: number; body: T }> {
     const headers: Record<string, string> = {
-      authorization: `Bearer ${this.tokenFor(options.user)}`,
+      authorization: `Bearer ${options.token ?? this.tokenFor(options.user)}`,
       accept: options.accept ?? 'application/json',
     };
     let payload: string | undefined;
