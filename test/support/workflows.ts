@@ -1,0 +1,60 @@
+import { Type } from '@sinclair/typebox';
+import {
+  defineBareEvent,
+  defineEvent,
+  defineWorkflow,
+  type WorkflowDefinition,
+} from '../../worker/workflow/definition.js';
+
+/** Calls made to the flaky action, by idempotency key: what an external system would see. */
+export const flakyCalls: string[] = [];
+
+/** How many times the flaky action fails before it succeeds (per test, set before use). */
+export const flakyPlan = { failuresBeforeSuccess: 0 };
+
+/**
+ * A small workflow for runtime tests: `step` counts, `explode` throws inside
+ * its update (bad workflow code), `notify` triggers an action that fails as
+ * planned, and `notifyFailed` is fed back when that action finally fails.
+ */
+export const testWorkflow = defineWorkflow<'open' | 'done', { steps: number; failures: number }>({
+  name: 'test-flow',
+  version: 1,
+  states: ['open', 'done'],
+  initialState: 'open',
+  finalStates: ['done'],
+  initialData: () => ({ steps: 0, failures: 0 }),
+  events: {
+    step: defineBareEvent([{ from: ['open'], update: (d) => ({ ...d, steps: d.steps + 1 }) }]),
+    explode: defineBareEvent([
+      {
+        from: ['open'],
+        update: () => {
+          throw new Error('update blew up');
+        },
+      },
+    ]),
+    notify: defineBareEvent([{ from: ['open'], actions: ['flaky'] }]),
+    notifyFailed: defineEvent(
+      Type.Object({ action: Type.String(), eventId: Type.String(), error: Type.String() }),
+      [
+        {
+          from: ['open'],
+          update: (d: { steps: number; failures: number }) => ({ ...d, failures: d.failures + 1 }),
+        },
+      ],
+    ),
+    finish: defineBareEvent([{ from: ['open'], to: 'done' }]),
+  },
+  actions: {
+    flaky: {
+      run: async ({ idempotencyKey }) => {
+        flakyCalls.push(idempotencyKey);
+        const failedSoFar = flakyCalls.filter((key) => key === idempotencyKey).length - 1;
+        if (failedSoFar < flakyPlan.failuresBeforeSuccess) throw new Error('downstream said no');
+        return { sent: true };
+      },
+      onFailure: 'notifyFailed',
+    },
+  },
+}) as unknown as WorkflowDefinition;

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  startTestRuntime,
+  type TestRuntime,
+  waitUntilSettled,
+} from '../../test/support/runtime.js';
+import { flakyCalls, flakyPlan, testWorkflow } from '../../test/support/workflows.js';
+import { waitFor } from '../local/process.js';
+import { bundledWorkflows } from '../workflows/index.js';
+
+const MAX_DELIVERIES = 3;
+
+describe('poison notices', () => {
+  let rt: TestRuntime;
+  beforeAll(async () => {
+    rt = await startTestRuntime({
+      workflows: [...bundledWorkflows, testWorkflow],
+      settings: { maxDeliveries: MAX_DELIVERIES, retryBaseMs: 10, retryMaxMs: 50 },
+    });
+    await rt.startConsumer();
+  });
+  afterAll(() => rt.close());
+  beforeEach(() => {
+    flakyCalls.length = 0;
+    flakyPlan.failuresBeforeSuccess = 0;
+  });
+
+  async function deadLetterCount(): Promise<number> {
+    return rt.redisHandle.redis.xlen(`${rt.settings.stream}:dlq`);
+  }
+
+  it('end in the dead-letter stream while other work continues', async () => {
+    flakyPlan.failuresBeforeSuccess = 1_000;
+    const healthy = await rt.service.startExecution({ tenant: 'p', workflow: 'ticket-lifecycle' });
+    const broken = await rt.service.startExecution({ tenant: 'p', workflow: 'test-flow' });
+    const failing = await rt.service.startExecution({ tenant: 'p', workflow: 'test-flow' });
+
+    // Garbage fields, and an execution nobody created.
+    await rt.redisHandle.redis.xadd(rt.settings.stream, '*', 'hello', 'world');
+    await rt.transport.publish([{ tenant: 'p', executionId: 'never-created' }]);
+    // Workflow code that throws, and an action that keeps failing.
+    const exploded = await rt.service.enqueueEvent({
+      tenant: 'p',
+      executionId: broken.executionId,
+      event: 'explode',
+    });
+    const notified = await rt.service.enqueueEvent({
+      tenant: 'p',
+      executionId: failing.executionId,
+      event: 'notify',
+    });
+    for (let i = 0; i < 20; i += 1) {
+      await rt.service.enqueueEvent({
+        tenant: 'p',
+        executionId: healthy.executionId,
+        event: 'comment',
+        payload: { text: `${i}` },
+      });
+    }
+
+    await waitFor('four dead letters', async () => (await deadLetterCount()) === 4);
+    const healthyNow = await rt.service.getExecution('p', healthy.executionId);
+    expect(healthyNow?.data).toMatchObject({ commentCount: 20 });
+
+    const letters = await rt.deadLetters.listStream(10);
+    const errors = letters.map((l) => l.error).join('\n');
+    expect(errors).toContain('malformed notice');
+    expect(errors).toContain('unknown execution never-created');
+    expect(errors).toContain('update blew up');
+    expect(errors).toContain('downstream said no');
+    // Retried up to the limit, then dead-lettered: the action ran exactly MAX_DELIVERIES times.
+    expect(flakyCalls.filter((key) => key === `${notified.eventId}:flaky`)).toHaveLength(
+      MAX_DELIVERIES,
+    );
+    const codeFailure = letters.find((l) => l.error.includes('update blew up'));
+    expect(codeFailure?.deliveries).toBe(MAX_DELIVERIES);
+
+    expect(await rt.store.getEvent('p', exploded.eventId)).toMatchObject({ status: 'dead' });
+    expect((await rt.service.getExecution('p', broken.executionId))?.status).toBe('blocked');
+    const actions = await rt.store.actionResults('p', failing.executionId);
+    expect(actions[0]).toMatchObject({
+      actionName: 'flaky',
+      status: 'failed',
+      attempts: MAX_DELIVERIES,
+    });
+    // The failed action fed its onFailure event back into the workflow.
+    await waitFor('the failure event to be applied', async () => {
+      const execution = await rt.service.getExecution('p', failing.executionId);
+      return (execution?.data as { failures: number }).failures === 1;
+    });
+    const dead = await rt.deadLetters.list('p');
+    expect(dead.map((e) => e.eventId).sort()).toEqual([exploded.eventId, notified.eventId].sort());
+    await waitFor('no pending stream entries', async () => {
+      const [count] = (await rt.redisHandle.redis.xpending(
+        rt.settings.stream,
+        rt.settings.group,
+      )) as [number];
+      return count === 0;
+    });
+  });
+
+  it('can be retried: a dead event goes back to pending and is applied once the cause is gone', async () => {
+    flakyPlan.failuresBeforeSuccess = 1_000;
+    const execution = await rt.service.startExecution({ tenant: 'r', workflow: 'test-flow' });
+    const notified = await rt.service.enqueueEvent({
+      tenant: 'r',
+      executionId: execution.executionId,
+      event: 'notify',
+    });
+    await rt.service.enqueueEvent({
+      tenant: 'r',
+      executionId: execution.executionId,
+      event: 'step',
+    });
+    await waitFor('the action to be recorded failed', async () => {
+      const [action] = await rt.store.actionResults('r', execution.executionId);
+      return action?.status === 'failed';
+    });
+    flakyPlan.failuresBeforeSuccess = 0;
+    await rt.deadLetters.retry('r', notified.eventId);
+    await waitFor('the retried action to succeed', async () => {
+      const [action] = await rt.store.actionResults('r', execution.executionId);
+      return action?.status === 'succeeded';
+    });
+    expect(await rt.deadLetters.list('r')).toEqual([]);
+    const letters = await rt.deadLetters.listStream(100);
+    expect(letters.some((l) => l.fields.execution === execution.executionId)).toBe(false);
+  });
+
+  it('a dead event blocks later events of its execution until it is retried, keeping seq order', async () => {
+    const execution = await rt.service.startExecution({ tenant: 'b', workflow: 'test-flow' });
+    const id = execution.executionId;
+    const exploded = await rt.service.enqueueEvent({
+      tenant: 'b',
+      executionId: id,
+      event: 'explode',
+    });
+    await waitFor(
+      'the execution to be blocked',
+      async () => (await rt.service.getExecution('b', id))?.status === 'blocked',
+    );
+    await rt.service.enqueueEvent({ tenant: 'b', executionId: id, event: 'step' });
+    expect((await rt.service.getExecution('b', id))?.appliedSeq).toBe(0);
+    await expect(
+      rt.deadLetters.retry('b', '00000000-0000-4000-8000-000000000000'),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await rt.deadLetters.retry('b', exploded.eventId);
+    // Still broken code: it goes dead again, and the later event still waits its turn.
+    await waitFor(
+      'dead again',
+      async () => (await rt.store.getEvent('b', exploded.eventId))?.status === 'dead',
+    );
+    expect((await rt.service.getExecution('b', id))?.appliedSeq).toBe(0);
+    await rt.db
+      .knex('workflow_events')
+      .where({ event_id: exploded.eventId })
+      .update({ event_name: 'step' });
+    await rt.deadLetters.retry('b', exploded.eventId);
+    await waitUntilSettled(rt);
+    expect(await rt.service.getExecution('b', id)).toMatchObject({
+      appliedSeq: 2,
+      status: 'active',
+      data: { steps: 2, failures: 0 },
+    });
+  });
+});
