@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  startTestRuntime,
+  type TestRuntime,
+  waitUntilSettled,
+} from '../../test/support/runtime.js';
+import { verifyExecution } from './verify.js';
+
+describe('tenant isolation', () => {
+  let rt: TestRuntime;
+  beforeAll(async () => {
+    rt = await startTestRuntime();
+    await rt.startConsumer();
+  });
+  afterAll(() => rt.close());
+
+  it('no runtime call with tenant B reads or changes tenant A’s execution', async () => {
+    const a = await rt.service.startExecution({
+      tenant: 'A',
+      workflow: 'ticket-lifecycle',
+      executionId: 'T-42',
+    });
+    const first = await rt.service.enqueueEvent({
+      tenant: 'A',
+      executionId: 'T-42',
+      event: 'assign',
+      payload: { assignee: 'ana' },
+    });
+    await waitUntilSettled(rt);
+    const before = await rt.service.getExecution('A', 'T-42');
+
+    expect(await rt.service.getExecution('B', 'T-42')).toBeUndefined();
+    expect(await rt.service.history('B', 'T-42')).toEqual([]);
+    expect(await rt.store.getEvent('B', first.eventId)).toBeUndefined();
+    expect(await rt.store.snapshots('B', 'T-42')).toEqual([]);
+    expect(await rt.store.actionResults('B', 'T-42')).toEqual([]);
+    await expect(
+      rt.service.enqueueEvent({ tenant: 'B', executionId: 'T-42', event: 'resolve' }),
+    ).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await expect(rt.deadLetters.retry('B', first.eventId)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await expect(verifyExecution(rt.store, rt.registry, 'B', 'T-42')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    // A notice forged with B's tenant and A's execution id finds nothing of A's.
+    await expect(rt.processor.process({ tenant: 'B', executionId: 'T-42' })).rejects.toMatchObject({
+      code: 'POISON_NOTICE',
+    });
+
+    // B may use the same execution id: it gets its own execution.
+    const b = await rt.service.startExecution({
+      tenant: 'B',
+      workflow: 'ticket-lifecycle',
+      executionId: 'T-42',
+    });
+    await rt.service.enqueueEvent({
+      tenant: 'B',
+      executionId: 'T-42',
+      event: 'comment',
+      payload: { text: 'b' },
+    });
+    await waitUntilSettled(rt);
+    expect(b.tenant).toBe('B');
+    expect(await rt.service.getExecution('A', 'T-42')).toEqual({
+      ...before,
+      updatedAt: expect.any(Date),
+    });
+    expect((await rt.service.getExecution('A', 'T-42'))?.updatedAt).toEqual(before?.updatedAt);
+    expect((await rt.service.history('A', 'T-42')).map((e) => e.name)).toEqual(['assign']);
+    expect((await rt.service.getExecution('B', 'T-42'))?.data).toMatchObject({
+      commentCount: 1,
+      assignee: null,
+    });
+    expect(a.executionId).toBe(b.executionId);
+  });
+});
