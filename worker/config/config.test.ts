@@ -30,6 +30,9 @@ describe('configuration', () => {
       port: 8080,
       logLevel: 'info',
       consumerName: 'pool-a-1',
+      relayIntervalMs: 1_000,
+      relayUnpublishedAfterMs: 3_000,
+      relayRepublishAfterMs: 60_000,
     });
   });
 
@@ -47,6 +50,17 @@ describe('configuration', () => {
       'lock TTL',
     ],
     [{ ...base, WORKFLOW_POOL: 'a b' }, 'WORKFLOW_POOL', 'letters'],
+    [{ ...base, WORKFLOW_RELAY_INTERVAL_MS: '10' }, 'WORKFLOW_RELAY_INTERVAL_MS', 'from 50'],
+    [
+      { ...base, WORKFLOW_RELAY_REPUBLISH_AFTER_MS: 'soon' },
+      'WORKFLOW_RELAY_REPUBLISH_AFTER_MS',
+      'whole number',
+    ],
+    [
+      { ...base, WORKFLOW_RELAY_UNPUBLISHED_AFTER_MS: '-1' },
+      'WORKFLOW_RELAY_UNPUBLISHED_AFTER_MS',
+      'from 0',
+    ],
   ])('rejects %j naming %s', (env, variable, expected) => {
     const error = failure(() => loadWorkerConfig(env));
     expect(error.variable).toBe(variable);

@@ -31,6 +31,12 @@ export interface WorkerConfig extends CommonConfig {
   concurrency: number;
   drainTimeoutMs: number;
   snapshotEvery: number;
+  /** How often the outbox relay looks for notices to resend. */
+  relayIntervalMs: number;
+  /** A committed event never published is resent once it is this old. */
+  relayUnpublishedAfterMs: number;
+  /** A published event still pending this long is resent (its notice may be lost). */
+  relayRepublishAfterMs: number;
 }
 
 export interface ApiConfig extends CommonConfig {
@@ -78,7 +84,25 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     concurrency: integer(env, 'WORKFLOW_CONCURRENCY', 8, { min: 1, max: 10_000 }),
     drainTimeoutMs: integer(env, 'WORKFLOW_DRAIN_TIMEOUT_MS', 25_000, { min: 0 }),
     snapshotEvery: integer(env, 'WORKFLOW_SNAPSHOT_EVERY', 50, { min: 0 }),
+    relayIntervalMs: integer(env, 'WORKFLOW_RELAY_INTERVAL_MS', 1_000, { min: 50, max: 3_600_000 }),
+    relayUnpublishedAfterMs: integer(env, 'WORKFLOW_RELAY_UNPUBLISHED_AFTER_MS', 3_000, {
+      min: 0,
+      max: 86_400_000,
+    }),
+    relayRepublishAfterMs: integer(env, 'WORKFLOW_RELAY_REPUBLISH_AFTER_MS', 60_000, {
+      min: 100,
+      max: 86_400_000,
+    }),
   };
+}
+
+/**
+ * What the command-line tools need (submit, inspect, verify, dlq, migrate):
+ * where the data lives and how the stream is named, without API tokens or
+ * worker settings.
+ */
+export function loadToolConfig(env: Env): CommonConfig {
+  return common(env);
 }
 
 export function loadApiConfig(env: Env): ApiConfig {
