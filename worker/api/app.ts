@@ -1,0 +1,427 @@
+import swagger from '@fastify/swagger';
+import type { Static } from '@sinclair/typebox';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { executionView, historyEntry, startedView } from '../client/views.js';
+import { BadInputError, NotFoundError, UnknownWorkflowError } from '../errors.js';
+import type { DeadLetters } from '../runtime/dead-letters.js';
+import type { WorkflowService } from '../runtime/workflow-service.js';
+import type { EventStore } from '../store/event-store.js';
+import type { StreamTransport } from '../stream/transport.js';
+import { TokenAuthenticator } from './auth.js';
+import { errorBody, type HttpError, INTERNAL, toHttpError, UNAVAILABLE } from './http-errors.js';
+import { ApiMetrics } from './metrics.js';
+import { dependencyReadiness, type Readiness } from './readiness.js';
+import * as S from './schemas.js';
+import { validatorCompiler } from './validation.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set from the bearer token on every /v1 route; never taken from the request itself. */
+    tenant: string;
+  }
+}
+
+/** The parts of the runtime the API uses (createRuntime's result fits). */
+export interface ApiRuntime {
+  service: Pick<WorkflowService, 'startExecution' | 'enqueueEvent' | 'getExecution' | 'history'>;
+  store: Pick<EventStore, 'getEvent' | 'ping'>;
+  deadLetters: Pick<DeadLetters, 'list' | 'retry'>;
+  transport: Pick<StreamTransport, 'ping'>;
+}
+
+export interface ApiAppOptions {
+  runtime: ApiRuntime;
+  /** token → tenant (ApiConfig.tokens) */
+  tokens: ReadonlyMap<string, string>;
+  logger: Logger;
+  /** Where the API's metrics go; a fresh registry when omitted. /metrics serves this registry. */
+  metricsRegistry?: Registry;
+  /** What /readyz reports; by default PostgreSQL and Redis must answer a ping. */
+  readiness?: Readiness;
+}
+
+/** Largest request body accepted: 1 MiB. */
+export const BODY_LIMIT = 1_048_576;
+
+const PUBLIC = { security: [] as Array<Record<string, string[]>> };
+
+function send(reply: FastifyReply, answer: HttpError): FastifyReply {
+  if (answer.status === 401) reply.header('www-authenticate', 'Bearer');
+  return reply.code(answer.status).send(answer.body);
+}
+
+/**
+ * Builds the HTTP API of the design on a runtime: pure wiring, no listening,
+ * no process concerns. Test it with `app.inject` or listen on a port.
+ */
+export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
+  const { runtime } = options;
+  const auth = new TokenAuthenticator(options.tokens);
+  const metrics = new ApiMetrics(options.metricsRegistry);
+  const readiness =
+    options.readiness ?? dependencyReadiness({ postgres: runtime.store, redis: runtime.transport });
+  let closing = false;
+
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: BODY_LIMIT,
+    // Execution ids are up to 200 characters, percent-encoding can triple them.
+    routerOptions: { maxParamLength: 700 },
+    requestTimeout: 30_000,
+    return503OnClosing: false,
+    frameworkErrors: (error, _request, reply) => {
+      send(
+        reply,
+        toHttpError(error) ?? { status: 400, body: errorBody('BAD_REQUEST', 'bad request') },
+      );
+    },
+  }) as unknown as FastifyInstance;
+
+  app.setValidatorCompiler(validatorCompiler);
+  // Only JSON bodies: text/plain (accepted by default) becomes 415.
+  app.removeContentTypeParser('text/plain');
+  app.addSchema(S.ErrorBody);
+
+  app.setErrorHandler(async (error, request, reply) => {
+    let answer = toHttpError(error);
+    if (answer === undefined) {
+      // Neither deliberate nor a known outage: if a dependency is down, that is the likelier
+      // cause, so say 503; with both up it is a bug, so say 500 (and log it, never send it).
+      const report = await readiness().catch(() => ({ ready: false, checks: {} }));
+      answer = report.ready ? INTERNAL : UNAVAILABLE;
+    }
+    if (answer.status >= 500) {
+      request.log.error({ err: error, status: answer.status }, 'request failed');
+    } else {
+      request.log.debug({ code: answer.body.error.code, status: answer.status }, 'request refused');
+    }
+    return send(reply, answer);
+  });
+
+  app.setNotFoundHandler((_request, reply) => {
+    send(reply, { status: 404, body: errorBody('NOT_FOUND', 'no such route') });
+  });
+
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      return send(reply, UNAVAILABLE);
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const method = request.method;
+    metrics.requests.inc({ method, route, status: String(reply.statusCode) });
+    metrics.duration.observe({ method, route }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'flowpool API',
+        version: '1.0.0',
+        description:
+          'Start workflow executions, enqueue events (202 Accepted: workers apply them ' +
+          'asynchronously) and read state and history. The bearer token decides the tenant.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A token of FLOWPOOL_API_TOKENS',
+          },
+        },
+      },
+      security: [{ bearerAuth: [] }],
+      tags: [
+        { name: 'executions', description: 'Executions and their events' },
+        { name: 'dead-letters', description: 'Events that could not be processed' },
+        { name: 'operations', description: 'Health, readiness, metrics, this document' },
+      ],
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, index) =>
+        typeof json.$id === 'string' ? json.$id : `def-${index}`,
+    },
+  });
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The process is alive',
+        ...PUBLIC,
+        response: { 200: S.Health },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'PostgreSQL and Redis are reachable',
+        ...PUBLIC,
+        response: { 200: S.Readiness, 503: S.Readiness },
+      },
+    },
+    async (_request, reply) => {
+      const report = await readiness();
+      return reply
+        .code(report.ready ? 200 : 503)
+        .send({ status: report.ready ? 'ready' : 'unavailable', checks: report.checks });
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics',
+        ...PUBLIC,
+        response: {
+          200: {
+            description: 'Prometheus text exposition format',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    },
+    async (_request, reply) => {
+      const text = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(text);
+    },
+  );
+
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'This OpenAPI document',
+        ...PUBLIC,
+        response: { 200: { type: 'object', additionalProperties: true } },
+      },
+    },
+    async (_request, reply) => reply.type('application/json').send(JSON.stringify(app.swagger())),
+  );
+
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', async (request, reply) => {
+      const tenant = auth.tenantFor(request.headers.authorization);
+      if (tenant === undefined) {
+        return send(reply, {
+          status: 401,
+          body: errorBody('UNAUTHORIZED', 'send Authorization: Bearer <token> with a valid token'),
+        });
+      }
+      request.tenant = tenant;
+    });
+    registerV1Routes(v1, runtime, metrics);
+  });
+
+  return app;
+}
+
+type Req<T extends { Body?: unknown; Params?: unknown; Querystring?: unknown }> = FastifyRequest<{
+  Body: T['Body'];
+  Params: T['Params'];
+  Querystring: T['Querystring'];
+}>;
+
+function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: ApiMetrics): void {
+  const { service } = runtime;
+
+  app.post(
+    '/v1/executions',
+    {
+      schema: {
+        tags: ['executions'],
+        summary: 'Start an execution',
+        body: S.StartExecutionBody,
+        response: { 201: S.StartedExecution, ...S.errorResponses(409, 413, 415) },
+      },
+    },
+    async (request: Req<{ Body: Static<typeof S.StartExecutionBody> }>, reply) => {
+      const { workflow, executionId, input } = request.body;
+      let record: Awaited<ReturnType<typeof service.startExecution>>;
+      try {
+        record = await service.startExecution({
+          tenant: request.tenant,
+          workflow,
+          executionId,
+          input,
+        });
+      } catch (error) {
+        if (error instanceof UnknownWorkflowError) {
+          throw new BadInputError('workflow', `${workflow} is not a registered workflow`);
+        }
+        throw error;
+      }
+      metrics.started.inc();
+      reply.header('location', `/v1/executions/${encodeURIComponent(record.executionId)}`);
+      return reply.code(201).send(startedView(record));
+    },
+  );
+
+  app.post(
+    '/v1/executions/:executionId/events',
+    {
+      schema: {
+        tags: ['executions'],
+        summary: 'Enqueue an event (applied asynchronously)',
+        description:
+          'Accepted once its row commits. A repeated idempotencyKey with the same event and ' +
+          'payload returns the first eventId; with another payload it is a 409.',
+        params: S.ExecutionParams,
+        body: S.EnqueueEventBody,
+        response: { 202: S.EnqueuedEvent, ...S.errorResponses(409, 413, 415) },
+      },
+    },
+    async (
+      request: Req<{
+        Params: Static<typeof S.ExecutionParams>;
+        Body: Static<typeof S.EnqueueEventBody>;
+      }>,
+      reply,
+    ) => {
+      const { event, payload, idempotencyKey } = request.body;
+      const result = await service.enqueueEvent({
+        tenant: request.tenant,
+        executionId: request.params.executionId,
+        event,
+        payload,
+        idempotencyKey,
+      });
+      metrics.enqueued.inc({ result: result.duplicate ? 'duplicate' : 'new' });
+      reply.header('location', `/v1/events/${result.eventId}`);
+      return reply.code(202).send({ eventId: result.eventId, seq: result.seq });
+    },
+  );
+
+  app.get(
+    '/v1/executions/:executionId',
+    {
+      schema: {
+        tags: ['executions'],
+        summary: 'Current state of an execution',
+        params: S.ExecutionParams,
+        response: { 200: S.Execution, ...S.errorResponses() },
+      },
+    },
+    async (request: Req<{ Params: Static<typeof S.ExecutionParams> }>) => {
+      const { executionId } = request.params;
+      const record = await service.getExecution(request.tenant, executionId);
+      if (!record) throw new NotFoundError(`execution ${executionId}`);
+      return executionView(record);
+    },
+  );
+
+  app.get(
+    '/v1/executions/:executionId/events',
+    {
+      schema: {
+        tags: ['executions'],
+        summary: 'History of an execution, in seq order',
+        description: 'Page with afterSeq = the last seq received.',
+        params: S.ExecutionParams,
+        querystring: S.HistoryQuery,
+        response: { 200: S.History, ...S.errorResponses() },
+      },
+    },
+    async (
+      request: Req<{
+        Params: Static<typeof S.ExecutionParams>;
+        Querystring: Static<typeof S.HistoryQuery>;
+      }>,
+    ) => {
+      const { executionId } = request.params;
+      const record = await service.getExecution(request.tenant, executionId);
+      if (!record) throw new NotFoundError(`execution ${executionId}`);
+      const events = await service.history(request.tenant, executionId, {
+        afterSeq: request.query.afterSeq ?? 0,
+        limit: request.query.limit ?? 100,
+      });
+      return { events: events.map(historyEntry) };
+    },
+  );
+
+  app.get(
+    '/v1/events/:eventId',
+    {
+      schema: {
+        tags: ['executions'],
+        summary: 'One event and what became of it',
+        params: S.EventParams,
+        response: { 200: S.EventView, ...S.errorResponses() },
+      },
+    },
+    async (request: Req<{ Params: Static<typeof S.EventParams> }>) => {
+      const { eventId } = request.params;
+      const event = await runtime.store.getEvent(request.tenant, eventId);
+      if (!event) throw new NotFoundError(`event ${eventId}`);
+      const error = event.reason ?? event.error;
+      return {
+        eventId: event.eventId,
+        executionId: event.executionId,
+        status: event.status,
+        ...(error ? { error } : {}),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/dead-letters',
+    {
+      schema: {
+        tags: ['dead-letters'],
+        summary: 'Dead-lettered events, newest first',
+        querystring: S.DeadLettersQuery,
+        response: { 200: S.DeadLetters, ...S.errorResponses() },
+      },
+    },
+    async (request: Req<{ Querystring: Static<typeof S.DeadLettersQuery> }>) => {
+      const dead = await runtime.deadLetters.list(request.tenant, request.query.limit ?? 100);
+      return {
+        deadLetters: dead.map((event) => ({
+          eventId: event.eventId,
+          executionId: event.executionId,
+          seq: event.seq,
+          event: event.name,
+          status: event.status,
+          error: event.error ?? event.reason,
+        })),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/dead-letters/:eventId/retry',
+    {
+      schema: {
+        tags: ['dead-letters'],
+        summary: 'Put a dead event back to pending and notify the workers',
+        params: S.EventParams,
+        response: { 202: S.RetriedDeadLetter, ...S.errorResponses(409) },
+      },
+    },
+    async (request: Req<{ Params: Static<typeof S.EventParams> }>, reply) => {
+      const { eventId } = request.params;
+      // Without Redis the notice cannot go out: refuse before changing anything.
+      await runtime.transport.ping();
+      const { executionId } = await runtime.deadLetters.retry(request.tenant, eventId);
+      return reply.code(202).send({ eventId, executionId });
+    },
+  );
+}

@@ -1,0 +1,205 @@
+import { Redis } from 'ioredis';
+import knexFactory, { type Knex } from 'knex';
+import { BadInputError } from '../errors.js';
+import { checkIdentifier, WorkflowService } from '../runtime/workflow-service.js';
+import { PostgresEventStore } from '../store/postgres-event-store.js';
+import { RedisStreamTransport } from '../stream/redis-stream-transport.js';
+import type { WorkflowDefinition } from '../workflow/definition.js';
+import { WorkflowRegistry } from '../workflow/registry.js';
+import { bundledWorkflows } from '../workflows/index.js';
+import { checkStorable } from './storable.js';
+import { asUnavailable } from './unavailable.js';
+import {
+  type EnqueuedEventView,
+  type ExecutionView,
+  executionView,
+  type HistoryEntry,
+  historyEntry,
+  type StartedExecution,
+  startedView,
+} from './views.js';
+
+/**
+ * Any workflow definition, whatever its state and data types. Definitions are
+ * invariant in their data type (reducers both take and return it), so a list
+ * of different workflows can only be typed this loosely.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export type AnyWorkflowDefinition = WorkflowDefinition<any, any>;
+
+export const DEFAULT_STREAM = 'workflow:events:global';
+export const DEFAULT_GROUP = 'workflow-workers';
+
+export interface FlowpoolClientOptions {
+  /** PostgreSQL connection string (the database the workers use). */
+  databaseUrl: string;
+  /** Redis connection string. */
+  redisUrl: string;
+  /** Every call of this client acts for this tenant, and sees only its executions. */
+  tenant: string;
+  /** The workflows this application starts; defaults to the bundled examples. */
+  workflows?: readonly AnyWorkflowDefinition[];
+  /** Stream key the workers read: WORKFLOW_REDIS_STREAM_PREFIX + WORKFLOW_POOL. */
+  stream?: string;
+  /** The workers' consumer group (WORKFLOW_REDIS_CONSUMER_GROUP). */
+  group?: string;
+  /** Largest number of PostgreSQL connections this client opens (default 5). */
+  maxConnections?: number;
+  /**
+   * Called when a notice could not be sent after its event committed. The
+   * event is accepted all the same; the workers' relay sends the notice later.
+   */
+  onPublishFailure?: (error: unknown, eventId: string) => void;
+}
+
+export interface StartExecutionRequest<I = unknown> {
+  workflow: string;
+  /** Letters, digits, ".", "_", ":" or "-" (1-200); a UUID when omitted. */
+  executionId?: string;
+  input?: I;
+}
+
+export interface EnqueueEventRequest<P = unknown> {
+  executionId: string;
+  event: string;
+  payload?: P;
+  /** A retry with the same key and payload returns the first event instead of adding another. */
+  idempotencyKey?: string;
+  userId?: string;
+}
+
+export interface EnqueueResult extends EnqueuedEventView {
+  /** True when an earlier event with the same idempotency key was returned. */
+  duplicate: boolean;
+}
+
+export interface HistoryOptions {
+  /** Only events with a larger seq (default 0: from the start). */
+  afterSeq?: number;
+  /** At most this many events (1-1000, default 1000). */
+  limit?: number;
+}
+
+/**
+ * What an application embeds: start executions and enqueue events for one
+ * tenant, and read their state and history. It writes the event rows and
+ * sends the stream notices; the workers do the processing.
+ */
+export interface FlowpoolClient {
+  readonly tenant: string;
+  startExecution<D = unknown, I = unknown>(
+    request: StartExecutionRequest<I>,
+  ): Promise<StartedExecution<D>>;
+  enqueueEvent<P = unknown>(request: EnqueueEventRequest<P>): Promise<EnqueueResult>;
+  getExecution<D = unknown>(executionId: string): Promise<ExecutionView<D> | undefined>;
+  getHistory(executionId: string, options?: HistoryOptions): Promise<HistoryEntry[]>;
+  /** Closes the PostgreSQL pool and the Redis connection. */
+  close(): Promise<void>;
+}
+
+function checkWholeNumber(field: string, value: number | undefined, min: number, max: number) {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new BadInputError(field, `must be a whole number from ${min} to ${max}`);
+  }
+}
+
+/** Runs `work`, turning connection failures into UnavailableError (code UNAVAILABLE). */
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw asUnavailable(error, 'PostgreSQL or Redis');
+  }
+}
+
+/** Builds a client over its own PostgreSQL pool and Redis connection. */
+export function createFlowpoolClient(options: FlowpoolClientOptions): FlowpoolClient {
+  if (typeof options.tenant !== 'string' || options.tenant.trim() === '') {
+    throw new BadInputError('tenant', 'must be a non-empty string');
+  }
+  checkStorable('tenant', options.tenant);
+  const tenant = options.tenant;
+  const knex: Knex = knexFactory({
+    client: 'pg',
+    connection: options.databaseUrl,
+    pool: { min: 0, max: options.maxConnections ?? 5 },
+    acquireConnectionTimeout: 10_000,
+  });
+  // Few retries: while Redis is away an enqueue still commits, and the relay sends its notice later.
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
+  redis.on('error', () => {
+    // Connection errors surface on the commands that need Redis; ioredis reconnects by itself.
+  });
+  const transport = new RedisStreamTransport(
+    redis,
+    options.stream ?? DEFAULT_STREAM,
+    options.group ?? DEFAULT_GROUP,
+  );
+  const registry = new WorkflowRegistry(
+    (options.workflows ?? bundledWorkflows) as readonly WorkflowDefinition[],
+  );
+  const service = new WorkflowService(
+    new PostgresEventStore(knex),
+    transport,
+    registry,
+    options.onPublishFailure,
+  );
+  let closed: Promise<void> | undefined;
+
+  return {
+    tenant,
+
+    startExecution<D, I>(request: StartExecutionRequest<I>) {
+      return guarded(async () => {
+        if (request.executionId !== undefined) checkIdentifier('executionId', request.executionId);
+        checkStorable('input', request.input);
+        const record = await service.startExecution({
+          tenant,
+          workflow: request.workflow,
+          executionId: request.executionId,
+          input: request.input,
+        });
+        return startedView<D>(record);
+      });
+    },
+
+    enqueueEvent<P>(request: EnqueueEventRequest<P>) {
+      return guarded(async () => {
+        checkIdentifier('executionId', request.executionId);
+        checkStorable('event', request.event);
+        checkStorable('payload', request.payload);
+        checkStorable('idempotencyKey', request.idempotencyKey);
+        checkStorable('userId', request.userId);
+        const { eventId, seq, duplicate } = await service.enqueueEvent({ tenant, ...request });
+        return { eventId, seq, duplicate };
+      });
+    },
+
+    getExecution<D>(executionId: string) {
+      return guarded(async () => {
+        checkIdentifier('executionId', executionId);
+        const record = await service.getExecution(tenant, executionId);
+        return record ? executionView<D>(record) : undefined;
+      });
+    },
+
+    getHistory(executionId: string, historyOptions: HistoryOptions = {}) {
+      return guarded(async () => {
+        checkIdentifier('executionId', executionId);
+        checkWholeNumber('afterSeq', historyOptions.afterSeq, 0, Number.MAX_SAFE_INTEGER);
+        checkWholeNumber('limit', historyOptions.limit, 1, 1000);
+        const events = await service.history(tenant, executionId, historyOptions);
+        return events.map(historyEntry);
+      });
+    },
+
+    close() {
+      closed ??= (async () => {
+        await knex.destroy();
+        await redis.quit().catch(() => redis.disconnect());
+      })();
+      return closed;
+    },
+  };
+}
