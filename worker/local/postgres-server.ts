@@ -11,13 +11,28 @@ const PG_BIN_CANDIDATES = [
   '/usr/lib/postgresql/15/bin',
 ];
 
-function pgBinary(name: string): string {
-  for (const dir of PG_BIN_CANDIDATES) {
-    const candidate = path.join(dir, name);
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  return name;
+const OTHER_BIN_DIRS = [
+  '/usr/local/bin',
+  '/usr/bin',
+  '/opt/homebrew/bin',
+  '/usr/local/opt/postgresql/bin',
+];
+
+export function findProgram(name: string, dirs: readonly string[]): string | undefined {
+  return dirs.map((dir) => path.join(dir, name)).find((candidate) => fs.existsSync(candidate));
 }
+
+/** Finds a PostgreSQL server program, or says exactly what to install. */
+export function pgBinary(name: 'postgres' | 'initdb'): string {
+  const found = findProgram(name, [...PG_BIN_CANDIDATES, ...OTHER_BIN_DIRS]);
+  if (found) return found;
+  throw new MissingServerError(
+    `PostgreSQL's ${name} was not found. Install the server (Debian/Ubuntu: sudo apt-get install postgresql; macOS: brew install postgresql) or set DATABASE_URL to a server you run.`,
+  );
+}
+
+/** A server program the local mode needs is not installed. */
+export class MissingServerError extends Error {}
 
 /**
  * PostgreSQL refuses to run as root, so when the tests run as root (as CI does)
@@ -28,6 +43,14 @@ function unprivilegedIdentity(): { uid: number; gid: number } | undefined {
   const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
   const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
   return { uid, gid };
+}
+
+function initCluster(dataDir: string, spawnOptions: SpawnOptions): void {
+  execFileSync(
+    pgBinary('initdb'),
+    ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'],
+    { ...spawnOptions, stdio: 'pipe' },
+  );
 }
 
 /** A throwaway PostgreSQL cluster in a temporary folder, on a free port. */
@@ -42,21 +65,19 @@ export class PostgresServer {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
   }
 
-  static async start(): Promise<PostgresServer> {
+  /**
+   * Starts a server on a free port: in a new temporary folder, or in `dir`
+   * (kept between runs; the cluster is created there the first time).
+   */
+  static async start(options: { dir?: string; durable?: boolean } = {}): Promise<PostgresServer> {
     const port = await freePort();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowpool-pg-'));
+    const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'flowpool-pg-'));
+    fs.mkdirSync(dir, { recursive: true });
     const dataDir = path.join(dir, 'data');
     const identity = unprivilegedIdentity();
     const spawnOptions: SpawnOptions = identity ? { ...identity, cwd: dir } : { cwd: dir };
     if (identity) fs.chownSync(dir, identity.uid, identity.gid);
-    execFileSync(
-      pgBinary('initdb'),
-      ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'],
-      {
-        ...spawnOptions,
-        stdio: 'pipe',
-      },
-    );
+    if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) initCluster(dataDir, spawnOptions);
     const args = [
       '-D',
       dataDir,
@@ -67,13 +88,11 @@ export class PostgresServer {
       '-c',
       'listen_addresses=127.0.0.1',
       '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-      '-c',
-      'full_page_writes=off',
-      '-c',
       'max_connections=300',
+      // Throwaway clusters trade crash safety for speed; a kept one does not.
+      ...(options.durable
+        ? []
+        : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
     ];
     const server = new PostgresServer(
       port,

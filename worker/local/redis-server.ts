@@ -1,7 +1,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { findProgram, MissingServerError } from './postgres-server.js';
 import { canConnect, freePort, ServerProcess, waitFor } from './process.js';
+
+const REDIS_DIRS = ['/usr/bin', '/usr/local/bin', '/opt/homebrew/bin', '/usr/sbin'];
+
+/** Finds redis-server, or says exactly what to install. */
+export function redisBinary(): string {
+  const found = findProgram('redis-server', REDIS_DIRS);
+  if (found) return found;
+  throw new MissingServerError(
+    'redis-server was not found. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL to a server you run.',
+  );
+}
 
 /** A throwaway redis-server on a free port, with no persistence, that a test may stop and restart. */
 export class RedisServer {
@@ -15,9 +27,11 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<RedisServer> {
+  /** Starts a server on a free port, with its working files in `dir` or a new temporary folder. */
+  static async start(options: { dir?: string } = {}): Promise<RedisServer> {
     const port = await freePort();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowpool-redis-'));
+    const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'flowpool-redis-'));
+    fs.mkdirSync(dir, { recursive: true });
     const args = [
       '--port',
       String(port),
@@ -33,7 +47,7 @@ export class RedisServer {
     const server = new RedisServer(
       port,
       dir,
-      new ServerProcess('redis-server', 'redis-server', args),
+      new ServerProcess('redis-server', redisBinary(), args),
     );
     await server.resume();
     return server;
