@@ -180,8 +180,10 @@ export class StreamConsumer {
     const wasRunning = this.state === 'running';
     this.state = 'draining';
     const deadline = Date.now() + deadlineMs;
-    let handedBack = await this.handBack((entry) => !entry.started);
+    // Loops first: a read still blocked in XREADGROUP would otherwise take back
+    // the very notices handed back below, and this process would run them.
     await Promise.all(this.loopsDone);
+    let handedBack = await this.handBack((entry) => !entry.started);
     while (this.held.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
