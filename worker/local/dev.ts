@@ -1,0 +1,282 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import knexFactory, { type Knex } from 'knex';
+import logUpdate from 'log-update';
+import { migrateLatest } from '../../migrations/index.js';
+import { createBacklogRedis, RedisBacklogSource } from '../../operator/backlog/index.js';
+import type { ScalerSpec } from '../../operator/scaler/index.js';
+import type { Env } from '../config/parse.js';
+import { scalingChartSvg } from './chart.js';
+import { DemoLoad } from './demo-load.js';
+import { readLiveStats } from './dev-stats.js';
+import { LocalAutoscaler, type ScalingSample } from './local-autoscaler.js';
+import { LocalWorkerPool } from './local-worker-pool.js';
+import { PostgresServer } from './postgres-server.js';
+import { freePort, waitFor } from './process.js';
+import { RedisServer } from './redis-server.js';
+
+export interface DevOptions {
+  demo: boolean;
+  dataDir: string;
+  maxWorkers: number;
+  /** Events per demo burst. */
+  burst: number;
+  port: number;
+  out: (line: string) => void;
+}
+
+const DEV_TOKEN = 'flowpool-dev-token';
+const STREAM = 'workflow:events:global';
+const GROUP = 'workflow-workers';
+
+/** The scaling policy of the local pool: the operator's, with short windows so a demo fits in minutes. */
+export function devScalerSpec(maxWorkers: number): ScalerSpec {
+  return {
+    minReplicas: 0,
+    maxReplicas: maxWorkers,
+    targetBacklogPerReplica: 250,
+    activationBacklog: 1,
+    pollIntervalSeconds: 1,
+    scaleDownStabilizationSeconds: 8,
+    scaleToZeroCooldownSeconds: 12,
+  };
+}
+
+interface Servers {
+  databaseUrl: string;
+  redisUrl: string;
+  stop(): Promise<void>;
+}
+
+async function startServers(
+  env: Env,
+  dataDir: string,
+  out: (line: string) => void,
+): Promise<Servers> {
+  const postgres = env.DATABASE_URL
+    ? undefined
+    : await PostgresServer.start({ dir: path.join(dataDir, 'postgres'), durable: true });
+  const redis = env.REDIS_URL
+    ? undefined
+    : await RedisServer.start({ dir: path.join(dataDir, 'redis') });
+  const databaseUrl = env.DATABASE_URL ?? postgres!.url;
+  const redisUrl = env.REDIS_URL ?? redis!.url;
+  out(
+    `PostgreSQL  ${databaseUrl}${postgres ? ` (data in ${path.join(dataDir, 'postgres')})` : ''}`,
+  );
+  out(`Redis       ${redisUrl}`);
+  return {
+    databaseUrl,
+    redisUrl,
+    stop: async () => {
+      await Promise.all([postgres?.stop(), redis?.stop()]);
+    },
+  };
+}
+
+function startApi(cliPath: string, env: Env, logDir: string): ChildProcess {
+  const log = fs.openSync(path.join(logDir, 'api.log'), 'a');
+  const child = spawn(process.execPath, [cliPath, 'api'], { env, stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  return child;
+}
+
+function render(
+  sample: ScalingSample | undefined,
+  stats: Awaited<ReturnType<typeof readLiveStats>> | undefined,
+  phase: string,
+) {
+  const bar = (n: number) => '█'.repeat(Math.min(40, n));
+  return [
+    `flowpool dev — ${phase}`,
+    `  backlog     ${String(sample?.backlog ?? '?').padStart(6)} (${sample?.lagSource ?? 'unknown'})`,
+    `  replicas    ${String(sample?.replicas ?? 0).padStart(6)} ${bar(sample?.replicas ?? 0)}  desired ${sample?.desired ?? 0} (${sample?.reason ?? '-'})`,
+    `  events/s    ${String(stats?.appliedPerSecond ?? 0).padStart(6)}`,
+    `  p99 latency ${String(stats?.p99LatencyMs ?? '-').padStart(6)} ms`,
+    `  dead        ${String(stats?.deadLetters ?? 0).padStart(6)}`,
+  ].join('\n');
+}
+
+/**
+ * `flowpool dev`: PostgreSQL and Redis from local programs (or the given
+ * URLs), migrations, the API, and a pool of worker processes sized by the
+ * operator's policy. With --demo it sends bursts of events, shows the pool
+ * scale, then checks every event was applied exactly once.
+ */
+export async function runDev(env: Env, options: DevOptions): Promise<number> {
+  const out = options.out;
+  const logDir = path.join(options.dataDir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  const cliPath = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  const servers = await startServers(env, options.dataDir, out);
+  const knex: Knex = knexFactory({
+    client: 'pg',
+    connection: servers.databaseUrl,
+    pool: { min: 0, max: 4 },
+  });
+  await migrateLatest(knex);
+  const port = options.port || (await freePort());
+  const childEnv: Env = {
+    DATABASE_URL: servers.databaseUrl,
+    REDIS_URL: servers.redisUrl,
+    FLOWPOOL_API_TOKENS: JSON.stringify({ [DEV_TOKEN]: 'dev' }),
+    WORKFLOW_DRAIN_TIMEOUT_MS: '10000',
+    LOG_LEVEL: env.LOG_LEVEL ?? 'info',
+    ...(env.FLOWPOOL_WORKFLOWS ? { FLOWPOOL_WORKFLOWS: env.FLOWPOOL_WORKFLOWS } : {}),
+  };
+  const api = startApi(cliPath, { ...childEnv, PORT: String(port) }, logDir);
+  const apiUrl = `http://127.0.0.1:${port}`;
+  await waitFor(
+    'the API to be ready',
+    async () => (await fetch(`${apiUrl}/readyz`)).status === 200,
+    { timeoutMs: 30_000 },
+  );
+  out(`API         ${apiUrl}  (Authorization: Bearer ${DEV_TOKEN})`);
+  out(`Logs        ${logDir}`);
+
+  const pool = new LocalWorkerPool({ cliPath, env: childEnv, drainTimeoutMs: 10_000, logDir });
+  const backlogRedis = createBacklogRedis(servers.redisUrl);
+  const source = new RedisBacklogSource(backlogRedis, { includeConsumers: true });
+  let latest: ScalingSample | undefined;
+  const autoscaler = new LocalAutoscaler({
+    source,
+    stream: STREAM,
+    group: GROUP,
+    spec: devScalerSpec(options.maxWorkers),
+    target: pool,
+    onSample: (sample) => {
+      latest = sample;
+    },
+  });
+  autoscaler.start();
+
+  let phase = 'idle: waiting for events';
+  let stats: Awaited<ReturnType<typeof readLiveStats>> | undefined;
+  const interactive = process.stdout.isTTY === true;
+  let lastPrinted = 0;
+  const view = setInterval(async () => {
+    stats = await readLiveStats(knex).catch(() => stats);
+    const frame = render(latest, stats, phase);
+    if (interactive) logUpdate(frame);
+    else if (Date.now() - lastPrinted >= 5_000) {
+      lastPrinted = Date.now();
+      out(frame);
+    }
+  }, 1_000);
+
+  const shutdown = async () => {
+    clearInterval(view);
+    if (interactive) logUpdate.done();
+    await autoscaler.stop();
+    await pool.stopAll();
+    api.kill('SIGTERM');
+    await new Promise((resolve) => api.once('exit', resolve));
+    backlogRedis.disconnect();
+    await knex.destroy();
+    await servers.stop();
+  };
+
+  if (!options.demo) {
+    out('Running. Press Ctrl-C to stop.');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    await shutdown();
+    return 0;
+  }
+
+  const result = await runDemo({
+    apiUrl,
+    autoscaler,
+    pool,
+    options,
+    setPhase: (p) => (phase = p),
+    knex,
+  });
+  await shutdown();
+  for (const line of result.lines) out(line);
+  return result.ok ? 0 : 1;
+}
+
+interface DemoContext {
+  apiUrl: string;
+  autoscaler: LocalAutoscaler;
+  pool: LocalWorkerPool;
+  options: DevOptions;
+  knex: Knex;
+  setPhase: (phase: string) => void;
+}
+
+async function settle(ctx: DemoContext, label: string): Promise<void> {
+  ctx.setPhase(`${label}: draining the backlog`);
+  await waitFor(
+    'the backlog to drain',
+    async () => {
+      const rows = await ctx.knex('workflow_events').where({ status: 'pending' }).count({ n: '*' });
+      return Number(rows[0]?.n) === 0;
+    },
+    { timeoutMs: 600_000, intervalMs: 250 },
+  );
+  ctx.setPhase(`${label}: scaling down to zero`);
+  await waitFor('the pool to scale to zero', () => ctx.pool.replicas === 0, {
+    timeoutMs: 600_000,
+    intervalMs: 250,
+  });
+}
+
+async function runDemo(ctx: DemoContext): Promise<{ ok: boolean; lines: string[] }> {
+  const load = new DemoLoad(ctx.apiUrl, DEV_TOKEN);
+  const started = Date.now();
+  ctx.setPhase('starting 100 executions');
+  const ids = await load.createExecutions(100);
+  const burstStarts: number[] = [];
+  for (const label of ['burst 1', 'burst 2']) {
+    ctx.setPhase(`${label}: sending ${ctx.options.burst} events`);
+    burstStarts.push(Date.now());
+    await load.burst(ids, ctx.options.burst);
+    await settle(ctx, label);
+  }
+  const checked = await load.check();
+  const samples = ctx.autoscaler.samples.filter((s) => s.at >= started);
+  const chartPath = path.join(
+    ctx.options.dataDir,
+    `demo-${new Date(started).toISOString().replace(/[:.]/g, '-')}.svg`,
+  );
+  fs.writeFileSync(
+    chartPath,
+    scalingChartSvg(samples, 'flowpool dev --demo: backlog and replicas'),
+  );
+  fs.writeFileSync(chartPath.replace(/\.svg$/, '.json'), JSON.stringify(samples, null, 2));
+  const peak = Math.max(0, ...samples.map((s) => s.replicas));
+  const firstScaleUp = samples.find((s) => s.at >= burstStarts[0]! && s.replicas > 0);
+  const peakAt = samples.find((s) => s.replicas === peak);
+  const drainedAt = samples.find((s) => s.at >= (peakAt?.at ?? 0) && s.backlog === 0);
+  const zeroAt = samples.find(
+    (s) => s.at >= (drainedAt?.at ?? Number.POSITIVE_INFINITY) && s.replicas === 0,
+  );
+  const seconds = (ms: number | undefined) =>
+    ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`;
+  const ok = checked.lost === 0 && checked.duplicates === 0 && load.tally.refused === 0;
+  const exits = ctx.pool.exits;
+  return {
+    ok,
+    lines: [
+      '',
+      'Summary',
+      `  events accepted      ${load.tally.accepted}  (refused ${load.tally.refused})`,
+      `  events applied       ${checked.applied}`,
+      `  duplicates           ${checked.duplicates}`,
+      `  lost                 ${checked.lost}`,
+      `  peak replicas        ${peak}`,
+      `  first worker after   ${seconds(firstScaleUp && firstScaleUp.at - burstStarts[0]!)} (from the first burst)`,
+      `  peak reached after   ${seconds(peakAt && peakAt.at - burstStarts[0]!)}`,
+      `  back to zero after   ${seconds(zeroAt && drainedAt && zeroAt.at - drainedAt.at)} (from an empty backlog)`,
+      `  workers stopped      ${exits.length}, drained cleanly ${exits.filter((e) => e.drained).length}`,
+      `  chart                ${chartPath}`,
+      ok ? 'Every accepted event was applied exactly once.' : 'MISMATCH: see the counts above.',
+    ],
+  };
+}
