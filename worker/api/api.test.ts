@@ -466,6 +466,30 @@ describe('HTTP API', () => {
       }
     });
 
+    it('answers 415 for a compressed body (fastify would read it as plain JSON)', async () => {
+      const response = await call(app, 'POST', '/v1/executions', {
+        body: { workflow: 'ticket-lifecycle' },
+        headers: { 'content-encoding': 'gzip' },
+      });
+      expect(response.statusCode).toBe(415);
+    });
+
+    it('answers 400 for JSON nested half a million levels deep, without overflowing the stack', async () => {
+      const depth = 500_000;
+      for (const body of [
+        `{"workflow":"ticket-lifecycle","input":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+        `${'['.repeat(depth)}${']'.repeat(depth)}`,
+        `{"event":"resolve","payload":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}`,
+      ]) {
+        const url = body.includes('event') ? '/v1/executions/T-1/events' : '/v1/executions';
+        const response = await call(app, 'POST', url, {
+          body,
+          headers: { 'content-type': 'application/json' },
+        });
+        expect(response.statusCode).toBe(400);
+      }
+    });
+
     it('answers 404 JSON for unknown routes and methods', async () => {
       for (const [method, url] of [
         ['GET', '/nope'],

@@ -10,7 +10,14 @@ import type { WorkflowService } from '../runtime/workflow-service.js';
 import type { EventStore } from '../store/event-store.js';
 import type { StreamTransport } from '../stream/transport.js';
 import { TokenAuthenticator } from './auth.js';
-import { errorBody, type HttpError, INTERNAL, toHttpError, UNAVAILABLE } from './http-errors.js';
+import {
+  errorBody,
+  type HttpError,
+  INTERNAL,
+  RequestRefusedError,
+  toHttpError,
+  UNAVAILABLE,
+} from './http-errors.js';
 import { ApiMetrics } from './metrics.js';
 import { dependencyReadiness, type Readiness } from './readiness.js';
 import * as S from './schemas.js';
@@ -111,6 +118,21 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     if (closing) {
       reply.header('connection', 'close');
       return send(reply, UNAVAILABLE);
+    }
+  });
+  // fastify does not decompress: a compressed body would be read as if it were plain JSON.
+  app.addHook('preParsing', async (request) => {
+    const encoding = request.headers['content-encoding'];
+    if (
+      request.method !== 'GET' &&
+      encoding !== undefined &&
+      encoding.trim().toLowerCase() !== 'identity'
+    ) {
+      throw new RequestRefusedError(
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        'send the body uncompressed (no Content-Encoding)',
+      );
     }
   });
   app.addHook('onResponse', async (request, reply) => {

@@ -43,6 +43,18 @@ const FRAMEWORK_MESSAGES: Record<string, string> = {
   NOT_FOUND: 'no such resource',
 };
 
+/** A request the API refuses for a reason of its own (not a runtime error), with its status. */
+export class RequestRefusedError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RequestRefusedError';
+  }
+}
+
 export function errorBody(code: string, message: string, field?: string): ErrorBody {
   return { error: field === undefined ? { code, message } : { code, message, field } };
 }
@@ -66,6 +78,9 @@ export function toHttpError(error: unknown): HttpError | undefined {
   if (error instanceof BadInputError) {
     // fastify overwrites `code` on validation errors; the class says what it is.
     return { status: 400, body: errorBody('BAD_INPUT', error.message, error.field) };
+  }
+  if (error instanceof RequestRefusedError) {
+    return { status: error.status, body: errorBody(error.code, error.message) };
   }
   if (error instanceof FlowpoolError) {
     const status = STATUS_BY_CODE[error.code];
