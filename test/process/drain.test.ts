@@ -183,7 +183,11 @@ describe('a worker draining on SIGTERM', () => {
 
     // B, with nothing left to do, drains at once.
     expect(await workerB.stop()).toEqual({ code: 0, signal: null });
-    expect(workerB.logged('drained')[0]).toMatchObject({ holding: 0, handedBack: 0, leftGroup: true });
+    expect(workerB.logged('drained')[0]).toMatchObject({
+      holding: 0,
+      handedBack: 0,
+      leftGroup: true,
+    });
 
     // Every log line about an event names the event, its execution, its tenant and the worker.
     for (const worker of [workerA, workerB]) {
