@@ -1,0 +1,673 @@
+/**
+ * The pool controller: watches pools and their Deployments, keeps one
+ * worker Deployment per pool (reconcile, through a work queue), and polls
+ * each pool's backlog at its own interval to size it (scaling loop).
+ *
+ * The scaling loop never writes the Deployment itself: it records the
+ * scaler's answer and queues the pool, so every write to a pool's objects
+ * goes through the queue, one at a time per pool.
+ */
+import type { Logger } from 'pino';
+import { KIND, type WorkflowWorkerPool } from '../api/pool.js';
+import { unreadable } from '../backlog/redis-backlog-source.js';
+import type { BacklogReading, ConsumerInfo } from '../backlog/types.js';
+import { isNotFound } from '../kube/client.js';
+import { poolReference } from '../kube/kube-api.js';
+import type { Deployment, KubeTarget, Pod } from '../kube/types.js';
+import type { OperatorMetrics } from '../metrics.js';
+import { renderWorkerDeployment, selectorString, WORKER_APP_NAME } from '../render/deployment.js';
+import { StreamNameError } from '../render/stream.js';
+import { decide } from '../scaler/decide.js';
+import { EMPTY_HISTORY } from '../scaler/history.js';
+import { type CounterSample, estimateRate } from '../scaler/rate.js';
+import type { ScalerHistory } from '../scaler/types.js';
+import {
+  BacklogConnections,
+  type BacklogConnector,
+  RedisUrlResolver,
+  redactUrl,
+  redisBacklogConnector,
+} from './redis.js';
+import { objectKey, Reflector, type ReflectorOptions } from './reflector.js';
+import {
+  controlledBy,
+  deletionCostPatches,
+  orphanedConsumers,
+  POD_DELETION_COST,
+  scalerMetrics,
+  scalerSpec,
+  targetReplicas,
+} from './scaling.js';
+import {
+  type ApplyOutcome,
+  computeStatus,
+  type LastScale,
+  type StreamView,
+  statusUnchanged,
+} from './status.js';
+import { WorkQueue, type WorkQueueOptions } from './work-queue.js';
+
+export interface PoolControllerOptions {
+  kube: KubeTarget;
+  logger: Logger;
+  /** Watch pools in this namespace only (WATCH_NAMESPACE); all namespaces when undefined. */
+  namespace?: string | undefined;
+  metrics?: OperatorMetrics | undefined;
+  /** Opens backlog clients for Redis URLs (tests may substitute one). */
+  connector?: BacklogConnector | undefined;
+  /** The scaler's clock, in ms. */
+  now?: () => number;
+  /** Every pool is reconciled at least this often (default 5 minutes). */
+  resyncMs?: number;
+  /** Pools reconciled at once (default 4). */
+  workers?: number;
+  /** How long a Redis URL read from a Secret is reused (default 30 s). */
+  secretTtlMs?: number;
+  queue?: WorkQueueOptions;
+  reflector?: ReflectorOptions;
+}
+
+interface PoolRuntime {
+  uid: string | undefined;
+  log: Logger;
+  history: ScalerHistory;
+  rateSamples: readonly CounterSample[];
+  /** The scaler's last answer; undefined while paused, manual, or before the first poll. */
+  desired: number | undefined;
+  decision: { reason: string; message: string } | undefined;
+  /** A change the scaler asked for that the reconciler has not written yet. */
+  pendingScale: { reason: string; message: string } | undefined;
+  stream: StreamView;
+  lastScale: LastScale | undefined;
+  intervalMs: number;
+  timer: NodeJS.Timeout | undefined;
+  polling: Promise<void> | undefined;
+  pollAgain: boolean;
+  stopped: boolean;
+  /** Warning reasons already reported, with their message, so each is emitted once per episode. */
+  warned: Map<string, string>;
+}
+
+/** The key of a pool and of its Deployment: `namespace/name`. */
+export function poolKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+function splitKey(key: string): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The pool owning a Deployment, as a key; undefined for one no pool controls. */
+function ownerKey(deployment: Deployment): string | undefined {
+  const owner = deployment.metadata?.ownerReferences?.find(
+    (reference) => reference.controller === true && reference.kind === KIND,
+  );
+  const namespace = deployment.metadata?.namespace;
+  return owner && namespace ? poolKey(namespace, owner.name) : undefined;
+}
+
+function intervalOf(pool: WorkflowWorkerPool): number {
+  return Math.max(1, pool.spec.autoscaling.pollIntervalSeconds) * 1000;
+}
+
+/** The arrival rate is averaged over a minute, or ten polls if that is longer. */
+function rateWindowMs(pool: WorkflowWorkerPool): number {
+  return Math.max(60_000, 10 * intervalOf(pool));
+}
+
+export class PoolController {
+  private readonly kube: KubeTarget;
+  private readonly log: Logger;
+  private readonly metrics: OperatorMetrics | undefined;
+  private readonly now: () => number;
+  private readonly resyncMs: number;
+  private readonly workers: number;
+  private readonly queue: WorkQueue;
+  private readonly pools: Reflector<WorkflowWorkerPool>;
+  private readonly deployments: Reflector<Deployment>;
+  private readonly connections: BacklogConnections;
+  private readonly urls: RedisUrlResolver;
+  private readonly runtimes = new Map<string, PoolRuntime>();
+  private running: Promise<void> | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+
+  constructor(options: PoolControllerOptions) {
+    this.kube = options.kube;
+    this.log = options.logger;
+    this.metrics = options.metrics;
+    this.now = options.now ?? Date.now;
+    this.resyncMs = options.resyncMs ?? 5 * 60_000;
+    this.workers = options.workers ?? 4;
+    this.queue = new WorkQueue(options.queue);
+    this.connections = new BacklogConnections(options.connector ?? redisBacklogConnector);
+    this.urls = new RedisUrlResolver(this.kube, options.secretTtlMs ?? 30_000);
+    this.pools = new Reflector(
+      this.kube.pools(options.namespace),
+      {
+        onAdd: (pool) => this.queue.add(objectKey(pool)),
+        onUpdate: (previous, pool) => {
+          // Status-only changes (most of them the operator's own) need no reconcile.
+          const before = previous.metadata;
+          const after = pool.metadata;
+          if (
+            before?.generation !== after?.generation ||
+            before?.uid !== after?.uid ||
+            before?.deletionTimestamp !== after?.deletionTimestamp
+          ) {
+            this.queue.add(objectKey(pool));
+          }
+        },
+        onDelete: (pool) => this.queue.add(objectKey(pool)),
+      },
+      this.log,
+      options.reflector,
+    );
+    const enqueueOwner = (deployment: Deployment) => {
+      const key = ownerKey(deployment);
+      if (key !== undefined) this.queue.add(key);
+    };
+    this.deployments = new Reflector(
+      this.kube.deployments(options.namespace, `app.kubernetes.io/name=${WORKER_APP_NAME}`),
+      {
+        onAdd: enqueueOwner,
+        onUpdate: (_previous, deployment) => enqueueOwner(deployment),
+        onDelete: enqueueOwner,
+      },
+      this.log,
+      options.reflector,
+    );
+  }
+
+  /** True once pools and Deployments have been listed. */
+  get synced(): boolean {
+    return this.pools.synced && this.deployments.synced;
+  }
+
+  /** Starts watching and reconciling; resolves once both watches have listed. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.pools.start();
+    this.deployments.start();
+    await Promise.all([this.pools.waitForSync(), this.deployments.waitForSync()]);
+    this.running = this.queue.run(
+      this.workers,
+      (key) => this.reconcile(key),
+      (key, error, retryInMs) =>
+        this.log.warn({ pool: key, err: message(error), retryInMs }, 'reconcile failed; retrying'),
+    );
+    this.resyncTimer = setInterval(() => {
+      for (const key of this.pools.keys()) this.queue.add(key);
+    }, this.resyncMs);
+    this.resyncTimer.unref?.();
+    this.log.info('pool controller started');
+  }
+
+  /** Stops watches, polls and workers, and closes Redis clients. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.queue.shutdown();
+    const polls: Array<Promise<void> | undefined> = [];
+    for (const runtime of this.runtimes.values()) {
+      runtime.stopped = true;
+      if (runtime.timer) clearTimeout(runtime.timer);
+      polls.push(runtime.polling);
+    }
+    await Promise.all([this.pools.stop(), this.deployments.stop(), this.running, ...polls]);
+    this.runtimes.clear();
+    this.connections.closeAll();
+    this.log.info('pool controller stopped');
+  }
+
+  // ---------------------------------------------------------------- reconcile
+
+  /** Reconciles one pool: its Deployment, then its status. Throws to be retried with backoff. */
+  async reconcile(key: string): Promise<void> {
+    const started = performance.now();
+    let ok = false;
+    try {
+      await this.reconcileOnce(key);
+      ok = true;
+    } finally {
+      this.metrics?.recordReconcile((performance.now() - started) / 1000, ok);
+    }
+  }
+
+  private async reconcileOnce(key: string): Promise<void> {
+    const pool = this.pools.get(key);
+    if (pool === undefined || pool.metadata.deletionTimestamp) {
+      // Gone or going: the garbage collector removes the Deployment with it.
+      this.forget(key);
+      return;
+    }
+    const { namespace, name } = splitKey(key);
+    const runtime = this.ensureRuntime(key, pool);
+    let deployment = this.deployments.get(key);
+    let target: number | undefined;
+    let apply: ApplyOutcome = { kind: 'paused' };
+    let retry: unknown;
+
+    if (!pool.spec.paused) {
+      if (!pool.spec.autoscaling.enabled) runtime.desired = undefined;
+      target = targetReplicas(pool, runtime.desired, deployment);
+      let conflict = false;
+      if (deployment === undefined) {
+        // Not among the operator's Deployments: make sure no one else's has the name.
+        const live = await this.kube.getDeployment(namespace, name);
+        if (live !== undefined && !controlledBy(live, pool)) {
+          conflict = true;
+          apply = {
+            kind: 'failed',
+            reason: 'DeploymentConflict',
+            message: `Deployment ${namespace}/${name} exists and is not controlled by this pool; delete or rename it`,
+          };
+          retry = new Error(apply.message);
+        }
+        deployment = live;
+      }
+      if (!conflict) {
+        const result = await this.applyDeployment(pool, runtime, deployment, target);
+        apply = result.apply;
+        deployment = result.deployment;
+        retry = result.retry;
+      }
+    }
+
+    if (apply.kind === 'failed') {
+      this.warn(pool, runtime, apply.reason, apply.message);
+    } else {
+      for (const reason of ['ApplyFailed', 'InvalidStream', 'DeploymentConflict']) {
+        runtime.warned.delete(reason);
+      }
+    }
+
+    const patch = computeStatus({
+      pool,
+      deployment,
+      target,
+      apply,
+      stream: runtime.stream,
+      decision: this.decisionFor(pool, runtime),
+      lastScale: runtime.lastScale,
+      now: new Date(this.now()),
+    });
+    if (!statusUnchanged(pool.status, patch)) {
+      try {
+        const updated = await this.kube.patchPoolStatus(namespace, name, patch);
+        this.pools.remember(updated);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+    this.metrics?.recordPool(namespace, name, {
+      desiredReplicas: target,
+      currentReplicas: deployment?.status?.replicas ?? 0,
+      readyReplicas: deployment?.status?.readyReplicas ?? 0,
+    });
+    if (retry !== undefined) throw retry;
+  }
+
+  private async applyDeployment(
+    pool: WorkflowWorkerPool,
+    runtime: PoolRuntime,
+    previous: Deployment | undefined,
+    target: number,
+  ): Promise<{ apply: ApplyOutcome; deployment: Deployment | undefined; retry?: unknown }> {
+    let manifest: Deployment;
+    try {
+      manifest = renderWorkerDeployment(pool, target);
+    } catch (error) {
+      if (!(error instanceof StreamNameError)) throw error;
+      // Only a spec change can fix this: no retry.
+      return {
+        apply: { kind: 'failed', reason: 'InvalidStream', message: error.message },
+        deployment: previous,
+      };
+    }
+    let applied: Deployment;
+    try {
+      applied = await this.kube.applyDeployment(manifest);
+    } catch (error) {
+      return {
+        apply: {
+          kind: 'failed',
+          reason: 'ApplyFailed',
+          message: `applying Deployment ${pool.metadata.name}: ${message(error)}`,
+        },
+        deployment: previous,
+        retry: error,
+      };
+    }
+    this.deployments.remember(applied);
+    this.recordScale(pool, runtime, previous, target);
+    return { apply: { kind: 'applied' }, deployment: applied };
+  }
+
+  /** Bookkeeping and an Event when an apply created the Deployment or changed its size. */
+  private recordScale(
+    pool: WorkflowWorkerPool,
+    runtime: PoolRuntime,
+    previous: Deployment | undefined,
+    target: number,
+  ): void {
+    const { namespace = 'default', name = '' } = pool.metadata;
+    if (previous === undefined) {
+      runtime.pendingScale = undefined;
+      this.emit(
+        pool,
+        'Normal',
+        'DeploymentCreated',
+        `created Deployment ${name} with ${target} replicas`,
+      );
+      return;
+    }
+    const from = previous.spec?.replicas ?? 1;
+    if (from === target) {
+      runtime.pendingScale = undefined;
+      return;
+    }
+    const why =
+      runtime.pendingScale ??
+      (pool.spec.autoscaling.enabled
+        ? {
+            reason: 'ReplicaBounds',
+            message: `keeping replicas within [${pool.spec.autoscaling.minReplicas}, ${pool.spec.autoscaling.maxReplicas}]`,
+          }
+        : {
+            reason: 'ManualReplicas',
+            message: `autoscaling disabled; running spec.replicas ${pool.spec.replicas}`,
+          });
+    runtime.pendingScale = undefined;
+    runtime.lastScale = {
+      time: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      reason: why.reason,
+    };
+    this.metrics?.recordScale(namespace, name, from, target);
+    runtime.log.info(
+      { from, to: target, reason: why.reason, decision: why.message },
+      'scaled worker Deployment',
+    );
+    this.emit(pool, 'Normal', why.reason, `scaled ${from} → ${target}: ${why.message}`);
+  }
+
+  private decisionFor(
+    pool: WorkflowWorkerPool,
+    runtime: PoolRuntime,
+  ): { reason: string; message: string } | undefined {
+    if (pool.spec.paused) return undefined;
+    if (!pool.spec.autoscaling.enabled) {
+      return {
+        reason: 'ManualReplicas',
+        message: `autoscaling disabled; running spec.replicas ${pool.spec.replicas}`,
+      };
+    }
+    return runtime.decision;
+  }
+
+  // ------------------------------------------------------------- per-pool state
+
+  private ensureRuntime(key: string, pool: WorkflowWorkerPool): PoolRuntime {
+    let runtime = this.runtimes.get(key);
+    if (runtime !== undefined && runtime.uid !== pool.metadata.uid) {
+      // The pool was deleted and created again under the same name.
+      this.forget(key);
+      runtime = undefined;
+    }
+    if (runtime === undefined) {
+      const status = pool.status;
+      runtime = {
+        uid: pool.metadata.uid,
+        log: this.log.child({ namespace: pool.metadata.namespace, pool: pool.metadata.name }),
+        history: EMPTY_HISTORY,
+        rateSamples: [],
+        desired: undefined,
+        decision: undefined,
+        pendingScale: undefined,
+        stream: { kind: 'not-polled' },
+        lastScale:
+          status?.lastScaleTime && status.lastScaleReason
+            ? { time: status.lastScaleTime, reason: status.lastScaleReason }
+            : undefined,
+        intervalMs: intervalOf(pool),
+        timer: undefined,
+        polling: undefined,
+        pollAgain: false,
+        stopped: false,
+        warned: new Map(),
+      };
+      this.runtimes.set(key, runtime);
+      this.schedulePoll(key, runtime, 0);
+      return runtime;
+    }
+    const interval = intervalOf(pool);
+    if (interval !== runtime.intervalMs) {
+      runtime.intervalMs = interval;
+      this.schedulePoll(key, runtime, 0);
+    }
+    return runtime;
+  }
+
+  /** Stops polling a pool and drops what was kept about it. */
+  private forget(key: string): void {
+    const runtime = this.runtimes.get(key);
+    if (runtime === undefined) return;
+    runtime.stopped = true;
+    if (runtime.timer) clearTimeout(runtime.timer);
+    this.runtimes.delete(key);
+    this.connections.release(key);
+    const { namespace, name } = splitKey(key);
+    this.metrics?.forgetPool(namespace, name);
+    runtime.log.info('pool gone; stopped polling it');
+  }
+
+  // ---------------------------------------------------------------- polling
+
+  private schedulePoll(key: string, runtime: PoolRuntime, delayMs: number): void {
+    if (runtime.stopped || this.stopping) return;
+    if (runtime.polling) {
+      // One poll at a time: the next one follows as soon as this one ends.
+      if (delayMs === 0) runtime.pollAgain = true;
+      return;
+    }
+    if (runtime.timer) clearTimeout(runtime.timer);
+    runtime.timer = setTimeout(() => {
+      runtime.timer = undefined;
+      const started = Date.now();
+      runtime.polling = this.poll(key, runtime)
+        .catch((error) => runtime.log.error({ err: message(error) }, 'backlog poll failed'))
+        .finally(() => {
+          runtime.polling = undefined;
+          const again = runtime.pollAgain;
+          runtime.pollAgain = false;
+          const wait = again ? 0 : Math.max(0, started + runtime.intervalMs - Date.now());
+          this.schedulePoll(key, runtime, wait);
+        });
+    }, delayMs);
+    runtime.timer.unref?.();
+  }
+
+  /** One poll: read the backlog, decide, prepare a scale down, tidy consumers, queue the pool. */
+  private async poll(key: string, runtime: PoolRuntime): Promise<void> {
+    let pool = this.pools.get(key);
+    if (pool === undefined || pool.metadata.deletionTimestamp || runtime.stopped) return;
+    const { stream, consumerGroup } = pool.spec.redis;
+    const resolved = await this.urls.resolve(pool);
+    let reading: BacklogReading;
+    let view: StreamView;
+    if (!resolved.ok) {
+      reading = unreadable({ code: 'RedisUnavailable', message: resolved.message });
+      view = { kind: 'unreadable', reason: resolved.reason, message: resolved.message };
+    } else {
+      reading = await this.connections.use(key, resolved.url).read(stream, consumerGroup);
+      view = reading.readOk
+        ? { kind: 'read', reading }
+        : {
+            kind: 'unreadable',
+            reason: reading.error.code,
+            message: `${reading.error.message} (${redactUrl(resolved.url)})`,
+          };
+    }
+    if (runtime.stopped) return;
+    pool = this.pools.get(key) ?? pool;
+    const { namespace, name } = splitKey(key);
+
+    const now = this.now();
+    const rate = estimateRate(
+      runtime.rateSamples,
+      now,
+      reading.readOk ? reading.entriesAdded : undefined,
+      rateWindowMs(pool),
+    );
+    runtime.rateSamples = rate.samples;
+    const deployment = this.deployments.get(key);
+    const current = deployment?.spec?.replicas ?? targetReplicas(pool, runtime.desired, undefined);
+    const decision = decide(
+      scalerMetrics(reading, current, rate.rate),
+      runtime.history,
+      scalerSpec(pool),
+      now,
+    );
+    runtime.history = decision.history;
+    runtime.decision = { reason: decision.reason, message: decision.message };
+    runtime.stream = view;
+    this.metrics?.recordPoll(reading.readOk);
+    this.metrics?.recordPool(namespace, name, {
+      backlog: reading.readOk ? reading.backlog : undefined,
+      streamReachable: reading.readOk,
+    });
+    this.reportStream(pool, runtime, view);
+
+    const active = !pool.spec.paused && deployment !== undefined;
+    let pods: Pod[] | undefined;
+    const listPods = async () => {
+      pods ??= await this.kube.listPods(namespace, selectorString(name));
+      return pods;
+    };
+    if (!pool.spec.paused && pool.spec.autoscaling.enabled) {
+      const desired = decision.desiredReplicas;
+      if (desired < current && active && reading.readOk && reading.consumers) {
+        await this.markDeletionCosts(pool, runtime, await listPods(), reading.consumers);
+      }
+      if (desired !== current) {
+        runtime.pendingScale = { reason: decision.reason, message: decision.message };
+      }
+      runtime.desired = desired;
+    } else {
+      runtime.desired = undefined;
+    }
+    if (active && reading.readOk && reading.consumers && reading.consumers.length > 0) {
+      await this.forgetDeletedConsumers(key, pool, runtime, reading.consumers, listPods);
+    }
+    this.queue.add(key);
+  }
+
+  private async markDeletionCosts(
+    pool: WorkflowWorkerPool,
+    runtime: PoolRuntime,
+    pods: Pod[],
+    consumers: ConsumerInfo[],
+  ): Promise<void> {
+    const namespace = pool.metadata.namespace ?? 'default';
+    for (const { name, cost } of deletionCostPatches(pods, consumers)) {
+      try {
+        await this.kube.annotatePod(namespace, name, { [POD_DELETION_COST]: cost });
+      } catch (error) {
+        if (!isNotFound(error)) {
+          runtime.log.warn({ pod: name, err: message(error) }, 'could not mark pod deletion cost');
+        }
+      }
+    }
+  }
+
+  private async forgetDeletedConsumers(
+    key: string,
+    pool: WorkflowWorkerPool,
+    runtime: PoolRuntime,
+    consumers: ConsumerInfo[],
+    listPods: () => Promise<Pod[]>,
+  ): Promise<void> {
+    let podNames: Set<string>;
+    try {
+      // Pods are listed after the consumers were read: a consumer's pod existed
+      // before the consumer did, so a pod missing here is really gone.
+      podNames = new Set((await listPods()).map((pod) => pod.metadata?.name ?? ''));
+    } catch (error) {
+      runtime.log.warn({ err: message(error) }, 'could not list worker pods');
+      return;
+    }
+    const orphans = orphanedConsumers(consumers, podNames);
+    if (orphans.length === 0) return;
+    const resolved = await this.urls.resolve(pool);
+    if (!resolved.ok) return;
+    const client = this.connections.use(key, resolved.url);
+    const { stream, consumerGroup } = pool.spec.redis;
+    for (const consumer of orphans) {
+      const result = await client.removeConsumer(stream, consumerGroup, consumer.name);
+      if (result.outcome === 'removed') {
+        runtime.log.info({ consumer: consumer.name }, 'removed the consumer of a deleted pod');
+      } else if (result.outcome === 'failed') {
+        runtime.log.warn(
+          { consumer: consumer.name, err: result.error.message },
+          'could not remove consumer',
+        );
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** A Warning when the stream becomes unreadable (once per cause), a Normal Event when it is back. */
+  private reportStream(pool: WorkflowWorkerPool, runtime: PoolRuntime, after: StreamView): void {
+    if (after.kind === 'unreadable') {
+      this.warn(
+        pool,
+        runtime,
+        'StreamUnreachable',
+        `${after.reason}: ${after.message}`,
+        after.reason,
+      );
+      return;
+    }
+    if (after.kind === 'read' && runtime.warned.delete('StreamUnreachable')) {
+      this.emit(
+        pool,
+        'Normal',
+        'StreamReachable',
+        `reading ${pool.spec.redis.stream} again: backlog ${after.reading.backlog}`,
+      );
+    }
+  }
+
+  /** A Warning Event, once per reason until `cause` changes or the problem clears. */
+  private warn(
+    pool: WorkflowWorkerPool,
+    runtime: PoolRuntime,
+    reason: string,
+    text: string,
+    cause = text,
+  ): void {
+    if (runtime.warned.get(reason) === cause) return;
+    runtime.warned.set(reason, cause);
+    runtime.log.warn({ reason }, text);
+    this.emit(pool, 'Warning', reason, text);
+  }
+
+  private emit(
+    pool: WorkflowWorkerPool,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    text: string,
+  ): void {
+    this.kube
+      .emitEvent({ involvedObject: poolReference(pool), type, reason, message: text })
+      .catch((error) =>
+        this.log.warn({ reason, err: message(error) }, 'could not record a Kubernetes Event'),
+      );
+  }
+}

@@ -1,0 +1,136 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+type PoolLabels = 'namespace' | 'pool';
+
+/** Figures of one pool after a poll or a reconcile; undefined leaves a gauge as it is. */
+export interface PoolFigures {
+  backlog?: number | undefined;
+  desiredReplicas?: number | undefined;
+  currentReplicas?: number | undefined;
+  readyReplicas?: number | undefined;
+  streamReachable?: boolean | undefined;
+}
+
+/**
+ * The operator's metrics, on a registry of its own (never prom-client's
+ * global one), so several operators can live in one test process.
+ */
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  private readonly backlog: Gauge<PoolLabels>;
+  private readonly desired: Gauge<PoolLabels>;
+  private readonly current: Gauge<PoolLabels>;
+  private readonly ready: Gauge<PoolLabels>;
+  private readonly reachable: Gauge<PoolLabels>;
+  private readonly reconciles: Counter<'result'>;
+  private readonly reconcileErrors: Counter;
+  private readonly reconcileDuration: Histogram;
+  private readonly polls: Counter<'result'>;
+  private readonly scales: Counter<PoolLabels | 'direction'>;
+  private readonly leader: Gauge;
+
+  constructor(defaultMetrics = true) {
+    const registers = [this.registry];
+    const poolGauge = (name: string, help: string) =>
+      new Gauge({ name, help, labelNames: ['namespace', 'pool'] as const, registers });
+    this.backlog = poolGauge(
+      'flowpool_operator_pool_backlog',
+      'Stream backlog (lag + pending) of the pool at the last poll',
+    );
+    this.desired = poolGauge(
+      'flowpool_operator_pool_desired_replicas',
+      'Workers the operator asks for',
+    );
+    this.current = poolGauge(
+      'flowpool_operator_pool_current_replicas',
+      "Worker pods the pool's Deployment has",
+    );
+    this.ready = poolGauge('flowpool_operator_pool_ready_replicas', 'Worker pods that are ready');
+    this.reachable = poolGauge(
+      'flowpool_operator_pool_stream_reachable',
+      '1 when the last poll read the stream backlog, 0 when it could not',
+    );
+    this.reconciles = new Counter({
+      name: 'flowpool_operator_reconcile_total',
+      help: 'Reconciles of pools, by result',
+      labelNames: ['result'],
+      registers,
+    });
+    for (const result of ['success', 'error'] as const) this.reconciles.inc({ result }, 0);
+    this.reconcileErrors = new Counter({
+      name: 'flowpool_operator_reconcile_errors_total',
+      help: 'Reconciles that failed and will be retried with backoff',
+      registers,
+    });
+    this.reconcileDuration = new Histogram({
+      name: 'flowpool_operator_reconcile_duration_seconds',
+      help: 'Time one reconcile of a pool took',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.polls = new Counter({
+      name: 'flowpool_operator_backlog_polls_total',
+      help: 'Backlog polls, by result (read or unreadable)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.scales = new Counter({
+      name: 'flowpool_operator_scale_total',
+      help: 'Replica changes the operator made, by direction',
+      labelNames: ['namespace', 'pool', 'direction'],
+      registers,
+    });
+    this.leader = new Gauge({
+      name: 'flowpool_operator_leader',
+      help: '1 while this process holds the leader lease and runs the controllers',
+      registers,
+    });
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  recordPool(namespace: string, pool: string, figures: PoolFigures): void {
+    const labels = { namespace, pool };
+    const set = (gauge: Gauge<PoolLabels>, value: number | undefined) => {
+      if (value !== undefined) gauge.set(labels, value);
+    };
+    set(this.backlog, figures.backlog);
+    set(this.desired, figures.desiredReplicas);
+    set(this.current, figures.currentReplicas);
+    set(this.ready, figures.readyReplicas);
+    if (figures.streamReachable !== undefined) {
+      this.reachable.set(labels, figures.streamReachable ? 1 : 0);
+    }
+  }
+
+  /** Removes every series of a pool that is gone. */
+  forgetPool(namespace: string, pool: string): void {
+    const labels = { namespace, pool };
+    for (const gauge of [this.backlog, this.desired, this.current, this.ready, this.reachable]) {
+      gauge.remove(labels);
+    }
+    for (const direction of ['up', 'down']) this.scales.remove({ ...labels, direction });
+  }
+
+  recordReconcile(seconds: number, ok: boolean): void {
+    this.reconcileDuration.observe(seconds);
+    this.reconciles.inc({ result: ok ? 'success' : 'error' });
+    if (!ok) this.reconcileErrors.inc();
+  }
+
+  recordPoll(readable: boolean): void {
+    this.polls.inc({ result: readable ? 'read' : 'unreadable' });
+  }
+
+  recordScale(namespace: string, pool: string, from: number, to: number): void {
+    if (from === to) return;
+    this.scales.inc({ namespace, pool, direction: to > from ? 'up' : 'down' });
+  }
+
+  setLeader(leading: boolean): void {
+    this.leader.set(leading ? 1 : 0);
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
