@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { loadToolConfig } from '../config/config.js';
 import type { Env } from '../config/parse.js';
 import { BadInputError, ConfigError, describeError, FlowpoolError } from '../errors.js';
+import { devCommand } from '../local/dev-command.js';
 import { EXIT_CONFIG, reportConfigError } from '../process/startup.js';
 import { runWorker } from '../process/worker-main.js';
 import {
@@ -286,6 +287,8 @@ export function buildProgram(
         return 0;
       }),
     );
+
+  program.addCommand(devCommand(env, (line) => output.out(line), setOutcome));
 
   return program;
 }
