@@ -1,0 +1,499 @@
+/**
+ * The pool controller in this process against a real kube-apiserver and a
+ * real Redis: Deployments, scaling from the stream backlog, status,
+ * conditions and Events.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PoolController } from '../../operator/controller/controller.js';
+import { KubeApi } from '../../operator/kube/kube-api.js';
+import { OperatorMetrics } from '../../operator/metrics.js';
+import { type TestRedis, testRedis } from '../support/isolation.js';
+import type { KubeApiServer } from '../support/kube-apiserver.js';
+import {
+  addEntries,
+  condition,
+  consumeAll,
+  createNamespace,
+  createPool,
+  deploymentReplicas,
+  eventsFor,
+  getDeployment,
+  getPool,
+  patchPool,
+  poolManifest,
+  simulateRollout,
+  startKube,
+  testLogger,
+  waitForPool,
+  waitForReplicas,
+} from './support.js';
+
+const NS = 'scaling';
+const GROUP = 'workflow-workers';
+
+let kube: KubeApiServer;
+let redis: TestRedis;
+let api: KubeApi;
+let controller: PoolController;
+const metrics = new OperatorMetrics(false);
+
+beforeAll(async () => {
+  [kube, redis] = await Promise.all([startKube(), testRedis()]);
+  await createNamespace(kube, NS);
+  api = new KubeApi(kube.kubeConfig());
+  controller = new PoolController({
+    kube: api,
+    logger: testLogger(),
+    namespace: NS,
+    metrics,
+    queue: { baseDelayMs: 100, maxDelayMs: 2_000 },
+  });
+  await controller.start();
+});
+
+afterAll(async () => {
+  await controller?.stop();
+  api?.close();
+  await redis?.close();
+  await kube?.destroy();
+});
+
+function streamOf(pool: string): string {
+  return `${redis.prefix}workflow:events:${pool}`;
+}
+
+async function createGroup(stream: string): Promise<void> {
+  await redis.redis.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM');
+}
+
+describe('pool controller on a real API server and Redis', () => {
+  it('creates the worker Deployment with the owner, env and security context', async () => {
+    const stream = streamOf('render');
+    const pool = await createPool(
+      kube,
+      NS,
+      poolManifest('render', redis.url, stream, { concurrency: 4, drainTimeoutSeconds: 30 }),
+    );
+    await waitForReplicas(kube, NS, 'render', 1);
+    const deployment = (await getDeployment(kube, NS, 'render'))!;
+    expect(deployment.metadata?.ownerReferences).toEqual([
+      {
+        apiVersion: 'flowpool.dev/v1alpha1',
+        kind: 'WorkflowWorkerPool',
+        name: 'render',
+        uid: pool.metadata.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    expect(deployment.metadata?.labels).toMatchObject({
+      'app.kubernetes.io/name': 'flowpool-worker',
+      'app.kubernetes.io/instance': 'render',
+      'flowpool.dev/pool': 'render',
+    });
+    const podSpec = deployment.spec?.template.spec;
+    const env = podSpec?.containers[0]?.env ?? [];
+    expect(env).toEqual(
+      expect.arrayContaining([
+        { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'flowpool-db', key: 'url' } } },
+        { name: 'REDIS_URL', value: redis.url },
+        { name: 'WORKFLOW_REDIS_STREAM_PREFIX', value: `${redis.prefix}workflow:events:` },
+        { name: 'WORKFLOW_POOL', value: 'render' },
+        { name: 'WORKFLOW_REDIS_CONSUMER_GROUP', value: GROUP },
+        { name: 'WORKFLOW_CONCURRENCY', value: '4' },
+        { name: 'WORKFLOW_DRAIN_TIMEOUT_MS', value: '30000' },
+        {
+          name: 'POD_NAME',
+          valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } },
+        },
+      ]),
+    );
+    expect(podSpec?.terminationGracePeriodSeconds).toBe(40);
+    expect(podSpec?.containers[0]?.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    // Applied with the operator's own field manager.
+    expect(deployment.metadata?.managedFields?.map((entry) => entry.manager)).toContain(
+      'flowpool-operator',
+    );
+    const events = await eventsFor(kube, NS, 'render');
+    expect(events.map((event) => event.reason)).toContain('DeploymentCreated');
+  });
+
+  it('scales up within two poll intervals of a backlog and back down after the stabilization window', async () => {
+    const stream = streamOf('burst');
+    await createGroup(stream);
+    await createPool(kube, NS, poolManifest('burst', redis.url, stream));
+    await waitForPool(
+      kube,
+      NS,
+      'burst',
+      'first reading',
+      (pool) => condition(pool, 'StreamReachable')?.status === 'True',
+    );
+    await waitForReplicas(kube, NS, 'burst', 1);
+
+    // 45 entries at 10 per replica: ceil(45 / 10) = 5.
+    await addEntries(redis.redis, stream, 45);
+    const reactionMs = await waitForReplicas(kube, NS, 'burst', 5, 2_000);
+    console.log(`backlog → Deployment replicas changed in ${reactionMs} ms (poll interval 1 s)`);
+    expect(reactionMs).toBeLessThanOrEqual(2_000);
+
+    const scaled = await waitForPool(
+      kube,
+      NS,
+      'burst',
+      'status after the scale up',
+      (pool) => pool.status?.desiredReplicas === 5 && pool.status?.backlog === 45,
+    );
+    expect(scaled.status).toMatchObject({
+      desiredReplicas: 5,
+      backlog: 45,
+      lag: 45,
+      pending: 0,
+      lagSource: 'xinfo',
+      lastScaleReason: 'ScaleUp',
+      selector:
+        'app.kubernetes.io/name=flowpool-worker,app.kubernetes.io/instance=burst,flowpool.dev/pool=burst',
+    });
+    expect(scaled.status?.lastScaleTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // Nothing runs the pods: Scaling stays True until the Deployment reports them.
+    expect(condition(scaled, 'Scaling')).toMatchObject({ status: 'True', reason: 'ScaleUp' });
+    expect(condition(scaled, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'WorkersNotReady',
+    });
+
+    // Work done: acknowledged entries leave no backlog.
+    expect(await consumeAll(redis.redis, stream, GROUP, 'burst-worker')).toBe(45);
+    const ackedAt = Date.now();
+    await waitForReplicas(kube, NS, 'burst', 1, 10_000);
+    const downMs = Date.now() - ackedAt;
+    console.log(`acked → scaled back to 1 in ${downMs} ms (stabilization window 2 s)`);
+    // Not before the 2 s window has passed since the last high recommendation.
+    expect(downMs).toBeGreaterThanOrEqual(1_000);
+    const down = await waitForPool(
+      kube,
+      NS,
+      'burst',
+      'scale down recorded',
+      (pool) => pool.status?.lastScaleReason === 'ScaleDown',
+    );
+    expect(down.status?.backlog).toBe(0);
+
+    const reasons = (await eventsFor(kube, NS, 'burst')).map((event) => event.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['ScaleUp', 'ScaleDown']));
+  });
+
+  it('reports Ready and Scaling from the Deployment, keeping transition times while nothing flips', async () => {
+    const stream = streamOf('ready');
+    await createGroup(stream);
+    await createPool(kube, NS, poolManifest('ready', redis.url, stream));
+    await waitForReplicas(kube, NS, 'ready', 1);
+    await simulateRollout(kube, NS, 'ready');
+    const ready = await waitForPool(
+      kube,
+      NS,
+      'ready',
+      'Ready',
+      (pool) => condition(pool, 'Ready')?.status === 'True',
+    );
+    expect(ready.status).toMatchObject({
+      replicas: 1,
+      readyReplicas: 1,
+      desiredReplicas: 1,
+      observedGeneration: ready.metadata.generation,
+    });
+    expect(condition(ready, 'Ready')).toMatchObject({
+      reason: 'WorkersReady',
+      message: '1/1 workers ready',
+      observedGeneration: ready.metadata.generation,
+    });
+    expect(condition(ready, 'Scaling')?.status).toBe('False');
+    expect(condition(ready, 'StreamReachable')).toMatchObject({
+      status: 'True',
+      reason: 'BacklogRead',
+    });
+    const since = condition(ready, 'Ready')?.lastTransitionTime;
+
+    // A backlog changes the message, not the status: the time stays.
+    await addEntries(redis.redis, stream, 3);
+    const later = await waitForPool(
+      kube,
+      NS,
+      'ready',
+      'backlog 3',
+      (pool) => pool.status?.backlog === 3,
+    );
+    expect(condition(later, 'Ready')?.lastTransitionTime).toBe(since);
+    expect(condition(later, 'StreamReachable')?.message).toContain('backlog 3');
+  });
+
+  it('scales to zero after the cooldown and wakes from zero on a backlog', async () => {
+    const stream = streamOf('sleepy');
+    await createGroup(stream);
+    await createPool(
+      kube,
+      NS,
+      poolManifest('sleepy', redis.url, stream, {
+        autoscaling: {
+          minReplicas: 0,
+          scaleDownStabilizationSeconds: 1,
+          scaleToZeroCooldownSeconds: 2,
+        },
+      }),
+    );
+    // A new pool starts at minReplicas, 0, and stays there without work.
+    await waitForPool(
+      kube,
+      NS,
+      'sleepy',
+      'first reading',
+      (pool) => condition(pool, 'Scaling')?.reason === 'BelowActivation',
+    );
+    expect(await deploymentReplicas(kube, NS, 'sleepy')).toBe(0);
+    const zero = await getPool(kube, NS, 'sleepy');
+    expect(condition(zero, 'Ready')).toMatchObject({ status: 'True', reason: 'ScaledToZero' });
+
+    await addEntries(redis.redis, stream, 25);
+    const wakeMs = await waitForReplicas(kube, NS, 'sleepy', 3, 2_000);
+    console.log(`backlog → woke from zero in ${wakeMs} ms`);
+    await waitForPool(
+      kube,
+      NS,
+      'sleepy',
+      'woken',
+      (pool) => pool.status?.lastScaleReason === 'WakeFromZero',
+    );
+
+    await consumeAll(redis.redis, stream, GROUP, 'w');
+    const ackedAt = Date.now();
+    await waitForReplicas(kube, NS, 'sleepy', 0, 15_000);
+    const sleepMs = Date.now() - ackedAt;
+    console.log(`acked → at zero in ${sleepMs} ms (cooldown 2 s)`);
+    expect(sleepMs).toBeGreaterThanOrEqual(1_500);
+    await waitForPool(
+      kube,
+      NS,
+      'sleepy',
+      'at zero',
+      (pool) => pool.status?.lastScaleReason === 'ScaleToZero',
+    );
+
+    await addEntries(redis.redis, stream, 1);
+    await waitForReplicas(kube, NS, 'sleepy', 1, 2_000);
+  });
+
+  it('runs spec.replicas when autoscaling is off, and the scale subresource sets it', async () => {
+    const stream = streamOf('manual');
+    await createPool(
+      kube,
+      NS,
+      poolManifest('manual', redis.url, stream, {
+        replicas: 2,
+        autoscaling: { enabled: false },
+      }),
+    );
+    await waitForReplicas(kube, NS, 'manual', 2);
+    // A backlog does not move a manual pool.
+    await createGroup(stream);
+    await addEntries(redis.redis, stream, 100);
+    await waitForPool(kube, NS, 'manual', 'backlog read', (pool) => pool.status?.backlog === 100);
+    expect(await deploymentReplicas(kube, NS, 'manual')).toBe(2);
+
+    // kubectl scale wwp/manual --replicas=4
+    const scaled = await kube.request('PATCH', `${poolPath('manual')}/scale`, {
+      body: { spec: { replicas: 4 } },
+    });
+    expect(scaled.status, JSON.stringify(scaled.body)).toBe(200);
+    await waitForReplicas(kube, NS, 'manual', 4, 5_000);
+    await simulateRollout(kube, NS, 'manual');
+    const pool = await waitForPool(
+      kube,
+      NS,
+      'manual',
+      'manual status',
+      (p) => p.status?.replicas === 4 && p.status?.lastScaleReason === 'ManualReplicas',
+    );
+    expect(condition(pool, 'Scaling')).toMatchObject({ status: 'False', reason: 'ManualReplicas' });
+    // The scale subresource reads back what the operator reports.
+    const scale = await kube.request<{
+      spec: { replicas: number };
+      status: Record<string, unknown>;
+    }>('GET', `${poolPath('manual')}/scale`);
+    expect(scale.body.spec.replicas).toBe(4);
+    expect(scale.body.status).toMatchObject({
+      replicas: 4,
+      selector: expect.stringContaining('flowpool.dev/pool=manual'),
+    });
+  });
+
+  it('leaves the Deployment alone while paused and says so', async () => {
+    const stream = streamOf('paused');
+    await createGroup(stream);
+    await createPool(kube, NS, poolManifest('paused', redis.url, stream));
+    await waitForReplicas(kube, NS, 'paused', 1);
+    await patchPool(kube, NS, 'paused', { spec: { paused: true } });
+    await waitForPool(
+      kube,
+      NS,
+      'paused',
+      'paused condition',
+      (pool) => condition(pool, 'Scaling')?.reason === 'Paused',
+    );
+    // Someone sizes the Deployment by hand; a backlog would ask for 5.
+    const manual = await kube.request(
+      'PATCH',
+      `/apis/apps/v1/namespaces/${NS}/deployments/paused`,
+      {
+        body: { spec: { replicas: 3 } },
+      },
+    );
+    expect(manual.status).toBe(200);
+    await addEntries(redis.redis, stream, 50);
+    await waitForPool(
+      kube,
+      NS,
+      'paused',
+      'backlog while paused',
+      (pool) => pool.status?.backlog === 50,
+    );
+    expect(await deploymentReplicas(kube, NS, 'paused')).toBe(3);
+
+    // Unpaused, the operator sizes it again.
+    await patchPool(kube, NS, 'paused', { spec: { paused: false } });
+    await waitForReplicas(kube, NS, 'paused', 5, 5_000);
+  });
+
+  it('marks idle pods cheap to delete before a scale down and forgets consumers of deleted pods', async () => {
+    const stream = streamOf('costs');
+    await createGroup(stream);
+    await createPool(
+      kube,
+      NS,
+      poolManifest('costs', redis.url, stream, {
+        autoscaling: { scaleDownStabilizationSeconds: 1 },
+      }),
+    );
+    await waitForReplicas(kube, NS, 'costs', 1);
+    await addEntries(redis.redis, stream, 30);
+    await waitForReplicas(kube, NS, 'costs', 3, 3_000);
+    // Three pods as the ReplicaSet would make them; consumers are named after pods.
+    const labels = {
+      'app.kubernetes.io/name': 'flowpool-worker',
+      'app.kubernetes.io/instance': 'costs',
+      'flowpool.dev/pool': 'costs',
+    };
+    for (const name of ['costs-a', 'costs-b', 'costs-c']) {
+      const created = await kube.request('POST', `/api/v1/namespaces/${NS}/pods`, {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name, labels },
+          spec: { containers: [{ name: 'worker', image: 'flowpool:0.1.0' }] },
+        },
+      });
+      expect(created.status).toBe(201);
+    }
+    // costs-a takes 2 entries and keeps them; costs-b and a gone pod's consumer ack everything.
+    await redis.redis.xreadgroup('GROUP', GROUP, 'costs-a', 'COUNT', 2, 'STREAMS', stream, '>');
+    await consumeAll(redis.redis, stream, GROUP, 'costs-b');
+    await redis.redis.xgroup('CREATECONSUMER', stream, GROUP, 'costs-gone');
+    // Backlog 2: one replica will do, after the window.
+    await waitForReplicas(kube, NS, 'costs', 1, 10_000);
+    const pods = await kube.request<{
+      items: Array<{ metadata: { name: string; annotations?: Record<string, string> } }>;
+    }>('GET', `/api/v1/namespaces/${NS}/pods?labelSelector=flowpool.dev/pool=costs`);
+    const cost = Object.fromEntries(
+      pods.body.items.map((pod) => [
+        pod.metadata.name,
+        pod.metadata.annotations?.['controller.kubernetes.io/pod-deletion-cost'],
+      ]),
+    );
+    expect(cost).toEqual({ 'costs-a': '102', 'costs-b': '-100', 'costs-c': '-100' });
+    // The consumer of a pod that does not exist, holding nothing, is removed; costs-a is kept.
+    const consumers = async () =>
+      ((await redis.redis.xinfo('CONSUMERS', stream, GROUP)) as unknown[][]).map((fields) =>
+        String(fields[1]),
+      );
+    await waitForPool(kube, NS, 'costs', 'a poll after', () => true);
+    await expect.poll(consumers, { timeout: 5_000, interval: 100 }).not.toContain('costs-gone');
+    expect(await consumers()).toEqual(expect.arrayContaining(['costs-a', 'costs-b']));
+  });
+
+  it('reads the Redis URL from a Secret', async () => {
+    const stream = streamOf('secret');
+    await createGroup(stream);
+    await addEntries(redis.redis, stream, 20);
+    const secret = await kube.request('POST', `/api/v1/namespaces/${NS}/secrets`, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'redis' },
+        stringData: { url: redis.url },
+      },
+    });
+    expect(secret.status).toBe(201);
+    const manifest = poolManifest('secret', redis.url, stream);
+    const spec = manifest.spec as { redis: Record<string, unknown> };
+    spec.redis = { urlSecretRef: { name: 'redis', key: 'url' }, stream };
+    await createPool(kube, NS, manifest);
+    await waitForReplicas(kube, NS, 'secret', 2, 5_000);
+    const deployment = await getDeployment(kube, NS, 'secret');
+    expect(deployment?.spec?.template.spec?.containers[0]?.env).toContainEqual({
+      name: 'REDIS_URL',
+      valueFrom: { secretKeyRef: { name: 'redis', key: 'url' } },
+    });
+
+    // A missing key is reported, not guessed at.
+    const broken = poolManifest('nosecret', redis.url, stream);
+    (broken.spec as { redis: Record<string, unknown> }).redis = {
+      urlSecretRef: { name: 'redis', key: 'nope' },
+      stream,
+    };
+    await createPool(kube, NS, broken);
+    const pool = await waitForPool(
+      kube,
+      NS,
+      'nosecret',
+      'secret key missing',
+      (p) => condition(p, 'StreamReachable')?.status === 'False',
+    );
+    expect(condition(pool, 'StreamReachable')).toMatchObject({
+      reason: 'SecretKeyNotFound',
+      message: expect.stringContaining('has no key nope'),
+    });
+  });
+
+  it('reports a stream name workers could not be given', async () => {
+    await createPool(kube, NS, poolManifest('badstream', redis.url, 'jobs'));
+    const pool = await waitForPool(
+      kube,
+      NS,
+      'badstream',
+      'InvalidStream',
+      (p) => condition(p, 'Ready')?.reason === 'InvalidStream',
+    );
+    expect(condition(pool, 'Ready')?.message).toContain('WORKFLOW_REDIS_STREAM_PREFIX');
+    expect(await getDeployment(kube, NS, 'badstream')).toBeUndefined();
+  });
+
+  it('exposes per-pool metrics', async () => {
+    const text = (await metrics.render()).body;
+    expect(text).toMatch(/flowpool_operator_pool_backlog\{namespace="scaling",pool="burst"\} \d+/);
+    expect(text).toMatch(
+      /flowpool_operator_pool_desired_replicas\{namespace="scaling",pool="burst"\} 1/,
+    );
+    expect(text).toMatch(/flowpool_operator_reconcile_total\{result="success"\} [1-9]/);
+    expect(text).toContain('flowpool_operator_reconcile_duration_seconds_bucket');
+  });
+});
+
+function poolPath(name: string): string {
+  return `/apis/flowpool.dev/v1alpha1/namespaces/${NS}/workflowworkerpools/${name}`;
+}
