@@ -16,6 +16,9 @@ export class DemoLoad {
     acceptLatenciesMs: [],
   };
 
+  /** Numbers every event across bursts, so no two share an idempotency key. */
+  private sent = 0;
+
   constructor(
     private readonly apiUrl: string,
     private readonly token: string,
@@ -49,10 +52,10 @@ export class DemoLoad {
 
   /** Sends `events` comments spread over the executions, `parallel` requests at a time. */
   async burst(ids: readonly string[], events: number, parallel = 16): Promise<void> {
-    let next = 0;
+    const end = this.sent + events;
     const sender = async () => {
-      while (next < events) {
-        const index = next++;
+      while (this.sent < end) {
+        const index = this.sent++;
         const executionId = ids[index % ids.length]!;
         const started = performance.now();
         const response = await this.call('POST', `/v1/executions/${executionId}/events`, {

@@ -36,7 +36,7 @@ export function devScalerSpec(maxWorkers: number): ScalerSpec {
   return {
     minReplicas: 0,
     maxReplicas: maxWorkers,
-    targetBacklogPerReplica: 250,
+    targetBacklogPerReplica: 100,
     activationBacklog: 1,
     pollIntervalSeconds: 1,
     scaleDownStabilizationSeconds: 8,
@@ -210,7 +210,18 @@ interface DemoContext {
   setPhase: (phase: string) => void;
 }
 
-async function settle(ctx: DemoContext, label: string): Promise<void> {
+interface BurstTimes {
+  label: string;
+  started: number;
+  drained: number;
+  atZero: number;
+}
+
+/** Waits for the backlog to drain and the pool to reach zero; returns when each happened. */
+async function settle(
+  ctx: DemoContext,
+  label: string,
+): Promise<{ drained: number; atZero: number }> {
   ctx.setPhase(`${label}: draining the backlog`);
   await waitFor(
     'the backlog to drain',
@@ -220,11 +231,24 @@ async function settle(ctx: DemoContext, label: string): Promise<void> {
     },
     { timeoutMs: 600_000, intervalMs: 250 },
   );
+  const drained = Date.now();
   ctx.setPhase(`${label}: scaling down to zero`);
   await waitFor('the pool to scale to zero', () => ctx.pool.replicas === 0, {
     timeoutMs: 600_000,
     intervalMs: 250,
   });
+  return { drained, atZero: Date.now() };
+}
+
+function describeBurst(burst: BurstTimes, samples: readonly ScalingSample[]): string {
+  const during = samples.filter((s) => s.at >= burst.started && s.at <= burst.atZero);
+  const firstUp = during.find((s) => s.replicas > 0);
+  const peak = Math.max(0, ...during.map((s) => s.replicas));
+  const peakAt = during.find((s) => s.replicas === peak);
+  const secs = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
+  return `  ${burst.label.padEnd(8)} first worker ${secs(firstUp && firstUp.at - burst.started)}, peak ${peak} after ${secs(
+    peakAt && peakAt.at - burst.started,
+  )}, drained after ${secs(burst.drained - burst.started)}, zero workers ${secs(burst.atZero - burst.drained)} later`;
 }
 
 async function runDemo(ctx: DemoContext): Promise<{ ok: boolean; lines: string[] }> {
@@ -232,12 +256,12 @@ async function runDemo(ctx: DemoContext): Promise<{ ok: boolean; lines: string[]
   const started = Date.now();
   ctx.setPhase('starting 100 executions');
   const ids = await load.createExecutions(100);
-  const burstStarts: number[] = [];
+  const bursts: BurstTimes[] = [];
   for (const label of ['burst 1', 'burst 2']) {
     ctx.setPhase(`${label}: sending ${ctx.options.burst} events`);
-    burstStarts.push(Date.now());
+    const burstStarted = Date.now();
     await load.burst(ids, ctx.options.burst);
-    await settle(ctx, label);
+    bursts.push({ label, started: burstStarted, ...(await settle(ctx, label)) });
   }
   const checked = await load.check();
   const samples = ctx.autoscaler.samples.filter((s) => s.at >= started);
@@ -250,30 +274,25 @@ async function runDemo(ctx: DemoContext): Promise<{ ok: boolean; lines: string[]
     scalingChartSvg(samples, 'flowpool dev --demo: backlog and replicas'),
   );
   fs.writeFileSync(chartPath.replace(/\.svg$/, '.json'), JSON.stringify(samples, null, 2));
-  const peak = Math.max(0, ...samples.map((s) => s.replicas));
-  const firstScaleUp = samples.find((s) => s.at >= burstStarts[0]! && s.replicas > 0);
-  const peakAt = samples.find((s) => s.replicas === peak);
-  const drainedAt = samples.find((s) => s.at >= (peakAt?.at ?? 0) && s.backlog === 0);
-  const zeroAt = samples.find(
-    (s) => s.at >= (drainedAt?.at ?? Number.POSITIVE_INFINITY) && s.replicas === 0,
-  );
-  const seconds = (ms: number | undefined) =>
-    ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`;
-  const ok = checked.lost === 0 && checked.duplicates === 0 && load.tally.refused === 0;
+  const ok =
+    load.tally.accepted > 0 &&
+    checked.lost === 0 &&
+    checked.duplicates === 0 &&
+    load.tally.refused === 0;
   const exits = ctx.pool.exits;
+  const accepts = [...load.tally.acceptLatenciesMs].sort((a, b) => a - b);
+  const p99Accept = accepts[Math.floor(accepts.length * 0.99)] ?? 0;
   return {
     ok,
     lines: [
       '',
       'Summary',
-      `  events accepted      ${load.tally.accepted}  (refused ${load.tally.refused})`,
+      `  events accepted      ${load.tally.accepted}  (refused ${load.tally.refused}, p99 202 latency ${Math.round(p99Accept)} ms)`,
       `  events applied       ${checked.applied}`,
       `  duplicates           ${checked.duplicates}`,
       `  lost                 ${checked.lost}`,
-      `  peak replicas        ${peak}`,
-      `  first worker after   ${seconds(firstScaleUp && firstScaleUp.at - burstStarts[0]!)} (from the first burst)`,
-      `  peak reached after   ${seconds(peakAt && peakAt.at - burstStarts[0]!)}`,
-      `  back to zero after   ${seconds(zeroAt && drainedAt && zeroAt.at - drainedAt.at)} (from an empty backlog)`,
+      `  peak replicas        ${Math.max(0, ...samples.map((s) => s.replicas))}`,
+      ...bursts.map((burst) => describeBurst(burst, samples)),
       `  workers stopped      ${exits.length}, drained cleanly ${exits.filter((e) => e.drained).length}`,
       `  chart                ${chartPath}`,
       ok ? 'Every accepted event was applied exactly once.' : 'MISMATCH: see the counts above.',
