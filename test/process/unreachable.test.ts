@@ -1,5 +1,5 @@
 import knexFactory from 'knex';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { migrateLatest } from '../../migrations/index.js';
 import { PostgresServer } from '../../worker/local/postgres-server.js';
 import { waitFor } from '../../worker/local/process.js';

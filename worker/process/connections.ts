@@ -17,6 +17,11 @@ export interface DatabaseOptions {
   /** Connections in the pool; the worker needs about one per event in flight. */
   poolMax: number;
   applicationName: string;
+  /**
+   * Where knex's own warnings go (a dropped connection, a failed acquire);
+   * without it they are silenced rather than printed as plain text.
+   */
+  logger?: Logger;
 }
 
 /**
@@ -34,6 +39,13 @@ export function createDatabase(url: string, options: DatabaseOptions): Knex {
     },
     pool: { min: 0, max: options.poolMax },
     acquireConnectionTimeout: 10_000,
+    log: {
+      warn: (message: unknown) => options.logger?.debug({ source: 'knex' }, String(message)),
+      error: (message: unknown) => options.logger?.debug({ source: 'knex' }, String(message)),
+      deprecate: (method: string, alternative: string) =>
+        options.logger?.warn({ source: 'knex' }, `${method} is deprecated; use ${alternative}`),
+      debug: () => {},
+    },
   });
 }
 

@@ -77,6 +77,7 @@ export class WorkerProcess {
       // One connection per event in flight, plus the relay and readiness checks.
       poolMax: config.concurrency + 4,
       applicationName: `flowpool-worker ${config.consumerName}`.slice(0, 63),
+      logger,
     });
     this.postgres = new Reachability(logger, `PostgreSQL at ${endpointOf(config.databaseUrl)}`);
     this.redisHealth = new Reachability(logger, `Redis at ${endpointOf(config.redisUrl)}`);
