@@ -490,16 +490,34 @@ describe('HTTP API', () => {
       }
     });
 
-    it('answers 404 JSON for unknown routes and methods', async () => {
+    it('answers 404 JSON for unknown routes', async () => {
       for (const [method, url] of [
         ['GET', '/nope'],
-        ['GET', '/v1/executions'],
-        ['POST', '/v1/executions/T-1'],
         ['GET', '/v2/executions/T-1'],
+        ['POST', '/v1/executions/T-1/events/extra'],
       ] as const) {
         const response = await call(app, method, url);
         expect(response.statusCode, url).toBe(404);
         expect(response.json().error.code).toBe('NOT_FOUND');
+      }
+    });
+
+    it('answers 405 with Allow for a method a route does not take', async () => {
+      for (const [method, url, allow] of [
+        ['GET', '/v1/executions', 'POST'],
+        ['POST', '/v1/executions/T-1', 'GET, HEAD'],
+        ['DELETE', '/v1/executions/T-1/events', 'GET, HEAD, POST'],
+        ['PUT', '/healthz', 'GET, HEAD'],
+        ['TRACE', '/metrics', 'GET, HEAD'],
+      ] as const) {
+        const response = await app.inject({
+          method,
+          url,
+          headers: { authorization: `Bearer ${ACME}` },
+        });
+        expect(response.statusCode, `${method} ${url}`).toBe(405);
+        expect(response.headers.allow).toBe(allow);
+        expect(response.json().error.code).toBe('METHOD_NOT_ALLOWED');
       }
     });
 

@@ -19,6 +19,7 @@ import {
   UNAVAILABLE,
 } from './http-errors.js';
 import { ApiMetrics } from './metrics.js';
+import { type DocumentedWorkflows, LINKS, swaggerOptions } from './openapi.js';
 import { dependencyReadiness, type Readiness } from './readiness.js';
 import * as S from './schemas.js';
 import { validatorCompiler } from './validation.js';
@@ -36,6 +37,8 @@ export interface ApiRuntime {
   store: Pick<EventStore, 'getEvent' | 'ping'>;
   deadLetters: Pick<DeadLetters, 'list' | 'retry'>;
   transport: Pick<StreamTransport, 'ping'>;
+  /** When given, /openapi.json shows each registered workflow's exact bodies. */
+  registry?: DocumentedWorkflows;
 }
 
 export interface ApiAppOptions {
@@ -111,13 +114,37 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     send(reply, { status: 404, body: errorBody('NOT_FOUND', 'no such route') });
   });
 
+  // Paths the API serves, with their methods: another method on one of them is a 405.
+  const routes: Array<{ pattern: RegExp; methods: Set<string> }> = [];
+  app.addHook('onRoute', (route) => {
+    const source = route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z]+/g, '[^/]+');
+    const pattern = new RegExp(`^${source}$`);
+    let entry = routes.find((known) => known.pattern.source === pattern.source);
+    if (!entry) {
+      entry = { pattern, methods: new Set() };
+      routes.push(entry);
+    }
+    for (const method of [route.method].flat()) entry.methods.add(method);
+  });
+
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', async (request, reply) => {
     if (closing) {
       reply.header('connection', 'close');
       return send(reply, UNAVAILABLE);
+    }
+    if (request.routeOptions.url === undefined) {
+      const path = request.url.split('?')[0] ?? '';
+      const served = routes.find((route) => route.pattern.test(path));
+      if (served && !served.methods.has(request.method)) {
+        reply.header('allow', [...served.methods].sort().join(', '));
+        return send(reply, {
+          status: 405,
+          body: errorBody('METHOD_NOT_ALLOWED', `${request.method} is not allowed here`),
+        });
+      }
     }
   });
   // fastify does not decompress: a compressed body would be read as if it were plain JSON.
@@ -142,46 +169,17 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     metrics.duration.observe({ method, route }, reply.elapsedTime / 1000);
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'flowpool API',
-        version: '1.0.0',
-        description:
-          'Start workflow executions, enqueue events (202 Accepted: workers apply them ' +
-          'asynchronously) and read state and history. The bearer token decides the tenant.',
-      },
-      components: {
-        securitySchemes: {
-          bearerAuth: {
-            type: 'http',
-            scheme: 'bearer',
-            description: 'A token of FLOWPOOL_API_TOKENS',
-          },
-        },
-      },
-      security: [{ bearerAuth: [] }],
-      tags: [
-        { name: 'executions', description: 'Executions and their events' },
-        { name: 'dead-letters', description: 'Events that could not be processed' },
-        { name: 'operations', description: 'Health, readiness, metrics, this document' },
-      ],
-    },
-    refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, index) =>
-        typeof json.$id === 'string' ? json.$id : `def-${index}`,
-    },
-  });
+  await app.register(swagger, swaggerOptions(runtime.registry));
 
   app.get(
     '/healthz',
     {
       schema: {
         tags: ['operations'],
+        operationId: 'healthz',
         summary: 'The process is alive',
         ...PUBLIC,
-        response: { 200: S.Health },
+        response: { 200: { ...S.Health, description: 'Alive' } },
       },
     },
     async () => ({ status: 'ok' }),
@@ -192,9 +190,16 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     {
       schema: {
         tags: ['operations'],
+        operationId: 'readyz',
         summary: 'PostgreSQL and Redis are reachable',
         ...PUBLIC,
-        response: { 200: S.Readiness, 503: S.Readiness },
+        response: {
+          200: { ...S.Readiness, description: 'Ready' },
+          503: {
+            ...S.Readiness,
+            description: 'A dependency is unreachable, or the process is stopping',
+          },
+        },
       },
     },
     async (_request, reply) => {
@@ -210,6 +215,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     {
       schema: {
         tags: ['operations'],
+        operationId: 'metrics',
         summary: 'Prometheus metrics',
         ...PUBLIC,
         response: {
@@ -231,9 +237,12 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     {
       schema: {
         tags: ['operations'],
+        operationId: 'openapi',
         summary: 'This OpenAPI document',
         ...PUBLIC,
-        response: { 200: { type: 'object', additionalProperties: true } },
+        response: {
+          200: { type: 'object', additionalProperties: true, description: 'OpenAPI 3.0 document' },
+        },
       },
     },
     async (_request, reply) => reply.type('application/json').send(JSON.stringify(app.swagger())),
@@ -270,10 +279,15 @@ function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: Ap
     {
       schema: {
         tags: ['executions'],
+        operationId: 'startExecution',
         summary: 'Start an execution',
         body: S.StartExecutionBody,
-        response: { 201: S.StartedExecution, ...S.errorResponses(409, 413, 415) },
+        response: {
+          201: { ...S.StartedExecution, description: 'Started, in its initial state' },
+          ...S.errorResponses(409, 413, 415),
+        },
       },
+      links: LINKS.started,
     },
     async (request: Req<{ Body: Static<typeof S.StartExecutionBody> }>, reply) => {
       const { workflow, executionId, input } = request.body;
@@ -302,14 +316,19 @@ function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: Ap
     {
       schema: {
         tags: ['executions'],
+        operationId: 'enqueueEvent',
         summary: 'Enqueue an event (applied asynchronously)',
         description:
           'Accepted once its row commits. A repeated idempotencyKey with the same event and ' +
           'payload returns the first eventId; with another payload it is a 409.',
         params: S.ExecutionParams,
         body: S.EnqueueEventBody,
-        response: { 202: S.EnqueuedEvent, ...S.errorResponses(409, 413, 415) },
+        response: {
+          202: { ...S.EnqueuedEvent, description: 'Accepted: committed, workers will apply it' },
+          ...S.errorResponses(409, 413, 415),
+        },
       },
+      links: LINKS.enqueued,
     },
     async (
       request: Req<{
@@ -337,9 +356,13 @@ function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: Ap
     {
       schema: {
         tags: ['executions'],
+        operationId: 'getExecution',
         summary: 'Current state of an execution',
         params: S.ExecutionParams,
-        response: { 200: S.Execution, ...S.errorResponses() },
+        response: {
+          200: { ...S.Execution, description: 'State as of the last applied event' },
+          ...S.errorResponses(),
+        },
       },
     },
     async (request: Req<{ Params: Static<typeof S.ExecutionParams> }>) => {
@@ -355,11 +378,15 @@ function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: Ap
     {
       schema: {
         tags: ['executions'],
+        operationId: 'listEvents',
         summary: 'History of an execution, in seq order',
         description: 'Page with afterSeq = the last seq received.',
         params: S.ExecutionParams,
         querystring: S.HistoryQuery,
-        response: { 200: S.History, ...S.errorResponses() },
+        response: {
+          200: { ...S.History, description: 'Events in seq order' },
+          ...S.errorResponses(),
+        },
       },
     },
     async (
@@ -384,9 +411,10 @@ function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: Ap
     {
       schema: {
         tags: ['executions'],
+        operationId: 'getEvent',
         summary: 'One event and what became of it',
         params: S.EventParams,
-        response: { 200: S.EventView, ...S.errorResponses() },
+        response: { 200: { ...S.EventView, description: 'The event' }, ...S.errorResponses() },
       },
     },
     async (request: Req<{ Params: Static<typeof S.EventParams> }>) => {
@@ -408,9 +436,13 @@ function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: Ap
     {
       schema: {
         tags: ['dead-letters'],
+        operationId: 'listDeadLetters',
         summary: 'Dead-lettered events, newest first',
         querystring: S.DeadLettersQuery,
-        response: { 200: S.DeadLetters, ...S.errorResponses() },
+        response: {
+          200: { ...S.DeadLetters, description: "The tenant's dead letters" },
+          ...S.errorResponses(),
+        },
       },
     },
     async (request: Req<{ Querystring: Static<typeof S.DeadLettersQuery> }>) => {
@@ -433,9 +465,13 @@ function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: Ap
     {
       schema: {
         tags: ['dead-letters'],
+        operationId: 'retryDeadLetter',
         summary: 'Put a dead event back to pending and notify the workers',
         params: S.EventParams,
-        response: { 202: S.RetriedDeadLetter, ...S.errorResponses(409) },
+        response: {
+          202: { ...S.RetriedDeadLetter, description: 'Pending again; workers will pick it up' },
+          ...S.errorResponses(409),
+        },
       },
     },
     async (request: Req<{ Params: Static<typeof S.EventParams> }>, reply) => {

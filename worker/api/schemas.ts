@@ -4,6 +4,8 @@ import { type TSchema, Type } from '@sinclair/typebox';
 
 /** Same rule as WorkflowService's checkIdentifier. */
 export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$';
+/** Strings PostgreSQL can store: no NUL character. */
+export const NO_NUL_PATTERN = '^[^\\u0000]*$';
 export const UUID_PATTERN =
   '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
@@ -61,6 +63,7 @@ export const StartExecutionBody = Type.Object(
     workflow: Type.String({
       minLength: 1,
       maxLength: 200,
+      pattern: NO_NUL_PATTERN,
       description: 'Name of a registered workflow',
       examples: ['ticket-lifecycle'],
     }),
@@ -96,7 +99,12 @@ export const Execution = Type.Object({
 
 export const EnqueueEventBody = Type.Object(
   {
-    event: Type.String({ minLength: 1, maxLength: 200, examples: ['comment'] }),
+    event: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      pattern: NO_NUL_PATTERN,
+      examples: ['comment'],
+    }),
     payload: Type.Optional(
       Type.Unknown({ description: "Checked against the event's payload schema" }),
     ),
@@ -104,6 +112,7 @@ export const EnqueueEventBody = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 200,
+        pattern: NO_NUL_PATTERN,
         description: 'A retry with the same key and payload returns the first eventId',
       }),
     ),
