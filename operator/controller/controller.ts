@@ -191,10 +191,11 @@ export class PoolController {
 
   /** Starts watching and reconciling; resolves once both watches have listed. */
   async start(): Promise<void> {
-    if (this.running) return;
+    if (this.running || this.stopping) return;
     this.pools.start();
     this.deployments.start();
     await Promise.all([this.pools.waitForSync(), this.deployments.waitForSync()]);
+    if (this.stopping) return;
     this.running = this.queue.run(
       this.workers,
       (key) => this.reconcile(key),

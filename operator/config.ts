@@ -1,0 +1,117 @@
+/**
+ * The operator's environment, parsed once at start. A bad value stops the
+ * process with one line naming the variable (worker/process/startup.ts).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { LOG_LEVELS, type LogLevel } from '../worker/config/config.js';
+import { type Env, integer, oneOf, optionalText } from '../worker/config/parse.js';
+import { ConfigError } from '../worker/errors.js';
+
+/** Where a pod finds its own namespace. */
+export const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+export const DEFAULT_LEASE_NAME = 'flowpool-operator';
+
+export type KubeConfigSource = { kind: 'file'; path: string } | { kind: 'in-cluster' };
+
+export interface OperatorConfig {
+  kube: KubeConfigSource;
+  /** Pools of this namespace only; all namespaces when undefined. */
+  watchNamespace: string | undefined;
+  /** /healthz, /readyz, /metrics. */
+  port: number;
+  logLevel: LogLevel;
+  leaderElection: boolean;
+  /** Where the Lease lives (when leaderElection). */
+  leaseNamespace: string | undefined;
+  leaseName: string;
+  /** This replica's name in the Lease: POD_NAME, else host name and pid. */
+  identity: string;
+  /** Every pool is reconciled at least this often. */
+  resyncSeconds: number;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function namespace(env: Env, name: string): string | undefined {
+  const value = optionalText(env, name);
+  if (value !== undefined && !DNS_LABEL.test(value)) {
+    throw new ConfigError(
+      name,
+      `expected a namespace name (lowercase letters, digits, -), got "${value}"`,
+    );
+  }
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const value = optionalText(env, name);
+  if (value === undefined) return fallback;
+  const lower = value.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(lower)) return true;
+  if (['false', '0', 'no', 'off'].includes(lower)) return false;
+  throw new ConfigError(name, `expected true or false, got "${value}"`);
+}
+
+function kubeSource(env: Env): KubeConfigSource {
+  const file = optionalText(env, 'KUBECONFIG');
+  if (file !== undefined) {
+    // kubectl allows a list; the operator takes the first file.
+    const first = file.split(':')[0] ?? file;
+    if (!fs.existsSync(first)) throw new ConfigError('KUBECONFIG', `no such file: ${first}`);
+    return { kind: 'file', path: first };
+  }
+  if (optionalText(env, 'KUBERNETES_SERVICE_HOST') === undefined) {
+    throw new ConfigError(
+      'KUBECONFIG',
+      'not set, and this is not a pod (KUBERNETES_SERVICE_HOST is unset): set KUBECONFIG to a kubeconfig file',
+    );
+  }
+  return { kind: 'in-cluster' };
+}
+
+function inClusterNamespace(): string | undefined {
+  try {
+    const value = fs.readFileSync(IN_CLUSTER_NAMESPACE_FILE, 'utf8').trim();
+    return value === '' ? undefined : value;
+  } catch {
+    return undefined;
+  }
+}
+
+export function loadOperatorConfig(env: Env): OperatorConfig {
+  const logLevel = oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info');
+  const kube = kubeSource(env);
+  const watchNamespace = namespace(env, 'WATCH_NAMESPACE');
+  const port = integer(env, 'PORT', 8080, { min: 0, max: 65_535 });
+  const leaderElection = boolean(env, 'LEADER_ELECTION', true);
+  const leaseName = optionalText(env, 'LEASE_NAME') ?? DEFAULT_LEASE_NAME;
+  if (!DNS_SUBDOMAIN.test(leaseName) || leaseName.length > 253) {
+    throw new ConfigError(
+      'LEASE_NAME',
+      `expected a Lease name (lowercase letters, digits, - and .), got "${leaseName}"`,
+    );
+  }
+  let leaseNamespace = namespace(env, 'LEASE_NAMESPACE') ?? namespace(env, 'POD_NAMESPACE');
+  if (leaderElection && leaseNamespace === undefined) {
+    leaseNamespace = kube.kind === 'in-cluster' ? inClusterNamespace() : undefined;
+    if (leaseNamespace === undefined) {
+      throw new ConfigError(
+        'LEASE_NAMESPACE',
+        'required when LEADER_ELECTION is true outside a pod (or set POD_NAMESPACE, or LEADER_ELECTION=false)',
+      );
+    }
+  }
+  return {
+    kube,
+    watchNamespace,
+    port,
+    logLevel,
+    leaderElection,
+    leaseNamespace,
+    leaseName,
+    identity: optionalText(env, 'POD_NAME') ?? `${os.hostname()}-${process.pid}`,
+    resyncSeconds: integer(env, 'RESYNC_SECONDS', 300, { min: 1, max: 86_400 }),
+  };
+}
