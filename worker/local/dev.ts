@@ -264,6 +264,8 @@ async function runDemo(ctx: DemoContext): Promise<{ ok: boolean; lines: string[]
     bursts.push({ label, started: burstStarted, ...(await settle(ctx, label)) });
   }
   const checked = await load.check();
+  // Stop polling first, so the tick that scaled to zero is in the timeline.
+  await ctx.autoscaler.stop();
   const samples = ctx.autoscaler.samples.filter((s) => s.at >= started);
   const chartPath = path.join(
     ctx.options.dataDir,

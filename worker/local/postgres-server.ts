@@ -23,8 +23,11 @@ export function findProgram(name: string, dirs: readonly string[]): string | und
 }
 
 /** Finds a PostgreSQL server program, or says exactly what to install. */
-export function pgBinary(name: 'postgres' | 'initdb'): string {
-  const found = findProgram(name, [...PG_BIN_CANDIDATES, ...OTHER_BIN_DIRS]);
+export function pgBinary(
+  name: 'postgres' | 'initdb',
+  dirs: readonly string[] = [...PG_BIN_CANDIDATES, ...OTHER_BIN_DIRS],
+): string {
+  const found = findProgram(name, dirs);
   if (found) return found;
   throw new MissingServerError(
     `PostgreSQL's ${name} was not found. Install the server (Debian/Ubuntu: sudo apt-get install postgresql; macOS: brew install postgresql) or set DATABASE_URL to a server you run.`,

@@ -7,8 +7,8 @@ import { canConnect, freePort, ServerProcess, waitFor } from './process.js';
 const REDIS_DIRS = ['/usr/bin', '/usr/local/bin', '/opt/homebrew/bin', '/usr/sbin'];
 
 /** Finds redis-server, or says exactly what to install. */
-export function redisBinary(): string {
-  const found = findProgram('redis-server', REDIS_DIRS);
+export function redisBinary(dirs: readonly string[] = REDIS_DIRS): string {
+  const found = findProgram('redis-server', dirs);
   if (found) return found;
   throw new MissingServerError(
     'redis-server was not found. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL to a server you run.',

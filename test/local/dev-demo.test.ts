@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisServer } from '../../worker/local/redis-server.js';
+import { type TestDatabase, testDatabase } from '../support/isolation.js';
+
+const CLI = path.resolve('dist/worker/cli/main.js');
+
+function run(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: '/usr/bin:/bin', ...env },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+describe('flowpool dev --demo', () => {
+  let db: TestDatabase;
+  let redis: RedisServer;
+  let dataDir: string;
+  beforeAll(async () => {
+    if (!fs.existsSync(CLI)) throw new Error('dist/ is missing: run npm run build (test/run does)');
+    db = await testDatabase();
+    redis = await RedisServer.start();
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowpool-dev-'));
+  });
+  afterAll(async () => {
+    await redis.destroy();
+    await db.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('scales local workers up for each burst and back to zero, applying every event exactly once', async () => {
+    const { code, output } = await run(
+      ['dev', '--demo', '--burst', '400', '--max-workers', '2', '--data-dir', dataDir],
+      {
+        DATABASE_URL: db.url,
+        REDIS_URL: redis.url,
+        LOG_LEVEL: 'warn',
+      },
+    );
+    expect(output).toContain('Every accepted event was applied exactly once.');
+    expect(code).toBe(0);
+    expect(output).toMatch(/events accepted\s+800 /);
+    expect(output).toMatch(/duplicates\s+0/);
+    expect(output).toMatch(/lost\s+0/);
+    const stopped = output.match(/workers stopped\s+(\d+), drained cleanly (\d+)/);
+    expect(stopped?.[1]).toBe(stopped?.[2]);
+    expect(Number(stopped?.[1])).toBeGreaterThanOrEqual(2);
+    const chart = output.match(/chart\s+(\S+\.svg)/)?.[1];
+    expect(chart && fs.readFileSync(chart, 'utf8')).toContain('<polyline');
+    const timeline = JSON.parse(
+      fs.readFileSync(chart!.replace(/\.svg$/, '.json'), 'utf8'),
+    ) as Array<{ replicas: number }>;
+    expect(Math.max(...timeline.map((s) => s.replicas))).toBeGreaterThanOrEqual(1);
+    expect(timeline.at(-1)?.replicas).toBe(0);
+  });
+});
