@@ -193,22 +193,36 @@ export async function ensureNamespaces(kube: KubeApiServer, names: Iterable<stri
 
 /** The namespaces the manifests live in (`fallback` for namespaced objects without one). */
 export function namespacesOf(manifests: Manifest[], fallback: string): string[] {
-  const clusterScoped = new Set([
-    'CustomResourceDefinition',
-    'ClusterRole',
-    'ClusterRoleBinding',
-    'Namespace',
-  ]);
   const names = new Set<string>();
   for (const manifest of manifests) {
-    if (clusterScoped.has(manifest.kind)) continue;
+    if (CLUSTER_SCOPED.has(manifest.kind)) continue;
     names.add(manifest.metadata.namespace ?? fallback);
   }
   return [...names];
 }
 
-export function toYamlStream(manifests: Manifest[]): string {
-  return manifests.map((manifest) => stringify(manifest)).join('---\n');
+/**
+ * Manifests as a stream of JSON objects for kubectl, so no value changes
+ * type on the way (kubectl reads YAML 1.1, where an unquoted `no` is false).
+ */
+export function toJsonStream(manifests: Manifest[]): string {
+  return manifests.map((manifest) => JSON.stringify(manifest)).join('\n');
+}
+
+const CLUSTER_SCOPED = new Set([
+  'CustomResourceDefinition',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Namespace',
+]);
+
+/** Copies of the manifests with `namespace` set on namespaced objects that name none. */
+export function inNamespace(manifests: Manifest[], namespace: string): Manifest[] {
+  return manifests.map((manifest) =>
+    CLUSTER_SCOPED.has(manifest.kind) || manifest.metadata.namespace
+      ? manifest
+      : { ...manifest, metadata: { ...manifest.metadata, namespace } },
+  );
 }
 
 /**
@@ -229,12 +243,10 @@ export function dryRunApply(
       '--dry-run=server',
       '--field-manager=flowpool-chart-test',
       '--validate=strict',
-      '--namespace',
-      namespace,
       '-f',
       '-',
     ],
-    { input: toYamlStream(manifests) },
+    { input: toJsonStream(inNamespace(manifests, namespace)) },
   );
 }
 
@@ -242,8 +254,8 @@ export function dryRunApply(
 export function apply(kube: KubeApiServer, manifests: Manifest[], namespace = 'default'): void {
   const result = kubectl(
     kube,
-    ['apply', '--server-side', '--field-manager=flowpool-chart-test', '-n', namespace, '-f', '-'],
-    { input: toYamlStream(manifests) },
+    ['apply', '--server-side', '--field-manager=flowpool-chart-test', '-f', '-'],
+    { input: toJsonStream(inNamespace(manifests, namespace)) },
   );
   if (result.status !== 0) throw new Error(`kubectl apply failed:\n${result.stderr}`);
 }

@@ -55,16 +55,29 @@ flowpool ...), <release>-<chart> otherwise, or fullnameOverride.
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{- define "flowpool.labels" -}}
+{{- define "flowpool.standardLabels" -}}
 helm.sh/chart: {{ include "flowpool.chart" . }}
 app.kubernetes.io/name: {{ include "flowpool.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ include "flowpool.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: flowpool
-{{- with .Values.commonLabels }}
-{{ toYaml . }}
-{{- end }}
+{{- end -}}
+
+{{/*
+Maps merged into one, the first map given winning for a key several set.
+Call with a list of maps; renders YAML.
+*/}}
+{{- define "flowpool.merge" -}}
+{{- $out := dict -}}
+{{- range . -}}
+{{- $out = merge $out (. | default dict) -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{- define "flowpool.labels" -}}
+{{ include "flowpool.merge" (list (include "flowpool.standardLabels" . | fromYaml) .Values.commonLabels) }}
 {{- end -}}
 
 {{/* Selector labels of one component (operator, api, migrate). Call with (list $ "operator"). */}}
@@ -75,10 +88,18 @@ app.kubernetes.io/instance: {{ $root.Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
+{{/*
+Labels of a component's objects: (list $ "operator") or, with labels of its
+own that win over commonLabels (never over the chart's own labels),
+(list $ "operator" extraLabels).
+*/}}
 {{- define "flowpool.componentLabels" -}}
 {{- $root := index . 0 -}}
-{{ include "flowpool.labels" $root }}
-app.kubernetes.io/component: {{ index . 1 }}
+{{- $own := include "flowpool.standardLabels" $root | fromYaml -}}
+{{- $_ := set $own "app.kubernetes.io/component" (index . 1) -}}
+{{- $extra := dict -}}
+{{- if gt (len .) 2 }}{{ $extra = index . 2 | default dict }}{{ end -}}
+{{ include "flowpool.merge" (list $own $extra $root.Values.commonLabels) }}
 {{- end -}}
 
 {{/* Image. */}}

@@ -10,15 +10,16 @@ runs the operator with exactly these rules, and with each verb taken away).
   verbs: ["get", "list", "watch"]
 - apiGroups: ["flowpool.dev"]
   resources: ["workflowworkerpools/status"]
-  verbs: ["get", "update", "patch"]
-# One worker Deployment per pool, applied server-side.
+  verbs: ["patch"]
+# One worker Deployment per pool, created and updated by server-side apply (a patch).
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "watch", "create", "update", "patch"]
-# Worker pods: readiness, and the pod-deletion-cost annotation before a scale down.
+  verbs: ["get", "list", "watch", "patch"]
+# Worker pods: matched to stream consumers, and marked with
+# controller.kubernetes.io/pod-deletion-cost before a scale down.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["list", "patch"]
 {{- if .Values.rbac.readSecrets }}
 # The Redis URL of pools that use spec.redis.urlSecretRef (get only: never list or watch).
 - apiGroups: [""]
@@ -29,20 +30,17 @@ runs the operator with exactly these rules, and with each verb taken away).
     {{- toYaml . | nindent 4 }}
   {{- end }}
 {{- end }}
-# Events that explain scale decisions (kubectl describe wwp).
+# Events on the pools that explain scale decisions (kubectl describe wwp).
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
-- apiGroups: ["events.k8s.io"]
-  resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end -}}
 
 {{- define "flowpool.leaderElectionRules" -}}
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
   resourceNames: [{{ include "flowpool.leaseName" . | quote }}]
-  verbs: ["get", "update", "patch"]
+  verbs: ["get", "update"]
 # RBAC cannot limit create by name (a create request carries no name in its URL).
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
