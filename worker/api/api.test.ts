@@ -194,6 +194,24 @@ describe('HTTP API', () => {
       expect(history.json().events).toHaveLength(1);
     });
 
+    it('settles concurrent repeats: one event per idempotency key, one execution per id', async () => {
+      const { executionId } = await start({ workflow: 'ticket-lifecycle' });
+      const request = { event: 'comment', payload: { text: 'once' }, idempotencyKey: 'race' };
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => enqueue(executionId, request)),
+      );
+      expect(answers.map((a) => a.statusCode)).toEqual(Array(10).fill(202));
+      expect(new Set(answers.map((a) => a.json().eventId)).size).toBe(1);
+      const starts = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          call(app, 'POST', '/v1/executions', {
+            body: { workflow: 'ticket-lifecycle', executionId: 'T-race' },
+          }),
+        ),
+      );
+      expect(starts.map((s) => s.statusCode).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+    });
+
     it.each([
       [{}, 'event'],
       [{ event: 'explode' }, 'event'],

@@ -81,6 +81,8 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     routerOptions: { maxParamLength: 700 },
     requestTimeout: 30_000,
     return503OnClosing: false,
+    // One line per request, written in onResponse below, instead of fastify's two.
+    disableRequestLogging: true,
     frameworkErrors: (error, _request, reply) => {
       send(
         reply,
@@ -89,6 +91,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     },
   }) as unknown as FastifyInstance;
 
+  app.decorateRequest('tenant', '');
   app.setValidatorCompiler(validatorCompiler);
   // Only JSON bodies: text/plain (accepted by default) becomes 415.
   app.removeContentTypeParser('text/plain');
@@ -167,6 +170,16 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     const method = request.method;
     metrics.requests.inc({ method, route, status: String(reply.statusCode) });
     metrics.duration.observe({ method, route }, reply.elapsedTime / 1000);
+    request.log.info(
+      {
+        method,
+        route,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ...(request.tenant ? { tenant: request.tenant } : {}),
+      },
+      'request',
+    );
   });
 
   await app.register(swagger, swaggerOptions(runtime.registry));
