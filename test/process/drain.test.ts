@@ -205,6 +205,46 @@ describe('a worker draining on SIGTERM', () => {
     }
   });
 
+  it('hands back work still running at the deadline, and another worker redoes it at once', async () => {
+    const short = { WORKFLOW_DRAIN_TIMEOUT_MS: '1000', WORKFLOW_LOCK_TTL_MS: '1500' };
+    const workerD = await startWorker('drain-d', short);
+    const service = app.runtime.service;
+    await service.startExecution({ tenant: TENANT, workflow: 'slow-job', executionId: 'job-d' });
+    const { eventId } = await service.enqueueEvent({
+      tenant: TENANT,
+      executionId: 'job-d',
+      event: 'work',
+      payload: { ms: 8_000 },
+    });
+    await waitFor('D to start the long action', async () => (await inFlight(workerD)) === 1);
+    const workerE = await startWorker('drain-e', short);
+
+    const signalledAt = Date.now();
+    workerD.signal('SIGTERM');
+    expect(await workerD.exited, workerD.tail()).toEqual({ code: 0, signal: null });
+    expect(Date.now() - signalledAt).toBeLessThan(1_000 + 4_000);
+    expect(workerD.logged('drained')[0]).toMatchObject({
+      msg: 'drained: deadline passed; unfinished work handed back',
+      holding: 1,
+      handedBack: 1,
+    });
+    // E redoes the action as soon as D's lock lapses: at-least-once, well before the idle timeout.
+    await waitFor(
+      'E to finish the handed-back action',
+      async () => {
+        const [action] = await app.knex('workflow_action_results').where({ event_id: eventId });
+        return action?.status === 'succeeded';
+      },
+      { timeoutMs: 30_000 },
+    );
+    const ranByE = workerE
+      .logged('delivery done')
+      .filter((line) => line.executionId === 'job-d' && line.actionsRun === 1);
+    expect(ranByE).toHaveLength(1);
+    expect(Date.now() - signalledAt).toBeLessThan(30_000);
+    expect(await workerE.stop()).toEqual({ code: 0, signal: null });
+  });
+
   it('exits at once on a second signal', async () => {
     const worker = await startWorker('drain-c');
     const service = app.runtime.service;

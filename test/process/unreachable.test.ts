@@ -4,6 +4,7 @@ import { migrateLatest } from '../../migrations/index.js';
 import { PostgresServer } from '../../worker/local/postgres-server.js';
 import { waitFor } from '../../worker/local/process.js';
 import { RedisServer } from '../../worker/local/redis-server.js';
+import { sampleValue } from '../../worker/observability/metrics.js';
 import { WorkflowRegistry } from '../../worker/workflow/registry.js';
 import { bundledWorkflows } from '../../worker/workflows/index.js';
 import {
@@ -97,6 +98,10 @@ describe('a worker whose PostgreSQL or Redis is unreachable at start', () => {
     // The relay sends the notice the enqueue could not; the worker applies the event.
     expect(await appliedTicket(app, 'during-outage')).toMatchObject({ state: 'in_progress' });
     expect(worker.exit).toBeUndefined();
+    const metrics = await worker.metrics();
+    expect(sampleValue(metrics, 'flowpool_relay_republished_total')).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(metrics, 'flowpool_events_processed_total', { result: 'applied' })).toBe(1);
+    expect(sampleValue(metrics, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
   });
 
   it('says PostgreSQL is unreachable, answers 503, and recovers on its own when PostgreSQL starts', async () => {
