@@ -143,7 +143,11 @@ export class StreamConsumer {
       // Redis or PostgreSQL failed mid-handling; the entry stays pending and is taken over later.
       this.observer.onError?.(error, 'handle');
       this.logger.warn(
-        { err: describeError(error), entryId: entry.delivery.id },
+        {
+          err: describeError(error),
+          entryId: entry.delivery.id,
+          notice: parseNotice(entry.delivery.fields),
+        },
         'delivery left pending',
       );
     } finally {
