@@ -7,14 +7,15 @@ runs the operator with exactly these rules, and with each verb taken away).
 # Watch pools and report on them.
 - apiGroups: ["flowpool.dev"]
   resources: ["workflowworkerpools"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["flowpool.dev"]
   resources: ["workflowworkerpools/status"]
   verbs: ["patch"]
-# One worker Deployment per pool, created and updated by server-side apply (a patch).
+# One worker Deployment per pool, created and updated by server-side apply: a
+# patch, which needs create as well when the Deployment does not exist yet.
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 # Worker pods: matched to stream consumers, and marked with
 # controller.kubernetes.io/pod-deletion-cost before a scale down.
 - apiGroups: [""]
