@@ -29,6 +29,10 @@ export interface OperatorConfig {
   identity: string;
   /** Every pool is reconciled at least this often. */
   resyncSeconds: number;
+  /** Lease timings (Kubernetes' defaults: 15 s, 10 s, 2 s). */
+  leaseDurationSeconds: number;
+  renewDeadlineSeconds: number;
+  retryPeriodSeconds: number;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -103,6 +107,24 @@ export function loadOperatorConfig(env: Env): OperatorConfig {
       );
     }
   }
+  const leaseDurationSeconds = integer(env, 'LEASE_DURATION_SECONDS', 15, { min: 2, max: 3600 });
+  const renewDeadlineSeconds = integer(env, 'LEASE_RENEW_DEADLINE_SECONDS', 10, {
+    min: 1,
+    max: 3600,
+  });
+  const retryPeriodSeconds = integer(env, 'LEASE_RETRY_PERIOD_SECONDS', 2, { min: 1, max: 3600 });
+  if (renewDeadlineSeconds >= leaseDurationSeconds) {
+    throw new ConfigError(
+      'LEASE_RENEW_DEADLINE_SECONDS',
+      `must be less than LEASE_DURATION_SECONDS (${leaseDurationSeconds}), got ${renewDeadlineSeconds}`,
+    );
+  }
+  if (retryPeriodSeconds >= renewDeadlineSeconds) {
+    throw new ConfigError(
+      'LEASE_RETRY_PERIOD_SECONDS',
+      `must be less than LEASE_RENEW_DEADLINE_SECONDS (${renewDeadlineSeconds}), got ${retryPeriodSeconds}`,
+    );
+  }
   return {
     kube,
     watchNamespace,
@@ -113,5 +135,8 @@ export function loadOperatorConfig(env: Env): OperatorConfig {
     leaseName,
     identity: optionalText(env, 'POD_NAME') ?? `${os.hostname()}-${process.pid}`,
     resyncSeconds: integer(env, 'RESYNC_SECONDS', 300, { min: 1, max: 86_400 }),
+    leaseDurationSeconds,
+    renewDeadlineSeconds,
+    retryPeriodSeconds,
   };
 }

@@ -82,7 +82,7 @@ export class OperatorMetrics {
     });
     this.leader = new Gauge({
       name: 'flowpool_operator_leader',
-      help: '1 while this process holds the leader lease and runs the controllers',
+      help: 'Whether this process holds the leader Lease and runs the controllers (1) or waits (0)',
       registers,
     });
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });

@@ -75,8 +75,8 @@ interface PoolRuntime {
   /** The scaler's last answer; undefined while paused, manual, or before the first poll. */
   desired: number | undefined;
   decision: { reason: string; message: string } | undefined;
-  /** A change the scaler asked for that the reconciler has not written yet. */
-  pendingScale: { reason: string; message: string } | undefined;
+  /** A size the scaler asked for that the reconciler has not written yet, and why. */
+  pendingScale: { to: number; reason: string; message: string } | undefined;
   stream: StreamView;
   lastScale: LastScale | undefined;
   intervalMs: number;
@@ -358,8 +358,11 @@ export class PoolController {
     target: number,
   ): void {
     const { namespace = 'default', name = '' } = pool.metadata;
+    // The scaler's reason belongs to this write only if it asked for this size
+    // (a poll may have asked for another one while this reconcile ran).
+    const asked = runtime.pendingScale?.to === target ? runtime.pendingScale : undefined;
+    if (asked) runtime.pendingScale = undefined;
     if (previous === undefined) {
-      runtime.pendingScale = undefined;
       this.emit(
         pool,
         'Normal',
@@ -369,12 +372,9 @@ export class PoolController {
       return;
     }
     const from = previous.spec?.replicas ?? 1;
-    if (from === target) {
-      runtime.pendingScale = undefined;
-      return;
-    }
+    if (from === target) return;
     const why =
-      runtime.pendingScale ??
+      asked ??
       (pool.spec.autoscaling.enabled
         ? {
             reason: 'ReplicaBounds',
@@ -384,7 +384,6 @@ export class PoolController {
             reason: 'ManualReplicas',
             message: `autoscaling disabled; running spec.replicas ${pool.spec.replicas}`,
           });
-    runtime.pendingScale = undefined;
     runtime.lastScale = {
       time: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       reason: why.reason,
@@ -556,7 +555,7 @@ export class PoolController {
         await this.markDeletionCosts(pool, runtime, await listPods(), reading.consumers);
       }
       if (desired !== current) {
-        runtime.pendingScale = { reason: decision.reason, message: decision.message };
+        runtime.pendingScale = { to: desired, reason: decision.reason, message: decision.message };
       }
       runtime.desired = desired;
     } else {

@@ -1,0 +1,127 @@
+/**
+ * Redis goes away under a running pool: the operator says so in
+ * StreamReachable, holds the replicas it has, and picks up again when
+ * Redis is back.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PoolController } from '../../operator/controller/controller.js';
+import { KubeApi } from '../../operator/kube/kube-api.js';
+import { OperatorMetrics } from '../../operator/metrics.js';
+import { type TestRedis, testRedis } from '../support/isolation.js';
+import type { KubeApiServer } from '../support/kube-apiserver.js';
+import {
+  addEntries,
+  condition,
+  consumeAll,
+  createNamespace,
+  createPool,
+  deploymentReplicas,
+  eventsFor,
+  poolManifest,
+  simulateRollout,
+  startKube,
+  testLogger,
+  waitForPool,
+  waitForReplicas,
+} from './support.js';
+import { TcpProxy } from './tcp-proxy.js';
+
+const NS = 'outage';
+const GROUP = 'workflow-workers';
+
+let kube: KubeApiServer;
+let redis: TestRedis;
+let proxy: TcpProxy;
+let api: KubeApi;
+let controller: PoolController;
+const metrics = new OperatorMetrics(false);
+
+beforeAll(async () => {
+  [kube, redis] = await Promise.all([startKube(), testRedis()]);
+  const target = new URL(redis.url);
+  proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+  await createNamespace(kube, NS);
+  api = new KubeApi(kube.kubeConfig());
+  controller = new PoolController({
+    kube: api,
+    logger: testLogger(),
+    namespace: NS,
+    metrics,
+    queue: { baseDelayMs: 100, maxDelayMs: 2_000 },
+  });
+  await controller.start();
+});
+
+afterAll(async () => {
+  await controller?.stop();
+  api?.close();
+  await proxy?.cut();
+  await redis?.close();
+  await kube?.destroy();
+});
+
+async function unreadablePolls(): Promise<number> {
+  const metric = await metrics.registry
+    .getSingleMetric('flowpool_operator_backlog_polls_total')
+    ?.get();
+  return metric?.values.find((value) => value.labels.result === 'unreadable')?.value ?? 0;
+}
+
+describe('Redis unreachable', () => {
+  it('reports StreamReachable=False, holds the replicas, and recovers when Redis is back', async () => {
+    const stream = `${redis.prefix}workflow:events:outage`;
+    await redis.redis.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM');
+    await createPool(kube, NS, poolManifest('outage', proxy.url, stream));
+    await addEntries(redis.redis, stream, 30);
+    await waitForReplicas(kube, NS, 'outage', 3, 5_000);
+    await simulateRollout(kube, NS, 'outage');
+
+    await proxy.cut();
+    const down = await waitForPool(
+      kube,
+      NS,
+      'outage',
+      'StreamReachable=False',
+      (pool) => condition(pool, 'StreamReachable')?.status === 'False',
+    );
+    expect(condition(down, 'StreamReachable')).toMatchObject({
+      reason: 'RedisUnavailable',
+      message: expect.stringContaining('holding 3 replicas'),
+    });
+    expect(condition(down, 'Scaling')).toMatchObject({
+      status: 'False',
+      reason: 'HoldRedisUnavailable',
+    });
+    // Figures that can no longer be vouched for are gone; the lag is unknown.
+    expect(down.status?.lagSource).toBe('unknown');
+    expect(down.status?.backlog).toBeUndefined();
+
+    // The work is done meanwhile, but the operator cannot see that: it must hold.
+    await consumeAll(redis.redis, stream, GROUP, 'worker');
+    const before = await unreadablePolls();
+    await expect
+      .poll(unreadablePolls, { timeout: 15_000, interval: 100 })
+      .toBeGreaterThanOrEqual(before + 4);
+    expect(await deploymentReplicas(kube, NS, 'outage')).toBe(3);
+    const warnings = (await eventsFor(kube, NS, 'outage')).filter(
+      (event) => event.reason === 'StreamUnreachable',
+    );
+    // One Warning for the outage, not one per poll.
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.type).toBe('Warning');
+
+    await proxy.restore();
+    const back = await waitForPool(
+      kube,
+      NS,
+      'outage',
+      'StreamReachable=True',
+      (pool) => condition(pool, 'StreamReachable')?.status === 'True',
+    );
+    expect(back.status?.backlog).toBe(0);
+    // Back in charge: the empty backlog scales the pool down after the window.
+    await waitForReplicas(kube, NS, 'outage', 1, 10_000);
+    const reasons = (await eventsFor(kube, NS, 'outage')).map((event) => event.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['StreamReachable', 'ScaleDown']));
+  });
+});
