@@ -19,6 +19,8 @@ export interface ReflectorOptions {
   /** First delay after a failed list or watch (default 500 ms), doubling up to maxBackoffMs. */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** A watch that ends sooner than this is followed by a pause as long (default 1 s). */
+  shortWatchMs?: number;
 }
 
 export function objectKey(object: KubeObject): string {
@@ -47,6 +49,7 @@ export class Reflector<T extends KubeObject> {
   private lists = 0;
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly shortWatchMs: number;
 
   constructor(
     private readonly source: ListWatch<T>,
@@ -56,6 +59,7 @@ export class Reflector<T extends KubeObject> {
   ) {
     this.baseBackoffMs = options.baseBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    this.shortWatchMs = options.shortWatchMs ?? 1_000;
   }
 
   /** True once the first list has been loaded. */
@@ -126,7 +130,7 @@ export class Reflector<T extends KubeObject> {
             signal,
           );
           // A server that keeps ending watches at once is not hammered.
-          if (Date.now() - startedAt < 1_000) await sleep(1_000, signal);
+          if (Date.now() - startedAt < this.shortWatchMs) await sleep(this.shortWatchMs, signal);
         }
       } catch (error) {
         if (signal.aborted) break;

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { API_VERSION, KIND, type WorkflowWorkerPool, withDefaults } from '../api/pool.js';
+import { BacklogConnections, RedisUrlResolver, redactUrl } from './redis.js';
+
+function pool(redis: Record<string, unknown>): WorkflowWorkerPool {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: 'p', namespace: 'ns' },
+    spec: withDefaults({ image: 'i', redis, database: { url: 'postgres://db/x' } }),
+  };
+}
+
+describe('RedisUrlResolver', () => {
+  it('takes spec.redis.url as is, after checking it', async () => {
+    const resolver = new RedisUrlResolver({
+      readSecretKey: async () => ({ found: 'secret-missing' }),
+    });
+    expect(await resolver.resolve(pool({ url: 'redis://r:6379' }))).toEqual({
+      ok: true,
+      url: 'redis://r:6379',
+    });
+  });
+
+  it('reads the Secret once per TTL and reports what is missing', async () => {
+    let now = 0;
+    let reads = 0;
+    const values: Record<string, string> = { url: 'rediss://:pw@r:6380/0', bad: 'http://x' };
+    const resolver = new RedisUrlResolver(
+      {
+        readSecretKey: async (_ns, name, key) => {
+          reads++;
+          if (name !== 'redis') return { found: 'secret-missing' };
+          const value = values[key];
+          return value === undefined ? { found: 'key-missing' } : { found: 'value', value };
+        },
+      },
+      1_000,
+      () => now,
+    );
+    const ref = (name: string, key: string) => pool({ urlSecretRef: { name, key } });
+    expect(await resolver.resolve(ref('redis', 'url'))).toEqual({
+      ok: true,
+      url: 'rediss://:pw@r:6380/0',
+    });
+    values.url = 'redis://rotated:6379';
+    expect(await resolver.resolve(ref('redis', 'url'))).toMatchObject({
+      url: 'rediss://:pw@r:6380/0',
+    });
+    expect(reads).toBe(1);
+    now = 1_001;
+    expect(await resolver.resolve(ref('redis', 'url'))).toMatchObject({
+      url: 'redis://rotated:6379',
+    });
+    expect(await resolver.resolve(ref('nope', 'url'))).toMatchObject({
+      ok: false,
+      reason: 'SecretNotFound',
+    });
+    expect(await resolver.resolve(ref('redis', 'other'))).toMatchObject({
+      ok: false,
+      reason: 'SecretKeyNotFound',
+    });
+    expect(await resolver.resolve(ref('redis', 'bad'))).toMatchObject({
+      ok: false,
+      reason: 'InvalidRedisUrl',
+    });
+  });
+
+  it('does not cache a failure to reach the API', async () => {
+    let calls = 0;
+    const resolver = new RedisUrlResolver({
+      readSecretKey: async () => {
+        calls++;
+        if (calls === 1) throw new Error('connection refused');
+        return { found: 'value', value: 'redis://r:1' };
+      },
+    });
+    const p = pool({ urlSecretRef: { name: 's', key: 'k' } });
+    expect(await resolver.resolve(p)).toMatchObject({ ok: false, reason: 'SecretUnreadable' });
+    expect(await resolver.resolve(p)).toMatchObject({ ok: true });
+  });
+});
+
+describe('BacklogConnections', () => {
+  it('shares one client per URL and closes it when the last pool leaves', () => {
+    const opened: string[] = [];
+    const closed: string[] = [];
+    const connections = new BacklogConnections((url) => {
+      opened.push(url);
+      return {
+        client: {} as never,
+        close: () => closed.push(url),
+      };
+    });
+    connections.use('a', 'redis://one');
+    connections.use('b', 'redis://one');
+    expect(opened).toEqual(['redis://one']);
+    connections.use('a', 'redis://two');
+    expect(closed).toEqual([]);
+    connections.release('b');
+    expect(closed).toEqual(['redis://one']);
+    expect(connections.size).toBe(1);
+    connections.closeAll();
+    expect(closed).toEqual(['redis://one', 'redis://two']);
+  });
+});
+
+describe('redactUrl', () => {
+  it('hides passwords', () => {
+    expect(redactUrl('redis://user:secret@host:6379/0')).toBe('redis://user:***@host:6379/0');
+    expect(redactUrl('redis://host:6379')).toBe('redis://host:6379');
+    expect(redactUrl('::')).toBe('<unparseable URL>');
+  });
+});
