@@ -1,0 +1,37 @@
+/**
+ * A BullMQ worker doing a flowpool event's equivalent: one exactly-once row
+ * update per job. Env: REDIS_URL, DATABASE_URL, QUEUE, CONCURRENCY.
+ */
+import { Worker } from 'bullmq';
+import pg from 'pg';
+import { PEER_APPLY_SQL } from '../lib/seed.js';
+
+const concurrency = Number(process.env.CONCURRENCY ?? 8);
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: concurrency });
+const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const worker = new Worker(
+  process.env.QUEUE ?? 'bench',
+  async (job) => {
+    const { event, execution } = job.data as { event: string; execution: string };
+    await pool.query(PEER_APPLY_SQL, [event, execution]);
+  },
+  {
+    connection: {
+      host: redisUrl.hostname,
+      port: Number(redisUrl.port),
+      maxRetriesPerRequest: null,
+    },
+    concurrency,
+    removeOnComplete: { count: 0 },
+    removeOnFail: { count: 1000 },
+  },
+);
+worker.on('error', (error) => console.error(String(error)));
+await worker.waitUntilReady();
+await pool.query('select 1');
+console.log('ready');
+process.on('SIGTERM', async () => {
+  await worker.close();
+  await pool.end();
+  process.exit(0);
+});
