@@ -449,7 +449,7 @@ describe('documentation', () => {
     const walk = (node: Json | undefined, value: unknown, at: string) => {
       if (!node) return;
       const resolved = node.$ref
-        ? (schema.$defs[(node.$ref as string).replace('#/$defs/', '')] as Json)
+        ? (schema.definitions[(node.$ref as string).replace('#/definitions/', '')] as Json)
         : node;
       if (!node.description && !resolved.description) undescribed.push(at);
       const properties = resolved.properties as Record<string, Json> | undefined;
