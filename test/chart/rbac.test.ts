@@ -51,8 +51,15 @@ afterAll(async () => {
   await kube?.destroy();
 });
 
-/** The chart's operator identity and permissions, under names of their own for one run. */
-function chartRbac(name: string): {
+/**
+ * The chart's operator identity and permissions, under names of their own for
+ * one run: a ClusterRole, or with `watchNamespace` a Role in that namespace
+ * (kept under the key clusterRole: the rules the operator works with).
+ */
+function chartRbac(
+  name: string,
+  watchNamespace?: string,
+): {
   serviceAccount: Manifest;
   clusterRole: RoleManifest;
   leaseRole: RoleManifest;
@@ -62,15 +69,23 @@ function chartRbac(name: string): {
   const manifests = helmTemplate({
     releaseName: name,
     namespace: RELEASE_NS,
-    values: { fullnameOverride: name },
+    values: { fullnameOverride: name, operator: { watchNamespace: watchNamespace ?? '' } },
   });
   const leaseName = `${name}-operator`;
+  const kind = watchNamespace ? 'Role' : 'ClusterRole';
+  const role = manifests.find(
+    (m) =>
+      m.kind === kind &&
+      m.metadata.name === `${name}-operator` &&
+      (!watchNamespace || m.metadata.namespace === watchNamespace),
+  );
+  if (!role) throw new Error(`the chart rendered no ${kind} ${name}-operator`);
   return {
     serviceAccount: named(manifests, 'ServiceAccount', `${name}-operator`),
-    clusterRole: named(manifests, 'ClusterRole', `${name}-operator`) as RoleManifest,
+    clusterRole: role as RoleManifest,
     leaseRole: named(manifests, 'Role', `${name}-operator-leader-election`) as RoleManifest,
     bindings: [
-      named(manifests, 'ClusterRoleBinding', `${name}-operator`),
+      named(manifests, `${kind}Binding`, `${name}-operator`),
       named(manifests, 'RoleBinding', `${name}-operator-leader-election`),
     ],
     leaseName,
@@ -160,9 +175,13 @@ async function scenario(
   stepTimeoutMs = 20_000,
   /** Runs once the scenario passed, while the operator still runs and the pool exists. */
   inspect?: (where: { namespace: string; pool: string }) => Promise<void>,
+  /** Install the operator for the pool's namespace only (operator.watchNamespace). */
+  namespaced = false,
 ): Promise<Outcome> {
   const name = `rbac${++variant}`;
-  const rbac = chartRbac(name);
+  const namespace = `pools-${name}`;
+  await ensureNamespaces(kube, [namespace]);
+  const rbac = chartRbac(name, namespaced ? namespace : undefined);
   const roles = change({ clusterRole: rbac.clusterRole, leaseRole: rbac.leaseRole });
   apply(kube, [rbac.serviceAccount, roles.clusterRole, roles.leaseRole, ...rbac.bindings]);
   const kubeConfig = await serviceAccountConfig(RELEASE_NS, rbac.serviceAccount.metadata.name);
@@ -184,7 +203,7 @@ async function scenario(
   );
   const config: OperatorConfig = {
     kube: { kind: 'file', path: kube.kubeconfigPath },
-    watchNamespace: undefined,
+    watchNamespace: namespaced ? namespace : undefined,
     port: 0,
     logLevel: 'debug',
     leaderElection: true,
@@ -199,11 +218,9 @@ async function scenario(
 
   // What the pool works on: a Secret with the Redis URL, a stream with a
   // backlog of 30 (one entry pending at a consumer), and that consumer's pod.
-  const namespace = `pools-${name}`;
   const pool = 'workers';
   const pod = `${pool}-pod-0`;
   const stream = `${redis.prefix}${name}:events:${pool}`;
-  await ensureNamespaces(kube, [namespace]);
   await redis.redis.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM');
   for (let i = 0; i < 30; i++) await redis.redis.xadd(stream, '*', 'n', String(i));
   await redis.redis.xreadgroup('GROUP', GROUP, pod, 'COUNT', 1, 'STREAMS', stream, '>');
@@ -400,6 +417,12 @@ describe("the chart's RBAC and the operator", () => {
     ]) {
       expect(seen.explain).toMatch(new RegExp(`^\\s+${field}\\s+<\\w+>\\n\\s+\\S`, 'm'));
     }
+  });
+
+  it('is enough with operator.watchNamespace: a Role in that namespace', async () => {
+    const outcome = await scenario((roles) => roles, 20_000, undefined, true);
+    expect(outcome.refused).toEqual([]);
+    expect(outcome.failedStep).toBeUndefined();
   });
 
   const everyGrant = grants();
