@@ -77,3 +77,18 @@ describe('tenant isolation', () => {
     expect(a.executionId).toBe(b.executionId);
   });
 });
+
+describe('event ids that are not UUIDs', () => {
+  let rt: TestRuntime;
+  beforeAll(async () => {
+    rt = await startTestRuntime();
+  });
+  afterAll(() => rt.close());
+
+  it('name no event instead of failing in the database', async () => {
+    expect(await rt.store.getEvent('A', 'not-a-uuid')).toBeUndefined();
+    await expect(
+      rt.deadLetters.retry('A', "x'; drop table workflow_events; --"),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});

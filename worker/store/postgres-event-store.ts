@@ -29,6 +29,12 @@ const PROCESSING = 'workflow_event_processing';
 const SNAPSHOTS = 'workflow_snapshots';
 const ACTIONS = 'workflow_action_results';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
 /** The event store on PostgreSQL through knex. */
 export class PostgresEventStore implements EventStore {
   constructor(private readonly knex: Knex) {}
@@ -396,6 +402,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async reviveDead(tenant: string, eventId: string): Promise<ExecutionRef> {
+    if (!isUuid(eventId)) throw new NotFoundError(`event ${eventId}`);
     return this.knex.transaction(async (trx) => {
       const event = await trx(`${EVENTS} as e`)
         .join(`${PROCESSING} as p`, 'p.event_id', 'e.event_id')
@@ -463,6 +470,8 @@ export class PostgresEventStore implements EventStore {
     tenant: string,
     eventId: string,
   ): Promise<(EventRecord & { error: string | null }) | undefined> {
+    // Event ids are UUIDs; anything else names no event (and must not reach a uuid cast).
+    if (!isUuid(eventId)) return undefined;
     const row = await this.knex(`${EVENTS} as e`)
       .leftJoin(`${PROCESSING} as p`, 'p.event_id', 'e.event_id')
       .where({ 'e.tenant': tenant, 'e.event_id': eventId })
