@@ -86,7 +86,7 @@ describe('poison notices', () => {
     // The failed action fed its onFailure event back into the workflow.
     await waitFor('the failure event to be applied', async () => {
       const execution = await rt.service.getExecution('p', failing.executionId);
-      return (execution?.data as { failures: number }).failures === 1;
+      return (execution?.data as { failures: number } | undefined)?.failures === 1;
     });
     const dead = await rt.deadLetters.list('p');
     expect(dead.map((e) => e.eventId).sort()).toEqual([exploded.eventId, notified.eventId].sort());
