@@ -236,6 +236,7 @@ export class PoolController {
       await this.reconcileOnce(key);
       ok = true;
     } finally {
+      this.log.debug({ pool: key, ok, ms: Math.round(performance.now() - started) }, 'reconciled');
       this.metrics?.recordReconcile((performance.now() - started) / 1000, ok);
     }
   }

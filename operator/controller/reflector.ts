@@ -129,8 +129,10 @@ export class Reflector<T extends KubeObject> {
             },
             signal,
           );
+          const lastedMs = Date.now() - startedAt;
+          this.logger.debug({ watch: this.source.description, lastedMs }, 'watch ended');
           // A server that keeps ending watches at once is not hammered.
-          if (Date.now() - startedAt < this.shortWatchMs) await sleep(this.shortWatchMs, signal);
+          if (lastedMs < this.shortWatchMs) await sleep(this.shortWatchMs, signal);
         }
       } catch (error) {
         if (signal.aborted) break;

@@ -190,6 +190,35 @@ describe('pool controller on a real API server and Redis', () => {
     expect(reasons).toEqual(expect.arrayContaining(['ScaleUp', 'ScaleDown']));
   });
 
+  it('reacts to new backlog within two poll intervals, measured over ten pools', async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `timing-${i}`);
+    for (const name of names) {
+      await createGroup(streamOf(name));
+      await createPool(kube, NS, poolManifest(name, redis.url, streamOf(name)));
+    }
+    for (const name of names) {
+      await waitForPool(
+        kube,
+        NS,
+        name,
+        'first reading',
+        (pool) => condition(pool, 'StreamReachable')?.status === 'True',
+      );
+      await waitForReplicas(kube, NS, name, 1);
+    }
+    const times: number[] = [];
+    for (const name of names) {
+      // 45 entries at 10 per replica: 5 replicas. Each pool polls at its own phase.
+      await addEntries(redis.redis, streamOf(name), 45);
+      times.push(await waitForReplicas(kube, NS, name, 5, 2_000));
+    }
+    const sorted = [...times].sort((a, b) => a - b);
+    console.log(
+      `backlog → replicas (poll 1 s), ${times.length} pools: min ${sorted[0]} ms, median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms`,
+    );
+    expect(sorted.at(-1)).toBeLessThanOrEqual(2_000);
+  });
+
   it('reports Ready and Scaling from the Deployment, keeping transition times while nothing flips', async () => {
     const stream = streamOf('ready');
     await createGroup(stream);
