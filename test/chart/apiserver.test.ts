@@ -13,17 +13,17 @@ import {
   apply,
   CHART_DIR,
   ciValuesFiles,
-  dryRunApply,
   E2E_VALUES,
   ensureNamespaces,
   helm,
   helmTemplate,
-  kubectl,
   type Manifest,
   named,
   namespacesOf,
   REPO_ROOT,
   readManifests,
+  refusedOf,
+  serverSideApply,
   waitForPoolsServed,
 } from './helm.js';
 
@@ -36,7 +36,7 @@ beforeAll(async () => {
   kube = await KubeApiServer.start();
   // The CRD as the chart renders it, created for real; monitoring stand-ins too.
   const crd = named(helmTemplate(), 'CustomResourceDefinition');
-  apply(kube, [crd, ...readManifests(MONITORING_CRDS)]);
+  await apply(kube, [crd, ...readManifests(MONITORING_CRDS)]);
   await waitForPoolsServed(kube);
   const deadline = Date.now() + 30_000;
   while ((await kube.request('GET', '/apis/monitoring.coreos.com/v1/podmonitors')).status !== 200) {
@@ -52,16 +52,9 @@ afterAll(async () => {
 /** Dry-runs `manifests` (creating their namespaces first) and checks each object was accepted. */
 async function expectAccepted(manifests: Manifest[], namespace: string): Promise<void> {
   await ensureNamespaces(kube, namespacesOf(manifests, namespace));
-  const result = dryRunApply(kube, manifests, namespace);
-  expect(result.stderr, result.stderr).toBe('');
-  expect(result.status).toBe(0);
-  for (const manifest of manifests) {
-    const group = manifest.apiVersion.includes('/') ? manifest.apiVersion.split('/')[0] : '';
-    const resource = `${manifest.kind.toLowerCase()}${group ? `.${group}` : ''}/${manifest.metadata.name}`;
-    expect(result.stdout, `${resource} in:\n${result.stdout}`).toContain(
-      `${resource} serverside-applied (server dry run)`,
-    );
-  }
+  const results = await serverSideApply(kube, manifests, { namespace, dryRun: true });
+  expect(refusedOf(results)).toEqual([]);
+  expect(results).toHaveLength(manifests.length);
 }
 
 const valueSets: Array<{ name: string; files?: string[]; values?: unknown }> = [
@@ -98,6 +91,25 @@ describe('the chart on a real kube-apiserver (server-side dry run)', () => {
     },
   );
 
+  it('would catch a misplaced field (strict field validation)', async () => {
+    const deployment = named(helmTemplate(), 'Deployment', 'flowpool-operator');
+    const spec = deployment.spec as { template: { spec: Record<string, unknown> } };
+    const broken: Manifest = {
+      ...deployment,
+      spec: {
+        ...spec,
+        template: { ...spec.template, spec: { ...spec.template.spec, replica: 2 } },
+      },
+    };
+    const [result] = await serverSideApply(kube, [broken], {
+      namespace: 'flowpool-system',
+      dryRun: true,
+    });
+    // Server-side apply refuses fields its schema does not declare.
+    expect(result?.status).toBeGreaterThanOrEqual(400);
+    expect(result?.message).toContain('.spec.template.spec.replica: field not declared in schema');
+  });
+
   it('rejects a pool the CRD forbids, with the CRD message', async () => {
     const manifests = helmTemplate({
       values: {
@@ -107,13 +119,13 @@ describe('the chart on a real kube-apiserver (server-side dry run)', () => {
       },
     });
     await ensureNamespaces(kube, ['flowpool-system']);
-    const result = dryRunApply(
+    const results = await serverSideApply(
       kube,
       manifests.filter((m) => m.kind === 'WorkflowWorkerPool'),
-      'flowpool-system',
+      { namespace: 'flowpool-system', dryRun: true },
     );
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain(
+    expect(results[0]?.status).toBe(422);
+    expect(results[0]?.message).toContain(
       'spec.autoscaling.maxReplicas must be greater than or equal to spec.autoscaling.minReplicas',
     );
   });
@@ -155,19 +167,18 @@ describe('examples, deploy/ and the kind script manifests (server-side dry run)'
       ...readManifests(path.join(REPO_ROOT, 'test/e2e/pool.yaml')),
       ...readManifests(path.join(REPO_ROOT, 'test/e2e/burst-jobs.yaml')),
     ];
-    await expectAccepted(manifests, 'flowpool');
-    // kubectl create configmap flowpool-e2e-burst --from-file=burst.mjs=test/e2e/burst.mjs
-    const configMap = kubectl(kube, [
-      'create',
-      'configmap',
-      'flowpool-e2e-burst',
-      '--namespace',
-      'flowpool',
-      `--from-file=burst.mjs=${path.join(REPO_ROOT, 'test/e2e/burst.mjs')}`,
-      '--dry-run=server',
-    ]);
-    expect(configMap.stderr).toBe('');
-    expect(configMap.status).toBe(0);
+    // What `kubectl create configmap flowpool-e2e-burst --from-file=burst.mjs=...` makes.
+    const configMap: Manifest = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'flowpool-e2e-burst' },
+      data: { 'burst.mjs': fs.readFileSync(path.join(REPO_ROOT, 'test/e2e/burst.mjs'), 'utf8') },
+    };
+    await expectAccepted([...manifests, configMap], 'flowpool');
+    // The Jobs mount that ConfigMap.
+    for (const job of manifests.filter((m) => m.kind === 'Job')) {
+      expect(JSON.stringify(job.spec)).toContain('"configMap":{"name":"flowpool-e2e-burst"}');
+    }
   });
 
   it('matches what kind.sh expects of the chart and the pool', () => {

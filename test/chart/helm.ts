@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { KubeApiServer } from '../support/kube-apiserver.js';
-import { requireTestTools } from '../tools/paths.js';
+import { requireTestTools, testToolPaths } from '../tools/paths.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CHART_DIR = path.join(REPO_ROOT, 'charts/flowpool');
@@ -157,24 +157,35 @@ export function ciValuesFiles(): string[] {
     .map((file) => path.join(CI_VALUES_DIR, file));
 }
 
-export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
+/**
+ * kubectl, for the checks of what users see (get, describe, explain): $KUBECTL,
+ * else one beside the cached test tools, else the first on PATH.
+ */
+export function kubectlPath(): string {
+  const candidates = [
+    process.env.KUBECTL,
+    path.join(testToolPaths().binDir, 'kubectl'),
+    ...(process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, 'kubectl')),
+  ];
+  for (const candidate of candidates) {
+    if (!candidate) continue;
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  throw new Error('kubectl not found: set KUBECTL, or put kubectl on PATH');
+}
 
-/** kubectl against `kube` as `user` (admin by default), manifests on stdin. */
-export function kubectl(
-  kube: KubeApiServer,
-  args: string[],
-  options: { input?: string; kubeconfig?: string } = {},
-): RunResult {
-  const result = spawnSync(
-    KUBECTL,
-    ['--kubeconfig', options.kubeconfig ?? kube.kubeconfigPath, ...args],
-    {
-      input: options.input,
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() },
-      timeout: 120_000,
-    },
-  );
+/** kubectl against `kube` as admin. */
+export function kubectl(kube: KubeApiServer, args: string[]): RunResult {
+  const result = spawnSync(kubectlPath(), ['--kubeconfig', kube.kubeconfigPath, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() },
+    timeout: 120_000,
+  });
   if (result.error) throw result.error;
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
@@ -201,14 +212,6 @@ export function namespacesOf(manifests: Manifest[], fallback: string): string[] 
   return [...names];
 }
 
-/**
- * Manifests as a stream of JSON objects for kubectl, so no value changes
- * type on the way (kubectl reads YAML 1.1, where an unquoted `no` is false).
- */
-export function toJsonStream(manifests: Manifest[]): string {
-  return manifests.map((manifest) => JSON.stringify(manifest)).join('\n');
-}
-
 const CLUSTER_SCOPED = new Set([
   'CustomResourceDefinition',
   'ClusterRole',
@@ -225,39 +228,92 @@ export function inNamespace(manifests: Manifest[], namespace: string): Manifest[
   );
 }
 
+interface ApiResource {
+  name: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+/** The URL path of an object, from the server's discovery (retried while a new CRD is not served yet). */
+async function objectPath(kube: KubeApiServer, manifest: Manifest): Promise<string> {
+  const base = manifest.apiVersion.includes('/')
+    ? `/apis/${manifest.apiVersion}`
+    : `/api/${manifest.apiVersion}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const discovery = await kube.request<{ resources?: ApiResource[] }>('GET', base);
+    const resource = discovery.body.resources?.find(
+      (r) => r.kind === manifest.kind && !r.name.includes('/'),
+    );
+    if (resource) {
+      const name = encodeURIComponent(manifest.metadata.name);
+      return resource.namespaced
+        ? `${base}/namespaces/${manifest.metadata.namespace ?? 'default'}/${resource.name}/${name}`
+        : `${base}/${resource.name}/${name}`;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the server does not serve ${manifest.kind} in ${manifest.apiVersion}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** What the server answered for one object. */
+export interface ApplyResult {
+  object: string;
+  status: number;
+  message: string | undefined;
+}
+
 /**
- * Server-side applies `manifests` with dryRun=All through kubectl (strict
- * field validation, so unknown or misplaced fields are errors). Returns
- * kubectl's result; the caller asserts on it.
+ * Server-side apply, as `kubectl apply --server-side` sends it: one PATCH per
+ * object with the apply content type, a field manager, strict field
+ * validation (unknown or misplaced fields are errors) and, with dryRun,
+ * dryRun=All (validated, admitted and defaulted, never stored).
  */
-export function dryRunApply(
+export async function serverSideApply(
+  kube: KubeApiServer,
+  manifests: Manifest[],
+  { namespace = 'default', dryRun = false } = {},
+): Promise<ApplyResult[]> {
+  const results: ApplyResult[] = [];
+  for (const manifest of inNamespace(manifests, namespace)) {
+    const query = new URLSearchParams({
+      fieldManager: 'flowpool-chart-test',
+      fieldValidation: 'Strict',
+      force: 'true',
+    });
+    if (dryRun) query.set('dryRun', 'All');
+    const answer = await kube.request<{ message?: string }>(
+      'PATCH',
+      `${await objectPath(kube, manifest)}?${query}`,
+      { body: manifest, contentType: 'application/apply-patch+yaml' },
+    );
+    const where = manifest.metadata.namespace ? `${manifest.metadata.namespace}/` : '';
+    results.push({
+      object: `${manifest.kind} ${where}${manifest.metadata.name}`,
+      status: answer.status,
+      message: answer.status >= 300 ? answer.body.message : undefined,
+    });
+  }
+  return results;
+}
+
+/** The objects the server refused, with its message (empty when it took them all). */
+export function refusedOf(results: ApplyResult[]): string[] {
+  return results
+    .filter((result) => result.status < 200 || result.status >= 300)
+    .map((result) => `${result.object}: HTTP ${result.status}: ${result.message}`);
+}
+
+/** Creates (or updates) objects for real; throws with the server's message when it refuses one. */
+export async function apply(
   kube: KubeApiServer,
   manifests: Manifest[],
   namespace = 'default',
-): RunResult {
-  return kubectl(
-    kube,
-    [
-      'apply',
-      '--server-side',
-      '--dry-run=server',
-      '--field-manager=flowpool-chart-test',
-      '--validate=strict',
-      '-f',
-      '-',
-    ],
-    { input: toJsonStream(inNamespace(manifests, namespace)) },
-  );
-}
-
-/** Creates objects for real (server-side apply) and fails with kubectl's message when it cannot. */
-export function apply(kube: KubeApiServer, manifests: Manifest[], namespace = 'default'): void {
-  const result = kubectl(
-    kube,
-    ['apply', '--server-side', '--field-manager=flowpool-chart-test', '-f', '-'],
-    { input: toJsonStream(inNamespace(manifests, namespace)) },
-  );
-  if (result.status !== 0) throw new Error(`kubectl apply failed:\n${result.stderr}`);
+): Promise<void> {
+  const refused = refusedOf(await serverSideApply(kube, manifests, { namespace }));
+  if (refused.length > 0) throw new Error(`server-side apply refused:\n${refused.join('\n')}`);
 }
 
 /** Waits until the API server serves the pools (a CRD is established a moment after it is created). */

@@ -42,7 +42,7 @@ let variant = 0;
 
 beforeAll(async () => {
   [kube, redis] = await Promise.all([KubeApiServer.start(), testRedis()]);
-  apply(kube, [named(helmTemplate(), 'CustomResourceDefinition')]);
+  await apply(kube, [named(helmTemplate(), 'CustomResourceDefinition')]);
   await ensureNamespaces(kube, [RELEASE_NS]);
 });
 
@@ -183,7 +183,7 @@ async function scenario(
   await ensureNamespaces(kube, [namespace]);
   const rbac = chartRbac(name, namespaced ? namespace : undefined);
   const roles = change({ clusterRole: rbac.clusterRole, leaseRole: rbac.leaseRole });
-  apply(kube, [rbac.serviceAccount, roles.clusterRole, roles.leaseRole, ...rbac.bindings]);
+  await apply(kube, [rbac.serviceAccount, roles.clusterRole, roles.leaseRole, ...rbac.bindings]);
   const kubeConfig = await serviceAccountConfig(RELEASE_NS, rbac.serviceAccount.metadata.name);
 
   const lines: string[] = [];
