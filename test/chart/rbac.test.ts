@@ -21,7 +21,15 @@ import { type RunningOperator, startOperator } from '../../operator/main.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import { type TestRedis, testRedis } from '../support/isolation.js';
 import { KubeApiServer } from '../support/kube-apiserver.js';
-import { apply, ensureNamespaces, helmTemplate, kubectl, type Manifest, named } from './helm.js';
+import {
+  apply,
+  ensureNamespaces,
+  helmTemplate,
+  kubectl,
+  kubectlPath,
+  type Manifest,
+  named,
+} from './helm.js';
 
 const RELEASE_NS = 'flowpool-system';
 const GROUP = 'workflow-workers';
@@ -357,13 +365,21 @@ function grants(): Array<{ role: 'clusterRole' | 'leaseRole'; resource: string; 
 }
 
 describe("the chart's RBAC and the operator", () => {
+  /** What kubectl showed of the pool the operator had just scaled (or why it could not run). */
+  const seen: Record<string, string> = {};
+  let kubectlMissing: unknown;
+
   it('is enough: the operator reconciles and scales a pool, and nothing is refused', async () => {
-    const seen: Record<string, string> = {};
     const outcome = await scenario(
       (roles) => roles,
       20_000,
       async ({ namespace, pool }) => {
-        // What a user sees of the pool the operator just scaled.
+        try {
+          kubectlPath();
+        } catch (error) {
+          kubectlMissing = error;
+          return;
+        }
         const run = (args: string[]) => {
           const result = kubectl(kube, ['--namespace', namespace, ...args]);
           expect(result.status, result.stderr).toBe(0);
@@ -377,7 +393,11 @@ describe("the chart's RBAC and the operator", () => {
     );
     expect(outcome.refused).toEqual([]);
     expect(outcome.failedStep).toBeUndefined();
+  });
 
+  it('shows users the pool through kubectl get, describe and explain', () => {
+    if (kubectlMissing) throw kubectlMissing;
+    expect(seen.get, 'the scenario above did not get this far').toBeDefined();
     // kubectl get wwp: the scaler's figures at a glance.
     const [header, row] = seen.get!.trim().split('\n');
     expect(header!.split(/\s{2,}/)).toEqual([
@@ -398,8 +418,9 @@ describe("the chart's RBAC and the operator", () => {
     }
     expect(seen.describe).toMatch(/Last Scale Reason:/);
     expect(seen.describe).toMatch(/Events:/);
+    // Up to 3 for a backlog of 30 (at creation, or just after it), then down to 1 once it is gone.
     expect(seen.describe).toMatch(
-      /Normal\s+ScaleUp\s+.*flowpool-operator\s+scaled 1 → 3: .*backlog 30/,
+      /Normal\s+(ScaleUp\s+.*flowpool-operator\s+scaled \d → 3: .*backlog 30|DeploymentCreated\s+.*with 3 replicas)/,
     );
     expect(seen.describe).toMatch(
       /Normal\s+ScaleDown\s+.*flowpool-operator\s+scaled 3 → 1: .*backlog 0/,
