@@ -164,10 +164,13 @@ k get workflowworkerpools "$pool"
 step "send the burst"
 k create configmap flowpool-e2e-burst --from-file=burst.mjs="$root/test/e2e/burst.mjs"
 samples="$(mktemp)"
+# One line a second: the worker Deployment's replicas and the pool's backlog
+# ("-" when unknown), for the scale-up check and the summary.
 (
   while true; do
-    printf '%s %s\n' "$(pool_replicas)" \
-      "$(k get workflowworkerpools "$pool" -o jsonpath='{.status.backlog}' 2>/dev/null || true)" >>"$samples"
+    replicas="$(pool_replicas)"
+    backlog="$(k get workflowworkerpools "$pool" -o jsonpath='{.status.backlog}' 2>/dev/null || true)"
+    printf '%s %s\n' "${replicas:--}" "${backlog:--}" >>"$samples"
     sleep 1
   done
 ) &
