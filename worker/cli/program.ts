@@ -2,9 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { loadToolConfig } from '../config/config.js';
 import type { Env } from '../config/parse.js';
 import { BadInputError, ConfigError, describeError, FlowpoolError } from '../errors.js';
-import { devCommand } from '../local/dev-command.js';
 import { EXIT_CONFIG, reportConfigError } from '../process/startup.js';
-import { runWorker } from '../process/worker-main.js';
 import {
   describeDeadLetters,
   describeExecution,
@@ -88,6 +86,8 @@ export function buildProgram(
   env: Env,
   output: Output,
   setOutcome: (outcome: CliOutcome) => void,
+  /** Commands built elsewhere (e.g. `dev`, which runs the whole system locally). */
+  extraCommands: readonly Command[] = [],
 ): Command {
   const program = new Command('flowpool')
     .description(
@@ -128,6 +128,8 @@ export function buildProgram(
       'run a worker: consume the stream, apply events, run actions, relay lost notices; /healthz /readyz /metrics on PORT',
     )
     .action(async () => {
+      // Loaded on use: a restarted pod should not pay for the other programs' modules.
+      const { runWorker } = await import('../process/worker-main.js');
       await runWorker(env);
       setOutcome(RUNNING);
     });
@@ -288,7 +290,7 @@ export function buildProgram(
       }),
     );
 
-  program.addCommand(devCommand(env, (line) => output.out(line), setOutcome));
+  for (const command of extraCommands) program.addCommand(command);
 
   return program;
 }
@@ -326,9 +328,18 @@ export async function runCli(
   },
 ): Promise<CliOutcome> {
   let outcome: CliOutcome = 0;
-  const program = buildProgram(env, output, (value) => {
+  const setOutcome = (value: CliOutcome) => {
     outcome = value;
-  });
+  };
+  // `dev` brings the local mode's modules (servers, autoscaler, live view);
+  // load them only when `dev` or the command list may be asked for.
+  const command = argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const extraCommands: Command[] = [];
+  if (command === undefined || command === 'dev' || command === 'help') {
+    const { devCommand } = await import('../local/dev-command.js');
+    extraCommands.push(devCommand(env, (line) => output.out(line), setOutcome));
+  }
+  const program = buildProgram(env, output, setOutcome, extraCommands);
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
