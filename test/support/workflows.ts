@@ -17,7 +17,15 @@ export const flakyPlan = { failuresBeforeSuccess: 0 };
  * its update (bad workflow code), `notify` triggers an action that fails as
  * planned, and `notifyFailed` is fed back when that action finally fails.
  */
-export const testWorkflow = defineWorkflow<'open' | 'done', { steps: number; failures: number }>({
+type FlowState = 'open' | 'done';
+const FailurePayload = Type.Object({
+  action: Type.String(),
+  eventId: Type.String(),
+  error: Type.String(),
+});
+type FlowData = { steps: number; failures: number };
+
+export const testWorkflow = defineWorkflow<FlowState, FlowData>({
   name: 'test-flow',
   version: 1,
   states: ['open', 'done'],
@@ -25,8 +33,10 @@ export const testWorkflow = defineWorkflow<'open' | 'done', { steps: number; fai
   finalStates: ['done'],
   initialData: () => ({ steps: 0, failures: 0 }),
   events: {
-    step: defineBareEvent([{ from: ['open'], update: (d) => ({ ...d, steps: d.steps + 1 }) }]),
-    explode: defineBareEvent([
+    step: defineBareEvent<FlowState, FlowData>([
+      { from: ['open'], update: (d) => ({ ...d, steps: d.steps + 1 }) },
+    ]),
+    explode: defineBareEvent<FlowState, FlowData>([
       {
         from: ['open'],
         update: () => {
@@ -34,17 +44,14 @@ export const testWorkflow = defineWorkflow<'open' | 'done', { steps: number; fai
         },
       },
     ]),
-    notify: defineBareEvent([{ from: ['open'], actions: ['flaky'] }]),
-    notifyFailed: defineEvent(
-      Type.Object({ action: Type.String(), eventId: Type.String(), error: Type.String() }),
-      [
-        {
-          from: ['open'],
-          update: (d: { steps: number; failures: number }) => ({ ...d, failures: d.failures + 1 }),
-        },
-      ],
-    ),
-    finish: defineBareEvent([{ from: ['open'], to: 'done' }]),
+    notify: defineBareEvent<FlowState, FlowData>([{ from: ['open'], actions: ['flaky'] }]),
+    notifyFailed: defineEvent<FlowState, FlowData, typeof FailurePayload>(FailurePayload, [
+      {
+        from: ['open'],
+        update: (d: { steps: number; failures: number }) => ({ ...d, failures: d.failures + 1 }),
+      },
+    ]),
+    finish: defineBareEvent<FlowState, FlowData>([{ from: ['open'], to: 'done' }]),
   },
   actions: {
     flaky: {

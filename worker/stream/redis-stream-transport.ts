@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { DEAD_LETTER, LEAVE_GROUP, REQUEUE } from './scripts.js';
+import { Batcher } from './batcher.js';
+import { DEAD_LETTER, REMOVE_CONSUMER, REQUEUE } from './scripts.js';
 import {
   type DeadLetter,
   type Delivery,
@@ -42,6 +43,8 @@ function toDelivery(entry: RawEntry, extraDeliveries: number): Delivery {
 /** The stream transport on Redis Streams with one consumer group. */
 export class RedisStreamTransport implements StreamTransport {
   readonly deadLetterStream: string;
+  /** Acks of deliveries finishing together go out as one XACK. */
+  private readonly acks = new Batcher<readonly string[]>((batches) => this.xack(batches.flat()));
 
   constructor(
     private readonly redis: Redis,
@@ -127,7 +130,11 @@ export class RedisStreamTransport implements StreamTransport {
 
   async ack(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.redis.xack(this.stream, this.group, ...ids);
+    await this.acks.add(ids);
+  }
+
+  private async xack(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.redis.xack(this.stream, this.group, ...ids);
   }
 
   async requeue(
@@ -189,8 +196,15 @@ export class RedisStreamTransport implements StreamTransport {
   }
 
   async leaveGroup(consumer: string): Promise<boolean> {
-    const removed = await this.redis.eval(LEAVE_GROUP, 1, this.stream, this.group, consumer);
-    return removed === 1;
+    const [outcome] = (await this.redis.eval(
+      REMOVE_CONSUMER,
+      1,
+      this.stream,
+      this.group,
+      consumer,
+    )) as [string, number];
+    // Absent counts as left: a consumer that never read, or a group lost with an emptied Redis.
+    return outcome !== 'refused';
   }
 
   async ping(): Promise<void> {
