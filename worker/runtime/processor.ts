@@ -6,6 +6,7 @@ import type {
   EventRecord,
   EventStore,
   ExecutionRecord,
+  LoadedExecution,
 } from '../store/event-store.js';
 import type { Notice } from '../stream/transport.js';
 import type { WorkflowDefinition, WorkflowState } from '../workflow/definition.js';
@@ -21,6 +22,8 @@ export interface ProcessorOptions {
   snapshotEvery: number;
   /** Test seam: runs inside the commit transaction just before the fence. */
   beforeFence?: (batch: AppliedBatch) => Promise<void>;
+  /** Folded states kept in memory between lock holds (0 turns it off). */
+  stateCacheSize?: number;
 }
 
 export interface ProcessResult {
@@ -43,28 +46,44 @@ export function lockResource(notice: Notice): string {
  * idempotent catch-up, so a duplicate or late notice simply finds nothing to do.
  */
 export class ExecutionProcessor {
+  private readonly states: StateCache;
+
   constructor(
     private readonly store: EventStore,
     private readonly registry: WorkflowRegistry,
     private readonly lock: ExecutionLock,
     private readonly actions: ActionRunner,
     private readonly options: ProcessorOptions,
-  ) {}
-
-  async process(notice: Notice): Promise<ProcessResult> {
-    return this.lock.withLock(lockResource(notice), (lease) => this.catchUp(notice, lease));
+  ) {
+    this.states = new StateCache(options.stateCacheSize ?? 10_000);
   }
 
-  private async catchUp(notice: Notice, lease: Lease): Promise<ProcessResult> {
-    const result: ProcessResult = {
-      applied: 0,
-      rejected: 0,
-      eventsReplayed: 0,
-      actionsRun: 0,
-      blocked: false,
-      outcomes: [],
-    };
-    let execution = await this.load(notice);
+  async process(notice: Notice): Promise<ProcessResult> {
+    // A duplicate or late notice is the common case once catch-up batches:
+    // one read tells there is nothing to do, without the lock's round trips.
+    const loaded = await this.load(notice);
+    const { execution } = loaded;
+    const nothingWaiting =
+      execution.status === 'blocked' || execution.appliedSeq >= execution.nextSeq - 1;
+    if (nothingWaiting && !loaded.hasPendingActions) {
+      return { ...emptyResult(), blocked: execution.status === 'blocked' };
+    }
+    return this.lock.withLock(lockResource(notice), (lease) => this.catchUp(notice, lease, loaded));
+  }
+
+  /**
+   * `loaded` was read before the lock and may be stale; a stale applied_seq
+   * shows as an already decided event right after it, and is read again.
+   */
+  private async catchUp(
+    notice: Notice,
+    lease: Lease,
+    loaded: LoadedExecution,
+  ): Promise<ProcessResult> {
+    const result = emptyResult();
+    let execution = loaded.execution;
+    let intentsCommitted = false;
+    let reloads = 0;
     const definition = this.registry.get(execution.workflowName, execution.workflowVersion);
     let current: WorkflowState | undefined;
     for (;;) {
@@ -80,13 +99,23 @@ export class ExecutionProcessor {
       );
       const runnable = contiguousPending(waiting, execution.appliedSeq);
       if (runnable.length === 0) {
+        if (waiting[0] !== undefined && isDecided(waiting[0].status) && reloads++ < 3) {
+          // Another worker moved applied_seq since the read: start from its state.
+          loaded = await this.load(notice);
+          execution = loaded.execution;
+          current = undefined;
+          continue;
+        }
         result.blocked = waiting[0]?.status === 'dead';
         break;
       }
       if (!current) {
-        const replayed = await replayExecution(this.store, definition, execution);
-        result.eventsReplayed += replayed.eventsRead;
-        current = replayed;
+        current = this.states.take(execution);
+        if (!current) {
+          const replayed = await replayExecution(this.store, definition, execution);
+          result.eventsReplayed += replayed.eventsRead;
+          current = replayed;
+        }
       }
       const batch = this.decideBatch(definition, execution, current, runnable);
       throwIfLost(lease, notice);
@@ -95,6 +124,7 @@ export class ExecutionProcessor {
         this.options.beforeFence && (() => this.options.beforeFence!(batch)),
       );
       tally(result, batch.outcomes);
+      intentsCommitted ||= batch.outcomes.some((o) => o.kind === 'applied' && o.actions.length > 0);
       current = { state: batch.state, data: batch.data };
       execution = {
         ...execution,
@@ -103,19 +133,21 @@ export class ExecutionProcessor {
         data: batch.data,
         status: batch.status,
       };
+      this.states.keep(execution, current);
       if (waiting.length < this.options.batchSize) break;
     }
-    result.actionsRun = await this.actions.runPending(definition, execution, lease.signal);
+    if (loaded.hasPendingActions || intentsCommitted)
+      result.actionsRun = await this.actions.runPending(definition, execution, lease.signal);
     return result;
   }
 
-  private async load(notice: Notice): Promise<ExecutionRecord> {
-    const execution = await this.store.getExecution(notice.tenant, notice.executionId);
-    if (!execution)
+  private async load(notice: Notice): Promise<LoadedExecution> {
+    const loaded = await this.store.loadExecution(notice.tenant, notice.executionId);
+    if (!loaded)
       throw new PoisonNoticeError(
         `unknown execution ${notice.executionId} of tenant ${notice.tenant}`,
       );
-    return execution;
+    return loaded;
   }
 
   private decideBatch(
@@ -150,6 +182,54 @@ export class ExecutionProcessor {
       snapshot: crossed ? { seq: lastSeq, state: current.state, data: current.data } : undefined,
       workerId: this.options.workerId,
     };
+  }
+}
+
+function emptyResult(): ProcessResult {
+  return {
+    applied: 0,
+    rejected: 0,
+    eventsReplayed: 0,
+    actionsRun: 0,
+    blocked: false,
+    outcomes: [],
+  };
+}
+
+function isDecided(status: EventRecord['status']): boolean {
+  return status === 'applied' || status === 'rejected';
+}
+
+/**
+ * Folded states this process committed, by execution and applied_seq. The
+ * fold at a given applied_seq never changes (decided events are immutable),
+ * so an entry is valid exactly when the execution's applied_seq still equals
+ * its seq; it saves the replay reads when the same execution has work again.
+ * An entry is taken out while in use, so a failed attempt cannot leave a
+ * half-changed state behind.
+ */
+export class StateCache {
+  private readonly entries = new Map<string, { seq: number; state: WorkflowState }>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  take(execution: ExecutionRecord): WorkflowState | undefined {
+    const key = `${execution.tenant}\u0000${execution.executionId}`;
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    this.entries.delete(key);
+    return entry.seq === execution.appliedSeq ? entry.state : undefined;
+  }
+
+  keep(execution: ExecutionRecord, state: WorkflowState): void {
+    if (this.capacity <= 0) return;
+    const key = `${execution.tenant}\u0000${execution.executionId}`;
+    this.entries.delete(key);
+    if (this.entries.size >= this.capacity) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(key, { seq: execution.appliedSeq, state: structuredClone(state) });
   }
 }
 

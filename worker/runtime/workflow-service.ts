@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Value } from '@sinclair/typebox/value';
 import { BadInputError, NotFoundError } from '../errors.js';
 import type { EventRecord, EventStore, ExecutionRecord } from '../store/event-store.js';
-import type { StreamTransport } from '../stream/transport.js';
+import { Batcher } from '../stream/batcher.js';
+import type { Notice, StreamTransport } from '../stream/transport.js';
 import type { WorkflowDefinition } from '../workflow/definition.js';
 import { initialState } from '../workflow/reducer.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
@@ -31,6 +32,8 @@ export interface EnqueuedEvent {
 
 export type PublishFailureListener = (error: unknown, eventId: string) => void;
 
+const WORKFLOW_CACHE_SIZE = 100_000;
+
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
 
 export function checkIdentifier(field: string, value: string): void {
@@ -55,12 +58,23 @@ function firstSchemaError(schema: Parameters<typeof Value.Errors>[0], value: unk
  * resends it if that send fails.
  */
 export class WorkflowService {
+  /**
+   * Which workflow each execution runs: fixed at its start, so a cached
+   * entry never goes stale. Saves a read per enqueue; whether the execution
+   * still exists is settled by the insert itself.
+   */
+  private readonly workflows = new Map<string, { name: string; version: number }>();
+  /** Notices of commits that finish together go out in one pipeline, and are marked in one update. */
+  private readonly notices: Batcher<Notice & { eventId: string }>;
+
   constructor(
     private readonly store: EventStore,
     private readonly transport: StreamTransport,
     private readonly registry: WorkflowRegistry,
     private readonly onPublishFailure: PublishFailureListener = () => {},
-  ) {}
+  ) {
+    this.notices = new Batcher((notices) => this.publishBatch(notices));
+  }
 
   async startExecution(request: StartExecutionInput): Promise<ExecutionRecord> {
     const definition = this.registry.latest(request.workflow);
@@ -85,9 +99,8 @@ export class WorkflowService {
   }
 
   async enqueueEvent(request: EnqueueEventInput): Promise<EnqueuedEvent> {
-    const execution = await this.store.getExecution(request.tenant, request.executionId);
-    if (!execution) throw new NotFoundError(`execution ${request.executionId}`);
-    const definition = this.registry.get(execution.workflowName, execution.workflowVersion);
+    const workflow = await this.workflowOf(request.tenant, request.executionId);
+    const definition = this.registry.get(workflow.name, workflow.version);
     const payload = request.payload ?? {};
     this.checkEvent(definition, request.event, payload);
     if (
@@ -110,6 +123,24 @@ export class WorkflowService {
     return appended;
   }
 
+  private async workflowOf(
+    tenant: string,
+    executionId: string,
+  ): Promise<{ name: string; version: number }> {
+    const key = `${tenant}\u0000${executionId}`;
+    const known = this.workflows.get(key);
+    if (known) return known;
+    const execution = await this.store.getExecution(tenant, executionId);
+    if (!execution) throw new NotFoundError(`execution ${executionId}`);
+    const workflow = { name: execution.workflowName, version: execution.workflowVersion };
+    if (this.workflows.size >= WORKFLOW_CACHE_SIZE) {
+      const oldest = this.workflows.keys().next().value;
+      if (oldest !== undefined) this.workflows.delete(oldest);
+    }
+    this.workflows.set(key, workflow);
+    return workflow;
+  }
+
   private checkEvent(definition: WorkflowDefinition, event: string, payload: unknown): void {
     const spec = definition.events[event];
     if (!spec) {
@@ -130,11 +161,21 @@ export class WorkflowService {
    */
   private async publish(tenant: string, executionId: string, eventId: string): Promise<void> {
     try {
-      await this.transport.publish([{ tenant, executionId, eventId }]);
-      await this.store.markPublished(tenant, [eventId]);
+      await this.notices.add({ tenant, executionId, eventId });
     } catch (error) {
       this.onPublishFailure(error, eventId);
     }
+  }
+
+  private async publishBatch(notices: ReadonlyArray<Notice & { eventId: string }>): Promise<void> {
+    await this.transport.publish(notices);
+    const byTenant = new Map<string, string[]>();
+    for (const notice of notices) {
+      const ids = byTenant.get(notice.tenant) ?? [];
+      ids.push(notice.eventId);
+      byTenant.set(notice.tenant, ids);
+    }
+    for (const [tenant, ids] of byTenant) await this.store.markPublished(tenant, ids);
   }
 
   getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined> {

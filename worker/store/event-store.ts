@@ -135,6 +135,13 @@ export interface DeadMarking {
   failedActions: Array<{ eventId: string; actionName: string }>;
 }
 
+/** An execution with what a worker needs to know before taking its lock. */
+export interface LoadedExecution {
+  execution: ExecutionRecord;
+  /** Some action intent of the execution is still pending (not run, or to retry). */
+  hasPendingActions: boolean;
+}
+
 export interface EventStore {
   createExecution(execution: NewExecution): Promise<ExecutionRecord>;
   /** Commits the event, its processing record and the outbox mark in one transaction. */
@@ -152,6 +159,8 @@ export interface EventStore {
   }): Promise<ExecutionRef[]>;
 
   getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined>;
+  /** The execution and whether it has pending actions, in one read. */
+  loadExecution(tenant: string, executionId: string): Promise<LoadedExecution | undefined>;
   replayBase(tenant: string, executionId: string, uptoSeq: number): Promise<ReplayBase>;
   /** Events after `afterSeq` that are not yet applied, in seq order. */
   unappliedEvents(

@@ -10,6 +10,7 @@ import type {
   EventStore,
   ExecutionRecord,
   ExecutionRef,
+  LoadedExecution,
   NewEvent,
   NewExecution,
   ReplayBase,
@@ -74,40 +75,51 @@ export class PostgresEventStore implements EventStore {
   }
 
   async appendEvent(event: NewEvent): Promise<AppendedEvent> {
-    return this.knex.transaction(async (trx) => {
-      // Locking the execution row serialises enqueues per execution, so seqs
-      // commit in order and an idempotency key is checked against settled rows.
-      const execution = await trx(EXECUTIONS)
-        .where({ tenant: event.tenant, execution_id: event.executionId })
-        .forUpdate()
-        .first('next_seq');
-      if (!execution) throw new NotFoundError(`execution ${event.executionId}`);
-      if (event.idempotencyKey) {
-        const earlier = await this.findByIdempotencyKey(trx, event);
-        if (earlier) return earlier;
-      }
-      const [bumped] = await trx(EXECUTIONS)
-        .where({ tenant: event.tenant, execution_id: event.executionId })
-        .increment('next_seq', 1)
-        .returning('next_seq');
-      const seq = Number((bumped as { next_seq: string }).next_seq) - 1;
-      await trx(EVENTS).insert({
-        tenant: event.tenant,
-        event_id: event.eventId,
-        execution_id: event.executionId,
-        seq,
-        event_name: event.name,
-        payload: JSON.stringify(event.payload ?? {}),
-        user_id: event.userId ?? null,
-        idempotency_key: event.idempotencyKey ?? null,
-      });
-      await trx(PROCESSING).insert({ tenant: event.tenant, event_id: event.eventId });
-      return { eventId: event.eventId, seq, duplicate: false };
-    });
+    // One statement, so one round trip and one transaction: bumping next_seq
+    // locks the execution row until the commit, which serialises enqueues per
+    // execution (seqs commit in order), and the event row and its processing
+    // record commit with it. A reused idempotency key aborts the whole
+    // statement on the unique key (nothing is written, no seq is skipped),
+    // and the settled earlier row is looked up after.
+    try {
+      const result = await this.knex.raw(
+        `with bumped as (
+           update ${EXECUTIONS} set next_seq = next_seq + 1
+            where tenant = ? and execution_id = ?
+           returning next_seq - 1 as seq),
+         inserted as (
+           insert into ${EVENTS} (tenant, event_id, execution_id, seq, event_name, payload, user_id, idempotency_key)
+           select ?, ?::uuid, ?, seq, ?, ?::jsonb, ?, ? from bumped
+           returning event_id, seq),
+         processing as (
+           insert into ${PROCESSING} (tenant, event_id) select ?, event_id from inserted)
+         select seq from inserted`,
+        [
+          event.tenant,
+          event.executionId,
+          event.tenant,
+          event.eventId,
+          event.executionId,
+          event.name,
+          JSON.stringify(event.payload ?? {}),
+          event.userId ?? null,
+          event.idempotencyKey ?? null,
+          event.tenant,
+        ],
+      );
+      const row = result.rows[0] as { seq: string } | undefined;
+      if (!row) throw new NotFoundError(`execution ${event.executionId}`);
+      return { eventId: event.eventId, seq: Number(row.seq), duplicate: false };
+    } catch (error) {
+      if (!event.idempotencyKey || !isUniqueViolation(error)) throw error;
+      const earlier = await this.findByIdempotencyKey(this.knex, event);
+      if (earlier) return earlier;
+      throw error;
+    }
   }
 
   private async findByIdempotencyKey(
-    trx: Knex.Transaction,
+    trx: Knex,
     event: NewEvent,
   ): Promise<AppendedEvent | undefined> {
     const earlier = await trx(EVENTS)
@@ -189,6 +201,20 @@ export class PostgresEventStore implements EventStore {
     return [...refs.values()];
   }
 
+  async loadExecution(tenant: string, executionId: string): Promise<LoadedExecution | undefined> {
+    const result = await this.knex.raw(
+      `select x.*, exists (select 1 from ${ACTIONS} a
+                            where a.tenant = x.tenant and a.execution_id = x.execution_id and a.status = 'pending')
+                   as has_pending_actions
+         from ${EXECUTIONS} x where x.tenant = ? and x.execution_id = ?`,
+      [tenant, executionId],
+    );
+    const row = result.rows[0] as (ExecutionRow & { has_pending_actions: boolean }) | undefined;
+    return row
+      ? { execution: toExecution(row), hasPendingActions: row.has_pending_actions }
+      : undefined;
+  }
+
   async getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined> {
     const row = await this.knex(EXECUTIONS).where({ tenant, execution_id: executionId }).first();
     return row ? toExecution(row as ExecutionRow) : undefined;
@@ -226,80 +252,97 @@ export class PostgresEventStore implements EventStore {
   }
 
   async commitBatch(batch: AppliedBatch, beforeFence?: () => Promise<void>): Promise<void> {
-    const last = batch.outcomes.at(-1);
-    if (!last) return;
+    if (batch.outcomes.length === 0) return;
+    if (!beforeFence) {
+      // A single statement is its own transaction: one round trip instead of six.
+      await this.commitStatement(this.knex, batch);
+      return;
+    }
     await this.knex.transaction(async (trx) => {
-      await beforeFence?.();
-      // The fence: only the writer that read applied_seq = expectedSeq may move it.
-      // It goes first so the row lock is held for the rest of the transaction.
-      const moved = await trx(EXECUTIONS)
-        .where({
-          tenant: batch.tenant,
-          execution_id: batch.executionId,
-          applied_seq: batch.expectedSeq,
-        })
-        .update({
-          applied_seq: last.seq,
-          current_state: batch.state,
-          data: JSON.stringify(batch.data),
-          status: batch.status,
-          updated_at: trx.fn.now(),
-        });
-      if (moved !== 1) throw new FencedError(batch.executionId, batch.expectedSeq);
-      await this.writeOutcomes(trx, batch);
-      const intents = batch.outcomes.flatMap((o) =>
-        o.kind === 'applied' ? o.actions.map((action) => ({ eventId: o.eventId, action })) : [],
-      );
-      if (intents.length > 0) {
-        await trx(ACTIONS)
-          .insert(
-            intents.map(({ eventId, action }) => ({
-              tenant: batch.tenant,
-              event_id: eventId,
-              execution_id: batch.executionId,
-              action_name: action,
-            })),
-          )
-          .onConflict(['tenant', 'event_id', 'action_name'])
-          .ignore();
-      }
-      if (batch.snapshot) {
-        await trx(SNAPSHOTS)
-          .insert({
-            tenant: batch.tenant,
-            execution_id: batch.executionId,
-            seq: batch.snapshot.seq,
-            current_state: batch.snapshot.state,
-            data: JSON.stringify(batch.snapshot.data),
-          })
-          .onConflict(['tenant', 'execution_id', 'seq'])
-          .ignore();
-      }
+      await beforeFence();
+      await this.commitStatement(trx, batch);
     });
   }
 
-  private async writeOutcomes(trx: Knex.Transaction, batch: AppliedBatch): Promise<void> {
+  /**
+   * The whole transition in one statement. The fence goes first: only the
+   * writer that read applied_seq = expectedSeq moves it, and every other
+   * write is conditional on the fence's row, so a fenced statement writes
+   * nothing. The fence's row lock is held until the commit.
+   */
+  private async commitStatement(db: Knex, batch: AppliedBatch): Promise<void> {
+    const last = batch.outcomes.at(-1)!;
     const ids = batch.outcomes.map((o) => o.eventId);
     const statuses = batch.outcomes.map((o) => o.kind);
     const froms = batch.outcomes.map((o) => o.fromState);
     const tos = batch.outcomes.map((o) => (o.kind === 'applied' ? o.toState : null));
     const reasons = batch.outcomes.map((o) => (o.kind === 'rejected' ? o.reason : null));
-    await trx.raw(
-      `update ${EVENTS} e
-          set status = v.status, from_state = v.from_state, to_state = v.to_state, reason = v.reason, applied_at = now()
-         from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[]) as v(event_id, status, from_state, to_state, reason)
-        where e.tenant = ? and e.event_id = v.event_id`,
-      [ids, statuses, froms, tos, reasons, batch.tenant] as unknown as Knex.RawBinding[],
+    const intents = batch.outcomes.flatMap((o) =>
+      o.kind === 'applied' ? o.actions.map((action) => ({ eventId: o.eventId, action })) : [],
     );
-    await trx.raw(
-      `update ${PROCESSING}
-          set status = 'completed', worker_id = ?, attempt_count = attempt_count + 1,
-              result = jsonb_build_object('status', v.status), error_message = null,
-              updated_at = now(), completed_at = now()
-         from unnest(?::uuid[], ?::text[]) as v(event_id, status)
-        where ${PROCESSING}.tenant = ? and ${PROCESSING}.event_id = v.event_id`,
-      [batch.workerId, ids, statuses, batch.tenant],
+    const snapshot = batch.snapshot;
+    const result = await db.raw(
+      `with fence as (
+         update ${EXECUTIONS}
+            set applied_seq = ?, current_state = ?, data = ?::jsonb, status = ?, updated_at = now()
+          where tenant = ? and execution_id = ? and applied_seq = ?
+         returning 1),
+       outcomes as (
+         select * from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[])
+           as v(event_id, status, from_state, to_state, reason)),
+       events as (
+         update ${EVENTS} e
+            set status = v.status, from_state = v.from_state, to_state = v.to_state, reason = v.reason, applied_at = now()
+           from outcomes v
+          where e.tenant = ? and e.event_id = v.event_id and exists (select 1 from fence)),
+       processing as (
+         update ${PROCESSING} p
+            set status = 'completed', worker_id = ?, attempt_count = attempt_count + 1,
+                result = jsonb_build_object('status', v.status), error_message = null,
+                updated_at = now(), completed_at = now()
+           from outcomes v
+          where p.tenant = ? and p.event_id = v.event_id and exists (select 1 from fence)),
+       intents as (
+         insert into ${ACTIONS} (tenant, event_id, execution_id, action_name)
+         select ?, i.event_id, ?, i.action_name
+           from unnest(?::uuid[], ?::text[]) as i(event_id, action_name)
+          where exists (select 1 from fence)
+         on conflict (tenant, event_id, action_name) do nothing),
+       snapshot as (
+         insert into ${SNAPSHOTS} (tenant, execution_id, seq, current_state, data)
+         select ?, ?, ?::bigint, ?, ?::jsonb where ?::boolean and exists (select 1 from fence)
+         on conflict (tenant, execution_id, seq) do nothing)
+       select count(*)::int as moved from fence`,
+      [
+        last.seq,
+        batch.state,
+        JSON.stringify(batch.data),
+        batch.status,
+        batch.tenant,
+        batch.executionId,
+        batch.expectedSeq,
+        ids,
+        statuses,
+        froms,
+        tos,
+        reasons,
+        batch.tenant,
+        batch.workerId,
+        batch.tenant,
+        batch.tenant,
+        batch.executionId,
+        intents.map((i) => i.eventId),
+        intents.map((i) => i.action),
+        batch.tenant,
+        batch.executionId,
+        snapshot?.seq ?? 0,
+        snapshot?.state ?? batch.state,
+        JSON.stringify(snapshot ? snapshot.data : null),
+        snapshot !== undefined,
+      ] as unknown as Knex.RawBinding[],
     );
+    if (Number(result.rows[0]?.moved) !== 1)
+      throw new FencedError(batch.executionId, batch.expectedSeq);
   }
 
   async pendingActions(tenant: string, executionId: string): Promise<ActionIntent[]> {
