@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type ApiConfig, loadApiConfig } from '../config/config.js';
 import type { Env } from '../config/parse.js';
-import { ConfigError, describeError } from '../errors.js';
+import { describeError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import {
   createDatabase,
@@ -13,9 +13,8 @@ import {
   withTimeout,
 } from '../process/connections.js';
 import { Shutdown } from '../process/shutdown.js';
-import { EXIT_CONFIG, exitOnCrash, reportConfigError } from '../process/startup.js';
+import { exitOnCrash, loadConfigAndWorkflows } from '../process/startup.js';
 import { createRuntime, DEFAULT_RUNTIME_SETTINGS } from '../runtime/runtime.js';
-import { loadWorkflows } from '../workflow/loader.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
 import { buildApiApp } from './app.js';
 import { dependencyReadiness } from './readiness.js';
@@ -147,29 +146,10 @@ export async function runApi(
   env: Env,
   exit: (code: number) => void = (code) => process.exit(code),
 ): Promise<void> {
-  let config: ApiConfig;
-  try {
-    config = loadApiConfig(env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    reportConfigError('api', error);
-    exit(EXIT_CONFIG);
-    return;
-  }
+  const loaded = await loadConfigAndWorkflows('api', () => loadApiConfig(env), exit);
+  if (!loaded) return;
+  const { config, registry } = loaded;
   const logger = createLogger(config.logLevel, { component: 'api' });
-  let registry: WorkflowRegistry;
-  try {
-    registry = await loadWorkflows(config.workflowsPath);
-  } catch (error) {
-    reportConfigError(
-      'api',
-      error instanceof ConfigError
-        ? error
-        : new ConfigError('FLOWPOOL_WORKFLOWS', `could not load: ${describeError(error)}`),
-    );
-    exit(EXIT_CONFIG);
-    return;
-  }
   exitOnCrash(logger, exit);
   const shutdown = new Shutdown(logger, exit);
   let api: StartedApi;

@@ -1,10 +1,9 @@
 import { loadWorkerConfig } from '../config/config.js';
 import type { Env } from '../config/parse.js';
-import { ConfigError, describeError } from '../errors.js';
+import { describeError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
-import { loadWorkflows } from '../workflow/loader.js';
 import { Shutdown } from './shutdown.js';
-import { EXIT_CONFIG, exitOnCrash, reportConfigError } from './startup.js';
+import { exitOnCrash, loadConfigAndWorkflows } from './startup.js';
 import { WorkerProcess } from './worker-process.js';
 
 /**
@@ -17,32 +16,13 @@ export async function runWorker(
   env: Env,
   exit: (code: number) => void = (code) => process.exit(code),
 ): Promise<void> {
-  let config: ReturnType<typeof loadWorkerConfig>;
-  try {
-    config = loadWorkerConfig(env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    reportConfigError('worker', error);
-    exit(EXIT_CONFIG);
-    return;
-  }
+  const loaded = await loadConfigAndWorkflows('worker', () => loadWorkerConfig(env), exit);
+  if (!loaded) return;
+  const { config, registry } = loaded;
   const logger = createLogger(config.logLevel, {
     component: 'worker',
     workerId: config.consumerName,
   });
-  let registry: Awaited<ReturnType<typeof loadWorkflows>>;
-  try {
-    registry = await loadWorkflows(config.workflowsPath);
-  } catch (error) {
-    reportConfigError(
-      'worker',
-      error instanceof ConfigError
-        ? error
-        : new ConfigError('FLOWPOOL_WORKFLOWS', `could not load: ${describeError(error)}`),
-    );
-    exit(EXIT_CONFIG);
-    return;
-  }
   exitOnCrash(logger, exit);
   const shutdown = new Shutdown(logger, exit);
   shutdown.listen();
