@@ -12,7 +12,7 @@ import type { Notice } from '../stream/transport.js';
 import type { WorkflowDefinition, WorkflowState } from '../workflow/definition.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
 import type { ActionRunner } from './actions.js';
-import { decide, replayExecution } from './replay.js';
+import { decide, type ReplayedState, replayFrom } from './replay.js';
 
 export interface ProcessorOptions {
   workerId: string;
@@ -91,12 +91,29 @@ export class ExecutionProcessor {
         result.blocked = true;
         break;
       }
-      const waiting = await this.store.unappliedEvents(
-        notice.tenant,
-        notice.executionId,
-        execution.appliedSeq,
-        this.options.batchSize,
-      );
+      current ??= this.states.take(execution);
+      let waiting: EventRecord[];
+      let replayed: ReplayedState | undefined;
+      if (current) {
+        waiting = await this.store.unappliedEvents(
+          notice.tenant,
+          notice.executionId,
+          execution.appliedSeq,
+          this.options.batchSize,
+        );
+      } else {
+        // Replay base and waiting events in one read.
+        const read = await this.store.catchUpBase(
+          notice.tenant,
+          notice.executionId,
+          execution.appliedSeq,
+          this.options.batchSize,
+        );
+        if (!read) throw new Error(`execution ${execution.executionId} has no initial snapshot`);
+        waiting = read.waiting;
+        if (waiting[0]?.status === 'pending' && waiting[0].seq === execution.appliedSeq + 1)
+          replayed = replayFrom(definition, execution, read.base);
+      }
       const runnable = contiguousPending(waiting, execution.appliedSeq);
       if (runnable.length === 0) {
         if (waiting[0] !== undefined && isDecided(waiting[0].status) && reloads++ < 3) {
@@ -110,12 +127,9 @@ export class ExecutionProcessor {
         break;
       }
       if (!current) {
-        current = this.states.take(execution);
-        if (!current) {
-          const replayed = await replayExecution(this.store, definition, execution);
-          result.eventsReplayed += replayed.eventsRead;
-          current = replayed;
-        }
+        if (!replayed) throw new Error('unreachable: runnable events without a replayed state');
+        result.eventsReplayed += replayed.eventsRead;
+        current = replayed;
       }
       const batch = this.decideBatch(definition, execution, current, runnable);
       throwIfLost(lease, notice);

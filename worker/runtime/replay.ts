@@ -1,5 +1,5 @@
 import { WorkflowCodeError } from '../errors.js';
-import type { EventRecord, EventStore, ExecutionRecord } from '../store/event-store.js';
+import type { EventRecord, EventStore, ExecutionRecord, ReplayBase } from '../store/event-store.js';
 import type { WorkflowDefinition, WorkflowState } from '../workflow/definition.js';
 import { applyEvent, fold, type Step } from '../workflow/reducer.js';
 
@@ -31,6 +31,15 @@ export async function replayExecution(
     execution.executionId,
     execution.appliedSeq,
   );
+  return replayFrom(definition, execution, base);
+}
+
+/** The fold of a replay base already read. */
+export function replayFrom(
+  definition: WorkflowDefinition,
+  execution: ExecutionRecord,
+  base: ReplayBase,
+): ReplayedState {
   if (!base.snapshot) throw new Error(`execution ${execution.executionId} has no initial snapshot`);
   const start: WorkflowState = { state: base.snapshot.state, data: base.snapshot.data };
   const folded = guarded('replay', () =>

@@ -135,6 +135,12 @@ export interface DeadMarking {
   failedActions: Array<{ eventId: string; actionName: string }>;
 }
 
+/** What a catch-up reads first: the replay base at applied_seq and the events waiting after it. */
+export interface CatchUpBase {
+  base: ReplayBase;
+  waiting: EventRecord[];
+}
+
 /** An execution with what a worker needs to know before taking its lock. */
 export interface LoadedExecution {
   execution: ExecutionRecord;
@@ -162,6 +168,16 @@ export interface EventStore {
   /** The execution and whether it has pending actions, in one read. */
   loadExecution(tenant: string, executionId: string): Promise<LoadedExecution | undefined>;
   replayBase(tenant: string, executionId: string, uptoSeq: number): Promise<ReplayBase>;
+  /**
+   * replayBase(appliedSeq) and unappliedEvents(appliedSeq, limit) in one
+   * read; undefined when the execution has no snapshot at or below appliedSeq.
+   */
+  catchUpBase(
+    tenant: string,
+    executionId: string,
+    appliedSeq: number,
+    limit: number,
+  ): Promise<CatchUpBase | undefined>;
   /** Events after `afterSeq` that are not yet applied, in seq order. */
   unappliedEvents(
     tenant: string,

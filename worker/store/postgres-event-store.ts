@@ -5,6 +5,7 @@ import type {
   ActionOutcome,
   AppendedEvent,
   AppliedBatch,
+  CatchUpBase,
   DeadMarking,
   EventRecord,
   EventStore,
@@ -235,6 +236,49 @@ export class PostgresEventStore implements EventStore {
       .andWhere('seq', '<=', uptoSeq)
       .orderBy('seq', 'asc');
     return { snapshot, events: (rows as EventRow[]).map(toEvent) };
+  }
+
+  async catchUpBase(
+    tenant: string,
+    executionId: string,
+    appliedSeq: number,
+    limit: number,
+  ): Promise<CatchUpBase | undefined> {
+    // The latest snapshot, the decided events after it and the next `limit`
+    // events, in one round trip; the snapshot's data comes on the first row only.
+    const result = await this.knex.raw(
+      `with snap as (
+         select seq, current_state, data from ${SNAPSHOTS}
+          where tenant = ? and execution_id = ? and seq <= ?
+          order by seq desc limit 1)
+       select snap.seq as snap_seq, snap.current_state as snap_state,
+              case when row_number() over (order by e.seq) = 1 then snap.data end as snap_data,
+              e.*
+         from snap left join lateral (
+           select * from ${EVENTS} ev
+            where ev.tenant = ? and ev.execution_id = ? and ev.seq > snap.seq
+            order by ev.seq limit (? - snap.seq) + ?) e on true
+        order by e.seq`,
+      [tenant, executionId, appliedSeq, tenant, executionId, appliedSeq, limit],
+    );
+    const rows = result.rows as Array<
+      EventRow & { snap_seq: string; snap_state: string; snap_data: unknown }
+    >;
+    const first = rows[0];
+    if (!first) return undefined;
+    const snapshot: Snapshot = {
+      seq: Number(first.snap_seq),
+      state: first.snap_state,
+      data: first.snap_data,
+    };
+    const replay: EventRecord[] = [];
+    const waiting: EventRecord[] = [];
+    for (const row of rows) {
+      if (row.event_id === null) continue;
+      const event = toEvent(row);
+      (event.seq <= appliedSeq ? replay : waiting).push(event);
+    }
+    return { base: { snapshot, events: replay }, waiting };
   }
 
   async unappliedEvents(
