@@ -134,7 +134,7 @@ export async function autoscaleBench(env: BenchEnv) {
   });
   rows.push([
     'Kubernetes Deployment via the operator',
-    operatorLanded() ? 'not measured in this run' : 'pending: the operator has not landed',
+    operatorLanded() ? 'see `npm run bench -- operator`' : 'pending: the operator has not landed',
     '',
     '',
   ]);
@@ -163,12 +163,4 @@ export async function autoscaleBench(env: BenchEnv) {
   });
   console.log(`results: ${file}`);
   return results;
-}
-
-export async function operatorBench() {
-  const text = operatorLanded()
-    ? 'The operator has landed: its footprint benchmark is still to be written (1, 100 and 500 pools on the test apiserver).'
-    : 'pending: operator/main.ts has not landed (git log -- operator/main.ts is empty), so there is no operator to measure yet.';
-  console.log(`\n## Operator footprint\n\n${text}\n`);
-  return { pending: true };
 }

@@ -4,11 +4,12 @@
  * writes JSON under bench/results/. Never part of the test suite.
  */
 import os from 'node:os';
-import { autoscaleBench, operatorBench } from './autoscale.js';
+import { autoscaleBench } from './autoscale.js';
 import { historyBench } from './history.js';
 import { latencyBench } from './latency.js';
 import { type BenchEnv, describeMachine, startEnv } from './lib/env.js';
 import { limitsBench } from './limits.js';
+import { operatorBench } from './operator.js';
 import { profileBench } from './profile.js';
 import { throughputBench } from './throughput.js';
 

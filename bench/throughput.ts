@@ -8,6 +8,7 @@
  */
 import { Queue } from 'bullmq';
 import { makeWorkerUtils, runMigrations } from 'graphile-worker';
+import { Redis } from 'ioredis';
 import {
   type BenchEnv,
   counterDelta,
@@ -27,7 +28,7 @@ import {
 } from './lib/seed.js';
 import { fmt, fmtSummary, rounds, summarize, table, writeResult } from './lib/stats.js';
 
-export type System = 'flowpool' | 'bullmq' | 'graphile-worker';
+export type System = 'flowpool' | 'flowpool-before' | 'bullmq' | 'graphile-worker';
 
 export interface Shape {
   executions: number;
@@ -85,7 +86,7 @@ export async function runFlowpool(
   env: BenchEnv,
   shape: Shape,
   processes: number,
-  options: { nodeArgs?: string[]; extraEnv?: Record<string, string> } = {},
+  options: { nodeArgs?: string[]; extraEnv?: Record<string, string>; cli?: string } = {},
 ): Promise<Omit<RunResult, 'round'>> {
   const tenant = 'bench';
   const pool = `tp-${process.pid}-${++runCounter}`;
@@ -104,6 +105,7 @@ export async function runFlowpool(
         name: `${pool}-w${i}`,
         nodeArgs: options.nodeArgs,
         extraEnv: options.extraEnv,
+        cli: options.cli,
       }),
     );
   try {
@@ -141,7 +143,7 @@ export async function runFlowpool(
     if (Number(bad.rows[0].pending) !== 0 || Number(bad.rows[0].wrong) !== 0)
       throw new Error(`flowpool run incorrect: ${JSON.stringify(bad.rows[0])}`);
     return {
-      system: 'flowpool',
+      system: options.cli ? 'flowpool-before' : 'flowpool',
       processes,
       shape,
       events: total,
@@ -159,10 +161,8 @@ async function runBullmq(env: BenchEnv, shape: Shape, processes: number) {
   const name = `tp-${process.pid}-${++runCounter}`;
   const total = shape.executions * shape.perExecution;
   await preparePeerTables(env.knex, shape.executions);
-  const url = new URL(env.redisUrl);
-  const queue = new Queue(name, {
-    connection: { host: url.hostname, port: Number(url.port), maxRetriesPerRequest: null },
-  });
+  const connection = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(name, { connection });
   const workers: Child[] = [];
   try {
     await queue.pause();
@@ -209,6 +209,7 @@ async function runBullmq(env: BenchEnv, shape: Shape, processes: number) {
     await stopAll(workers);
     await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
+    connection.disconnect();
   }
 }
 
@@ -269,6 +270,10 @@ export const VARIANTS: ReadonlyArray<{ system: System; processes: number }> = [
   { system: 'bullmq', processes: 2 },
   { system: 'graphile-worker', processes: 2 },
   { system: 'flowpool', processes: 4 },
+  // Only with BENCH_BEFORE_CLI: the same workers built from an earlier commit, for before/after.
+  { system: 'flowpool-before', processes: 1 },
+  { system: 'flowpool-before', processes: 2 },
+  { system: 'flowpool-before', processes: 4 },
 ];
 
 export function shapesFromEnv(): Shape[] {
@@ -282,7 +287,10 @@ export function shapesFromEnv(): Shape[] {
 export async function throughputBench(env: BenchEnv) {
   const shapes = shapesFromEnv();
   const only = process.env.BENCH_SYSTEMS?.split(',');
-  const variants = VARIANTS.filter((v) => !only || only.includes(v.system));
+  const beforeCli = process.env.BENCH_BEFORE_CLI;
+  const variants = VARIANTS.filter(
+    (v) => (!only || only.includes(v.system)) && (v.system !== 'flowpool-before' || beforeCli),
+  );
   await runMigrations({ connectionString: env.databaseUrl, logger: undefined });
   const results: RunResult[] = [];
   const n = rounds();
@@ -292,9 +300,11 @@ export async function throughputBench(env: BenchEnv) {
         const run =
           v.system === 'flowpool'
             ? runFlowpool(env, shape, v.processes)
-            : v.system === 'bullmq'
-              ? runBullmq(env, shape, v.processes)
-              : runGraphile(env, shape, v.processes);
+            : v.system === 'flowpool-before'
+              ? runFlowpool(env, shape, v.processes, { cli: beforeCli })
+              : v.system === 'bullmq'
+                ? runBullmq(env, shape, v.processes)
+                : runGraphile(env, shape, v.processes);
         const r = { ...(await run), round };
         results.push(r);
         console.error(
@@ -320,7 +330,7 @@ export async function throughputBench(env: BenchEnv) {
       const drained = summarize(runs.map((r) => r.drainedRate));
       const ratio = (peer: System) => {
         const peerRuns = of(peer, Math.min(v.processes, 2));
-        if (v.system !== 'flowpool' || peerRuns.length === 0) return '';
+        if (!v.system.startsWith('flowpool') || peerRuns.length === 0) return '';
         return `${(applied.median / summarize(peerRuns.map((r) => r.appliedRate)).median).toFixed(2)}×`;
       };
       const per = (f: (c: ServerCounters) => number) =>

@@ -35,27 +35,33 @@ export interface WorkerSpawn {
   extraEnv?: Record<string, string>;
   /** node flags, e.g. --cpu-prof */
   nodeArgs?: string[];
+  /** Another build's dist/worker/cli/main.js (before/after comparisons). */
+  cli?: string | undefined;
 }
 
 /** `flowpool worker` as Kubernetes would run it, on a free port. */
 export async function spawnFlowpoolWorker(options: WorkerSpawn): Promise<Child> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, 'worker'], {
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      DATABASE_URL: options.databaseUrl,
-      REDIS_URL: options.redisUrl,
-      WORKFLOW_POOL: options.pool,
-      POD_NAME: options.name,
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      // Rows are seeded as published; keep the relay from resending them mid-run.
-      WORKFLOW_RELAY_REPUBLISH_AFTER_MS: '600000',
-      ...options.extraEnv,
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), options.cli ?? CLI, 'worker'],
+    {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        DATABASE_URL: options.databaseUrl,
+        REDIS_URL: options.redisUrl,
+        WORKFLOW_POOL: options.pool,
+        POD_NAME: options.name,
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        // Rows are seeded as published; keep the relay from resending them mid-run.
+        WORKFLOW_RELAY_REPUBLISH_AFTER_MS: '600000',
+        ...options.extraEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: ROOT,
-  });
+  );
   return track(options.name, child, port);
 }
 

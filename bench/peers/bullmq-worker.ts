@@ -3,12 +3,12 @@
  * update per job. Env: REDIS_URL, DATABASE_URL, QUEUE, CONCURRENCY.
  */
 import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { PEER_APPLY_SQL } from '../lib/seed.js';
 
 const concurrency = Number(process.env.CONCURRENCY ?? 8);
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: concurrency });
-const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const worker = new Worker(
   process.env.QUEUE ?? 'bench',
   async (job) => {
@@ -16,11 +16,10 @@ const worker = new Worker(
     await pool.query(PEER_APPLY_SQL, [event, execution]);
   },
   {
-    connection: {
-      host: redisUrl.hostname,
-      port: Number(redisUrl.port),
+    // BullMQ's own optional load of ioredis fails under ESM; hand it a client.
+    connection: new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
       maxRetriesPerRequest: null,
-    },
+    }),
     concurrency,
     removeOnComplete: { count: 0 },
     removeOnFail: { count: 1000 },
