@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperatorConfig } from '../../operator/config.js';
 import { type RunningOperator, startOperator } from '../../operator/main.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
+import { waitFor } from '../../worker/local/process.js';
 import { type TestRedis, testRedis } from '../support/isolation.js';
 import { KubeApiServer } from '../support/kube-apiserver.js';
 import {
@@ -385,7 +386,16 @@ describe("the chart's RBAC and the operator", () => {
           expect(result.status, result.stderr).toBe(0);
           return result.stdout;
         };
-        seen.get = run(['get', 'wwp']);
+        // The status catches up with the last scale down a poll or two after the Deployment.
+        await waitFor(
+          'the pool status to show the scale down',
+          () => {
+            seen.get = run(['get', 'wwp']);
+            const row = seen.get.trim().split('\n')[1] ?? '';
+            return row.split(/\s+/).slice(1, 4).join(' ') === '1 0 0';
+          },
+          { timeoutMs: 30_000, intervalMs: 250 },
+        );
         seen.wide = run(['get', 'wwp', '-o', 'wide']);
         seen.describe = run(['describe', 'wwp', pool]);
         seen.explain = run(['explain', 'workflowworkerpools.spec.autoscaling']);

@@ -214,9 +214,12 @@ describe('a worker draining on SIGTERM', () => {
       tenant: TENANT,
       executionId: 'job-d',
       event: 'work',
-      payload: { ms: 8_000 },
+      // Long enough to still run after E has started, even on a busy machine.
+      payload: { ms: 15_000 },
     });
-    await waitFor('D to start the long action', async () => (await inFlight(workerD)) === 1);
+    await waitFor('D to start the long action', async () => (await inFlight(workerD)) === 1, {
+      timeoutMs: 60_000,
+    });
     const workerE = await startWorker('drain-e', short);
 
     const signalledAt = Date.now();
@@ -235,13 +238,13 @@ describe('a worker draining on SIGTERM', () => {
         const [action] = await app.knex('workflow_action_results').where({ event_id: eventId });
         return action?.status === 'succeeded';
       },
-      { timeoutMs: 30_000 },
+      { timeoutMs: 60_000 },
     );
     const ranByE = workerE
       .logged('delivery done')
       .filter((line) => line.executionId === 'job-d' && line.actionsRun === 1);
     expect(ranByE).toHaveLength(1);
-    expect(Date.now() - signalledAt).toBeLessThan(30_000);
+    expect(Date.now() - signalledAt).toBeLessThan(60_000);
     expect(await workerE.stop()).toEqual({ code: 0, signal: null });
   });
 
@@ -255,7 +258,9 @@ describe('a worker draining on SIGTERM', () => {
       event: 'work',
       payload: { ms: 10_000 },
     });
-    await waitFor('C to start the long action', async () => (await inFlight(worker)) === 1);
+    await waitFor('C to start the long action', async () => (await inFlight(worker)) === 1, {
+      timeoutMs: 60_000,
+    });
     worker.signal('SIGTERM');
     await worker.waitForLog('shutting down');
     expect(worker.running).toBe(true);
