@@ -15,7 +15,8 @@ import { type BenchEnv, CLI, describeMachine, ROOT, sleep } from './lib/env.js';
 import { noticesFor, publishNotices, seedFlowpoolBacklog, truncateFlowpool } from './lib/seed.js';
 import { fmtSummary, rounds, summarize, table, writeResult } from './lib/stats.js';
 
-const SPIKE = { executions: 1_000, perExecution: 1 };
+// Larger than one worker drains within a poll, so the poll sees it.
+const SPIKE = { executions: 10_000, perExecution: 1 };
 
 export function operatorLanded(): boolean {
   try {

@@ -109,7 +109,9 @@ async function endToEnd(env: BenchEnv, workers: number, fraction: number): Promi
     const maxRate = sent / ((performance.now() - started) / 1000);
     const appliedAfterMax = sent;
     // Open loop at a fixed rate: each send is due at its slot, whatever the previous did.
-    const offeredRate = Math.max(1, Math.round(maxRate * fraction));
+    // BENCH_LATENCY_RATE pins the offered rate (to compare builds at the same load).
+    const pinned = Number(process.env.BENCH_LATENCY_RATE ?? 0);
+    const offeredRate = pinned > 0 ? pinned : Math.max(1, Math.round(maxRate * fraction));
     const count = offeredRate * FIXED_SECONDS;
     const due: number[] = [];
     const enqueueMs: number[] = [];
@@ -259,6 +261,7 @@ export async function latencyBench(env: BenchEnv) {
         `round ${round} workers ${workers}: max ${fmt(r.maxRate)}/s, at ${r.offeredRate}/s applied p50 ${fmt(r.appliedMs.p50)} p99 ${fmt(r.appliedMs.p99)} ms`,
       );
     }
+    if (process.env.BENCH_LATENCY_API === '0') continue;
     for (const r of await apiLatency(env)) {
       apiRuns.push({ ...r, round });
       console.error(
@@ -284,7 +287,7 @@ export async function latencyBench(env: BenchEnv) {
     [
       'worker processes',
       'max enqueue→applied events/s (16 callers)',
-      'offered events/s (50%)',
+      process.env.BENCH_LATENCY_RATE ? 'offered events/s (pinned)' : 'offered events/s (50%)',
       'enqueue p50 ms',
       'enqueue p99 ms',
       'enqueue→applied p50 ms',
