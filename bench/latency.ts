@@ -108,6 +108,18 @@ async function endToEnd(env: BenchEnv, workers: number, fraction: number): Promi
     await waitApplied(env, tenant, sent);
     const maxRate = sent / ((performance.now() - started) / 1000);
     const appliedAfterMax = sent;
+    // Catch-up applied the closed loop's events in batches; the notices left
+    // over must be acknowledged too, or the open loop would queue behind them.
+    await waitFor(
+      'the stream drained',
+      async () => {
+        const groups = (await env.redis.xinfo('GROUPS', `workflow:events:${pool}`)) as unknown[][];
+        const g = groups[0] ?? [];
+        const field = (name: string) => Number(g[g.indexOf(name) + 1]);
+        return field('lag') === 0 && field('pending') === 0;
+      },
+      { timeoutMs: 300_000, intervalMs: 100 },
+    );
     // Open loop at a fixed rate: each send is due at its slot, whatever the previous did.
     // BENCH_LATENCY_RATE pins the offered rate (to compare builds at the same load).
     const pinned = Number(process.env.BENCH_LATENCY_RATE ?? 0);
