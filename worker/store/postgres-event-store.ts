@@ -149,14 +149,24 @@ export class PostgresEventStore implements EventStore {
 
   async markPublished(tenant: string, eventIds: readonly string[]): Promise<void> {
     if (eventIds.length === 0) return;
+    // The mark is an optimisation (the relay resends unmarked rows), so rows
+    // another transaction holds are skipped rather than waited for: a worker
+    // may be committing the same events right now, and waiting on a batch of
+    // its rows in another order would risk a deadlock.
     await this.knex.raw(
-      `with marked as (
-         update ${EVENTS} set published_at = now()
+      `with events as (
+         select id, event_id from ${EVENTS}
           where tenant = ? and event_id = any(?::uuid[]) and published_at is null
-          returning event_id)
+          for update skip locked),
+       processing as (
+         select p.processing_id from ${PROCESSING} p join events e on e.event_id = p.event_id
+          where p.tenant = ? and p.status = 'pending'
+          for update of p skip locked),
+       marked as (
+         update ${EVENTS} e set published_at = now() from events t where e.id = t.id)
        update ${PROCESSING} p set status = 'published', updated_at = now()
-         from marked where p.event_id = marked.event_id and p.status = 'pending'`,
-      [tenant, [...eventIds]] as unknown as Knex.RawBinding[],
+         from processing t where p.processing_id = t.processing_id`,
+      [tenant, [...eventIds], tenant] as unknown as Knex.RawBinding[],
     );
   }
 
