@@ -3,10 +3,12 @@
  * StreamReachable, holds the replicas it has, and picks up again when
  * Redis is back.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PoolController } from '../../operator/controller/controller.js';
 import { KubeApi } from '../../operator/kube/kube-api.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
+import { waitFor } from '../../worker/local/process.js';
 import { type TestRedis, testRedis } from '../support/isolation.js';
 import type { KubeApiServer } from '../support/kube-apiserver.js';
 import {
@@ -121,7 +123,12 @@ describe('Redis unreachable', () => {
     expect(back.status?.backlog).toBe(0);
     // Back in charge: the empty backlog scales the pool down after the window.
     await waitForReplicas(kube, NS, 'outage', 1, 10_000);
-    const reasons = (await eventsFor(kube, NS, 'outage')).map((event) => event.reason);
+    // The Event is written just after the scale; wait for it rather than race it.
+    let reasons: Array<string | undefined> = [];
+    await waitFor('the ScaleDown and StreamReachable events', async () => {
+      reasons = (await eventsFor(kube, NS, 'outage')).map((event) => event.reason);
+      return reasons.includes('StreamReachable') && reasons.includes('ScaleDown');
+    });
     expect(reasons).toEqual(expect.arrayContaining(['StreamReachable', 'ScaleDown']));
   });
 });
