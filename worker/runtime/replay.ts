@@ -1,5 +1,5 @@
 import { WorkflowCodeError } from '../errors.js';
-import type { EventRecord, EventStore, ExecutionRecord, ReplayBase } from '../store/event-store.js';
+import type { EventRecord, ExecutionRecord, ReplayBase } from '../store/event-store.js';
 import type { WorkflowDefinition, WorkflowState } from '../workflow/definition.js';
 import { applyEvent, fold, type Step } from '../workflow/reducer.js';
 
@@ -18,23 +18,9 @@ export function decidedEvents(events: readonly EventRecord[]): EventRecord[] {
 
 /**
  * Rebuilds an execution's state at applied_seq from the latest snapshot and
- * the events after it: cost grows with events since the snapshot, not with
- * the whole history.
+ * the events after it (a replay base already read): cost grows with events
+ * since the snapshot, not with the whole history.
  */
-export async function replayExecution(
-  store: EventStore,
-  definition: WorkflowDefinition,
-  execution: ExecutionRecord,
-): Promise<ReplayedState> {
-  const base = await store.replayBase(
-    execution.tenant,
-    execution.executionId,
-    execution.appliedSeq,
-  );
-  return replayFrom(definition, execution, base);
-}
-
-/** The fold of a replay base already read. */
 export function replayFrom(
   definition: WorkflowDefinition,
   execution: ExecutionRecord,

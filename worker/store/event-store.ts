@@ -167,10 +167,9 @@ export interface EventStore {
   getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined>;
   /** The execution and whether it has pending actions, in one read. */
   loadExecution(tenant: string, executionId: string): Promise<LoadedExecution | undefined>;
-  replayBase(tenant: string, executionId: string, uptoSeq: number): Promise<ReplayBase>;
   /**
-   * replayBase(appliedSeq) and unappliedEvents(appliedSeq, limit) in one
-   * read; undefined when the execution has no snapshot at or below appliedSeq.
+   * The latest snapshot at or below appliedSeq with the events after it, and
+   * unappliedEvents(appliedSeq, limit), in one read; undefined when the execution has no snapshot at or below appliedSeq.
    */
   catchUpBase(
     tenant: string,

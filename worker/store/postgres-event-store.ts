@@ -14,7 +14,6 @@ import type {
   LoadedExecution,
   NewEvent,
   NewExecution,
-  ReplayBase,
   Snapshot,
 } from './event-store.js';
 import {
@@ -229,23 +228,6 @@ export class PostgresEventStore implements EventStore {
   async getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined> {
     const row = await this.knex(EXECUTIONS).where({ tenant, execution_id: executionId }).first();
     return row ? toExecution(row as ExecutionRow) : undefined;
-  }
-
-  async replayBase(tenant: string, executionId: string, uptoSeq: number): Promise<ReplayBase> {
-    const snapshotRow = await this.knex(SNAPSHOTS)
-      .where({ tenant, execution_id: executionId })
-      .andWhere('seq', '<=', uptoSeq)
-      .orderBy('seq', 'desc')
-      .first('seq', 'current_state', 'data');
-    const snapshot: Snapshot | undefined = snapshotRow
-      ? { seq: Number(snapshotRow.seq), state: snapshotRow.current_state, data: snapshotRow.data }
-      : undefined;
-    const rows = await this.knex(EVENTS)
-      .where({ tenant, execution_id: executionId })
-      .andWhere('seq', '>', snapshot?.seq ?? 0)
-      .andWhere('seq', '<=', uptoSeq)
-      .orderBy('seq', 'asc');
-    return { snapshot, events: (rows as EventRow[]).map(toEvent) };
   }
 
   async catchUpBase(
