@@ -171,11 +171,16 @@ describe('flowpool operator (the program)', () => {
     await addEntries(redis.redis, stream, 41);
     const reactionMs = await waitForReplicas(kube, NS, 'program', 5, 2_000);
     console.log(`program: backlog → Deployment replicas changed in ${reactionMs} ms`);
-    await waitFor('per-pool metrics', async () =>
-      /flowpool_operator_pool_backlog\{namespace="program",pool="program"\} 41/.test(
-        await operator!.metrics(),
-      ),
-    );
+    // The backlog gauge is set at the poll, the desired one at the reconcile after it.
+    await waitFor('per-pool metrics', async () => {
+      const scraped = await operator!.metrics();
+      return (
+        /flowpool_operator_pool_backlog\{namespace="program",pool="program"\} 41/.test(scraped) &&
+        /flowpool_operator_pool_desired_replicas\{namespace="program",pool="program"\} 5/.test(
+          scraped,
+        )
+      );
+    });
     const text = await operator.metrics();
     expect(text).toMatch(
       /flowpool_operator_pool_desired_replicas\{namespace="program",pool="program"\} 5/,
