@@ -66,6 +66,8 @@ export class RedisBacklogSource implements BacklogSource, ConsumerAdmin {
   private readonly timeoutMs: number;
   private readonly countLimit: number;
   private readonly includeConsumers: boolean;
+  /** Why the client last failed to connect; cleared once it is ready. */
+  private lastConnectionError: Error | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -74,6 +76,16 @@ export class RedisBacklogSource implements BacklogSource, ConsumerAdmin {
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.countLimit = Math.max(1, options.countLimit ?? 1000);
     this.includeConsumers = options.includeConsumers ?? false;
+    redis.on('error', (error: Error) => {
+      this.lastConnectionError = error;
+    });
+    redis.on('close', () => {
+      // A server or proxy that hangs up without an error leaves only this trace.
+      this.lastConnectionError ??= new Error('the server closed the connection');
+    });
+    redis.on('ready', () => {
+      this.lastConnectionError = undefined;
+    });
   }
 
   async read(stream: string, group: string): Promise<BacklogReading> {
@@ -118,11 +130,8 @@ export class RedisBacklogSource implements BacklogSource, ConsumerAdmin {
     }
   }
 
-  /** ioredis's retry errors do not say why; the connection's state does. */
   private describe(error: unknown): BacklogReadError {
-    const described = toReadError(error);
-    if (described.code !== 'RedisUnavailable') return described;
-    return { ...described, message: `${described.message} (connection ${this.redis.status})` };
+    return toReadError(error, { status: this.redis.status, lastError: this.lastConnectionError });
   }
 
   private async readOrThrow(stream: string, group: string): Promise<BacklogKnown> {

@@ -252,13 +252,40 @@ describe('RedisBacklogSource without Redis', () => {
         lagSource: 'unknown',
         error: { code: 'RedisUnavailable' },
       });
-      expect(reading.error?.message).toBeTruthy();
+      // The cause, not the client library's retry wording.
+      expect(reading.error?.message).toContain('connection refused');
+      expect(reading.error?.message).toContain(`ECONNREFUSED 127.0.0.1:${port}`);
+      expect(reading.error?.message).not.toContain('maxRetriesPerRequest');
       expect(await unreachable.consumers('s', GROUP)).toMatchObject({ readOk: false });
       expect(await unreachable.removeConsumer('s', GROUP, 'x')).toMatchObject({
         outcome: 'failed',
       });
     } finally {
       dead.disconnect();
+    }
+  });
+
+  it('names refused credentials and missing permissions', async () => {
+    const user = `${t.prefix.replace(/[^a-z0-9]/gi, '')}reader`;
+    const stream = await newStream();
+    // A user that may connect but not run XINFO, to see NOPERM.
+    await redis.acl('SETUSER', user, 'on', '>right', '~*', '+@all', '-xinfo');
+    const { port } = redis.options;
+    const wrong = createBacklogRedis(`redis://${user}:wrong@127.0.0.1:${port}`);
+    const denied = createBacklogRedis(`redis://${user}:right@127.0.0.1:${port}`);
+    try {
+      expect(await new RedisBacklogSource(wrong).read(stream, GROUP)).toMatchObject({
+        readOk: false,
+        error: { code: 'AuthenticationFailed', message: expect.stringContaining('WRONGPASS') },
+      });
+      expect(await new RedisBacklogSource(denied).read(stream, GROUP)).toMatchObject({
+        readOk: false,
+        error: { code: 'PermissionDenied', message: expect.stringContaining('NOPERM') },
+      });
+    } finally {
+      wrong.disconnect();
+      denied.disconnect();
+      await redis.acl('DELUSER', user);
     }
   });
 

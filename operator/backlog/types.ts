@@ -17,6 +17,10 @@ export type LagEstimate =
 export type BacklogErrorCode =
   /** Connection refused, closed, or retries exhausted. */
   | 'RedisUnavailable'
+  /** Redis refused the URL's credentials (WRONGPASS, NOAUTH). */
+  | 'AuthenticationFailed'
+  /** The ACL user may not run the commands the reader needs (NOPERM). */
+  | 'PermissionDenied'
   /** No answer within the read's time limit. */
   | 'Timeout'
   /** The key holds something other than a stream. */

@@ -511,7 +511,8 @@ export class PoolController {
         : {
             kind: 'unreadable',
             reason: reading.error.code,
-            message: `${reading.error.message} (${redactUrl(resolved.url)})`,
+            message: reading.error.message,
+            url: redactUrl(resolved.url),
           };
     }
     if (runtime.stopped) return;

@@ -120,7 +120,12 @@ describe('computeStatus', () => {
     const status = computeStatus(
       inputs({
         pool: pool({}, previous as WorkflowWorkerPool['status']),
-        stream: { kind: 'unreadable', reason: 'RedisUnavailable', message: 'connection refused' },
+        stream: {
+          kind: 'unreadable',
+          reason: 'RedisUnavailable',
+          message: 'cannot connect to Redis: connection refused',
+          url: 'redis://redis:6379',
+        },
         decision: {
           reason: 'HoldRedisUnavailable',
           message: 'Redis unreadable; holding 3 replicas',
@@ -132,7 +137,7 @@ describe('computeStatus', () => {
       status: 'False',
       reason: 'RedisUnavailable',
       message:
-        'cannot read stream workflow:events:p group workflow-workers: connection refused; holding 3 replicas',
+        'cannot read stream workflow:events:p group workflow-workers at redis://redis:6379: cannot connect to Redis: connection refused; holding 3 replicas',
     });
     expect(conditionOf(status, 'Scaling')).toMatchObject({
       status: 'False',

@@ -14,7 +14,7 @@ export type StreamView =
   | { kind: 'not-polled' }
   | { kind: 'read'; reading: BacklogKnown }
   /** Redis (or the Secret naming it) could not be read; `reason` is CamelCase. */
-  | { kind: 'unreadable'; reason: string; message: string };
+  | { kind: 'unreadable'; reason: string; message: string; url?: string | undefined };
 
 /** What became of applying the Deployment in this reconcile. */
 export type ApplyOutcome =
@@ -147,7 +147,7 @@ function streamCondition(inputs: StatusInputs): ConditionState {
         type: 'StreamReachable',
         status: 'False',
         reason: view.reason,
-        message: `cannot read ${where}: ${view.message}${held}`,
+        message: `cannot read ${where}${view.url ? ` at ${view.url}` : ''}: ${view.message}${held}`,
       };
     }
     case 'read': {

@@ -90,6 +90,12 @@ describe('Redis unreachable', () => {
       reason: 'RedisUnavailable',
       message: expect.stringContaining('holding 3 replicas'),
     });
+    // The cause in plain words, not the client library's retry wording.
+    const said = condition(down, 'StreamReachable')?.message ?? '';
+    expect(said).toMatch(
+      / at redis:\/\/127\.0\.0\.1:\d+\/?: cannot connect to Redis: (connection refused|connection reset|the server closed the connection) \(/,
+    );
+    expect(said).not.toContain('maxRetriesPerRequest');
     expect(condition(down, 'Scaling')).toMatchObject({
       status: 'False',
       reason: 'HoldRedisUnavailable',
