@@ -274,6 +274,10 @@ export class PoolController {
         deployment = live;
       }
       if (!conflict) {
+        const running = deployment?.spec?.replicas;
+        if (running !== undefined && target < running) {
+          await this.markDeletionCosts(key, pool, runtime);
+        }
         const result = await this.applyDeployment(pool, runtime, deployment, target);
         apply = result.apply;
         deployment = result.deployment;
@@ -546,16 +550,8 @@ export class PoolController {
     this.reportStream(pool, runtime, view);
 
     const active = !pool.spec.paused && deployment !== undefined;
-    let pods: Pod[] | undefined;
-    const listPods = async () => {
-      pods ??= await this.kube.listPods(namespace, selectorString(name));
-      return pods;
-    };
     if (!pool.spec.paused && pool.spec.autoscaling.enabled) {
       const desired = decision.desiredReplicas;
-      if (desired < current && active && reading.readOk && reading.consumers) {
-        await this.markDeletionCosts(pool, runtime, await listPods(), reading.consumers);
-      }
       if (desired !== current) {
         runtime.pendingScale = { to: desired, reason: decision.reason, message: decision.message };
       }
@@ -564,24 +560,45 @@ export class PoolController {
       runtime.desired = undefined;
     }
     if (active && reading.readOk && reading.consumers && reading.consumers.length > 0) {
-      await this.forgetDeletedConsumers(key, pool, runtime, reading.consumers, listPods);
+      await this.forgetDeletedConsumers(key, pool, runtime, reading.consumers);
     }
     this.queue.add(key);
   }
 
+  /**
+   * Marks pods with their deletion cost before a scale down, whoever asked
+   * for it (the scaler, `kubectl scale`, a lowered maxReplicas), so the
+   * ReplicaSet removes idle workers first and busy ones last. Best effort:
+   * when Redis or the pod list cannot be read, the scale down still happens,
+   * since the workers drain on SIGTERM either way.
+   */
   private async markDeletionCosts(
+    key: string,
     pool: WorkflowWorkerPool,
     runtime: PoolRuntime,
-    pods: Pod[],
-    consumers: ConsumerInfo[],
   ): Promise<void> {
-    const namespace = pool.metadata.namespace ?? 'default';
-    for (const { name, cost } of deletionCostPatches(pods, consumers)) {
+    const resolved = await this.urls.resolve(pool);
+    if (!resolved.ok) return;
+    const { stream, consumerGroup } = pool.spec.redis;
+    const read = await this.connections.use(key, resolved.url).consumers(stream, consumerGroup);
+    if (!read.readOk) {
+      runtime.log.warn({ err: read.error.message }, 'scaling down without pod deletion costs');
+      return;
+    }
+    const { namespace, name } = splitKey(key);
+    let pods: Pod[];
+    try {
+      pods = await this.kube.listPods(namespace, selectorString(name));
+    } catch (error) {
+      runtime.log.warn({ err: message(error) }, 'scaling down without pod deletion costs');
+      return;
+    }
+    for (const { name: pod, cost } of deletionCostPatches(pods, read.consumers)) {
       try {
-        await this.kube.annotatePod(namespace, name, { [POD_DELETION_COST]: cost });
+        await this.kube.annotatePod(namespace, pod, { [POD_DELETION_COST]: cost });
       } catch (error) {
         if (!isNotFound(error)) {
-          runtime.log.warn({ pod: name, err: message(error) }, 'could not mark pod deletion cost');
+          runtime.log.warn({ pod, err: message(error) }, 'could not mark pod deletion cost');
         }
       }
     }
@@ -592,13 +609,14 @@ export class PoolController {
     pool: WorkflowWorkerPool,
     runtime: PoolRuntime,
     consumers: ConsumerInfo[],
-    listPods: () => Promise<Pod[]>,
   ): Promise<void> {
+    const { namespace, name } = splitKey(key);
     let podNames: Set<string>;
     try {
       // Pods are listed after the consumers were read: a consumer's pod existed
       // before the consumer did, so a pod missing here is really gone.
-      podNames = new Set((await listPods()).map((pod) => pod.metadata?.name ?? ''));
+      const pods = await this.kube.listPods(namespace, selectorString(name));
+      podNames = new Set(pods.map((pod) => pod.metadata?.name ?? ''));
     } catch (error) {
       runtime.log.warn({ err: message(error) }, 'could not list worker pods');
       return;

@@ -15,6 +15,8 @@ import {
   consumeAll,
   createNamespace,
   createPool,
+  createWorkerPods,
+  deletionCosts,
   deploymentReplicas,
   eventsFor,
   getDeployment,
@@ -360,6 +362,22 @@ describe('pool controller on a real API server and Redis', () => {
       replicas: 4,
       selector: expect.stringContaining('flowpool.dev/pool=manual'),
     });
+
+    // kubectl scale down: the busy pod is marked to go last, the idle ones first.
+    await createWorkerPods(kube, NS, 'manual', ['manual-a', 'manual-b', 'manual-c', 'manual-d']);
+    await redis.redis.xreadgroup('GROUP', GROUP, 'manual-b', 'COUNT', 3, 'STREAMS', stream, '>');
+    await consumeAll(redis.redis, stream, GROUP, 'manual-c');
+    const down = await kube.request('PATCH', `${poolPath('manual')}/scale`, {
+      body: { spec: { replicas: 2 } },
+    });
+    expect(down.status, JSON.stringify(down.body)).toBe(200);
+    await waitForReplicas(kube, NS, 'manual', 2, 5_000);
+    expect(await deletionCosts(kube, NS, 'manual')).toEqual({
+      'manual-a': '-100',
+      'manual-b': '103',
+      'manual-c': '-100',
+      'manual-d': '-100',
+    });
   });
 
   it('leaves the Deployment alone while paused and says so', async () => {
@@ -413,37 +431,14 @@ describe('pool controller on a real API server and Redis', () => {
     await addEntries(redis.redis, stream, 30);
     await waitForReplicas(kube, NS, 'costs', 3, 3_000);
     // Three pods as the ReplicaSet would make them; consumers are named after pods.
-    const labels = {
-      'app.kubernetes.io/name': 'flowpool-worker',
-      'app.kubernetes.io/instance': 'costs',
-      'flowpool.dev/pool': 'costs',
-    };
-    for (const name of ['costs-a', 'costs-b', 'costs-c']) {
-      const created = await kube.request('POST', `/api/v1/namespaces/${NS}/pods`, {
-        body: {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name, labels },
-          spec: { containers: [{ name: 'worker', image: 'flowpool:0.1.0' }] },
-        },
-      });
-      expect(created.status).toBe(201);
-    }
+    await createWorkerPods(kube, NS, 'costs', ['costs-a', 'costs-b', 'costs-c']);
     // costs-a takes 2 entries and keeps them; costs-b and a gone pod's consumer ack everything.
     await redis.redis.xreadgroup('GROUP', GROUP, 'costs-a', 'COUNT', 2, 'STREAMS', stream, '>');
     await consumeAll(redis.redis, stream, GROUP, 'costs-b');
     await redis.redis.xgroup('CREATECONSUMER', stream, GROUP, 'costs-gone');
     // Backlog 2: one replica will do, after the window.
     await waitForReplicas(kube, NS, 'costs', 1, 10_000);
-    const pods = await kube.request<{
-      items: Array<{ metadata: { name: string; annotations?: Record<string, string> } }>;
-    }>('GET', `/api/v1/namespaces/${NS}/pods?labelSelector=flowpool.dev/pool=costs`);
-    const cost = Object.fromEntries(
-      pods.body.items.map((pod) => [
-        pod.metadata.name,
-        pod.metadata.annotations?.['controller.kubernetes.io/pod-deletion-cost'],
-      ]),
-    );
+    const cost = await deletionCosts(kube, NS, 'costs');
     expect(cost).toEqual({ 'costs-a': '102', 'costs-b': '-100', 'costs-c': '-100' });
     // The consumer of a pod that does not exist, holding nothing, is removed; costs-a is kept.
     const consumers = async () =>

@@ -269,3 +269,45 @@ export async function consumeAll(
     if (ack) await redis.xack(stream, group, ...entries.map(([id]) => id));
   }
 }
+
+/** Creates pods as the ReplicaSet would for `pool`'s Deployment (consumers are named after pods). */
+export async function createWorkerPods(
+  kube: KubeApiServer,
+  namespace: string,
+  pool: string,
+  names: readonly string[],
+): Promise<void> {
+  const labels = {
+    'app.kubernetes.io/name': 'flowpool-worker',
+    'app.kubernetes.io/instance': pool,
+    'flowpool.dev/pool': pool,
+  };
+  for (const name of names) {
+    const created = await kube.request('POST', `/api/v1/namespaces/${namespace}/pods`, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, labels },
+        spec: { containers: [{ name: 'worker', image: 'flowpool:0.1.0' }] },
+      },
+    });
+    if (created.status !== 201) throw new Error(`pod ${name}: ${JSON.stringify(created.body)}`);
+  }
+}
+
+/** The pod-deletion-cost annotation of each of `pool`'s pods, by pod name. */
+export async function deletionCosts(
+  kube: KubeApiServer,
+  namespace: string,
+  pool: string,
+): Promise<Record<string, string | undefined>> {
+  const pods = await kube.request<{
+    items: Array<{ metadata: { name: string; annotations?: Record<string, string> } }>;
+  }>('GET', `/api/v1/namespaces/${namespace}/pods?labelSelector=flowpool.dev/pool=${pool}`);
+  return Object.fromEntries(
+    pods.body.items.map((pod) => [
+      pod.metadata.name,
+      pod.metadata.annotations?.['controller.kubernetes.io/pod-deletion-cost'],
+    ]),
+  );
+}
