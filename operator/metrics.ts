@@ -9,6 +9,8 @@ export interface PoolFigures {
   currentReplicas?: number | undefined;
   readyReplicas?: number | undefined;
   streamReachable?: boolean | undefined;
+  arrivalRate?: number | undefined;
+  processingRatePerReplica?: number | undefined;
 }
 
 /**
@@ -22,6 +24,8 @@ export class OperatorMetrics {
   private readonly current: Gauge<PoolLabels>;
   private readonly ready: Gauge<PoolLabels>;
   private readonly reachable: Gauge<PoolLabels>;
+  private readonly arrivalRate: Gauge<PoolLabels>;
+  private readonly capacity: Gauge<PoolLabels>;
   private readonly reconciles: Counter<'result'>;
   private readonly reconcileErrors: Counter;
   private readonly reconcileDuration: Histogram;
@@ -46,6 +50,14 @@ export class OperatorMetrics {
       "Worker pods the pool's Deployment has",
     );
     this.ready = poolGauge('flowpool_operator_pool_ready_replicas', 'Worker pods that are ready');
+    this.arrivalRate = poolGauge(
+      'flowpool_operator_pool_arrival_rate',
+      'Entries added to the stream per second, over the last few polls',
+    );
+    this.capacity = poolGauge(
+      'flowpool_operator_pool_processing_rate_per_replica',
+      'Entries one worker takes per second, measured while the pool was saturated',
+    );
     this.reachable = poolGauge(
       'flowpool_operator_pool_stream_reachable',
       '1 when the last poll read the stream backlog, 0 when it could not',
@@ -97,6 +109,8 @@ export class OperatorMetrics {
     set(this.desired, figures.desiredReplicas);
     set(this.current, figures.currentReplicas);
     set(this.ready, figures.readyReplicas);
+    set(this.arrivalRate, figures.arrivalRate);
+    set(this.capacity, figures.processingRatePerReplica);
     if (figures.streamReachable !== undefined) {
       this.reachable.set(labels, figures.streamReachable ? 1 : 0);
     }
@@ -105,7 +119,16 @@ export class OperatorMetrics {
   /** Removes every series of a pool that is gone. */
   forgetPool(namespace: string, pool: string): void {
     const labels = { namespace, pool };
-    for (const gauge of [this.backlog, this.desired, this.current, this.ready, this.reachable]) {
+    const gauges = [
+      this.backlog,
+      this.desired,
+      this.current,
+      this.ready,
+      this.reachable,
+      this.arrivalRate,
+      this.capacity,
+    ];
+    for (const gauge of gauges) {
       gauge.remove(labels);
     }
     for (const direction of ['up', 'down']) this.scales.remove({ ...labels, direction });

@@ -162,6 +162,7 @@ export class RedisBacklogSource implements BacklogSource, ConsumerAdmin {
       backlog: lag + group.pending,
       lagSource: source,
       streamState: 'present',
+      entriesRead: group.entriesRead,
     });
     const lag = reportedLag(group, info);
     if (lag !== undefined) return known(lag, 'xinfo');

@@ -82,6 +82,7 @@ describe('RedisBacklogSource against Redis', () => {
       pending: 3,
       backlog: 5,
       lagSource: 'xinfo',
+      entriesRead: 3,
     });
     await redis.xack(stream, GROUP, ...delivered.slice(0, 2));
     expect(await source.read(stream, GROUP)).toMatchObject({

@@ -55,6 +55,8 @@ export interface BacklogKnown {
   streamState: StreamState;
   /** XINFO STREAM entries-added: a monotonic counter for the arrival rate (Redis >= 7). */
   entriesAdded?: number | undefined;
+  /** XINFO GROUPS entries-read: entries delivered to the group so far, for its processing rate (Redis >= 7). */
+  entriesRead?: number | undefined;
   /** XLEN of the stream. */
   length?: number | undefined;
   consumers?: ConsumerInfo[] | undefined;

@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { KIND, type WorkflowWorkerPool } from '../api/pool.js';
+import { streamCounters } from '../backlog/counters.js';
 import { unreadable } from '../backlog/redis-backlog-source.js';
 import type { BacklogReading, ConsumerInfo } from '../backlog/types.js';
 import { isNotFound } from '../kube/client.js';
@@ -19,7 +20,7 @@ import { renderWorkerDeployment, selectorString, WORKER_APP_NAME } from '../rend
 import { StreamNameError } from '../render/stream.js';
 import { decide } from '../scaler/decide.js';
 import { EMPTY_HISTORY } from '../scaler/history.js';
-import { type CounterSample, estimateRate } from '../scaler/rate.js';
+import { NO_RATE_HISTORY, observeRates, type RateHistory } from '../scaler/rates.js';
 import type { ScalerHistory } from '../scaler/types.js';
 import {
   BacklogConnections,
@@ -71,7 +72,7 @@ interface PoolRuntime {
   uid: string | undefined;
   log: Logger;
   history: ScalerHistory;
-  rateSamples: readonly CounterSample[];
+  rates: RateHistory;
   /** The scaler's last answer; undefined while paused, manual, or before the first poll. */
   desired: number | undefined;
   decision: { reason: string; message: string } | undefined;
@@ -113,11 +114,6 @@ function ownerKey(deployment: Deployment): string | undefined {
 
 function intervalOf(pool: WorkflowWorkerPool): number {
   return Math.max(1, pool.spec.autoscaling.pollIntervalSeconds) * 1000;
-}
-
-/** The arrival rate is averaged over a minute, or ten polls if that is longer. */
-function rateWindowMs(pool: WorkflowWorkerPool): number {
-  return Math.max(60_000, 10 * intervalOf(pool));
 }
 
 export class PoolController {
@@ -430,7 +426,7 @@ export class PoolController {
         uid: pool.metadata.uid,
         log: this.log.child({ namespace: pool.metadata.namespace, pool: pool.metadata.name }),
         history: EMPTY_HISTORY,
-        rateSamples: [],
+        rates: NO_RATE_HISTORY,
         desired: undefined,
         decision: undefined,
         pendingScale: undefined,
@@ -524,17 +520,21 @@ export class PoolController {
     const { namespace, name } = splitKey(key);
 
     const now = this.now();
-    const rate = estimateRate(
-      runtime.rateSamples,
-      now,
-      reading.readOk ? reading.entriesAdded : undefined,
-      rateWindowMs(pool),
-    );
-    runtime.rateSamples = rate.samples;
     const deployment = this.deployments.get(key);
+    const observed = observeRates(
+      runtime.rates,
+      streamCounters(reading),
+      {
+        replicas: deployment?.spec?.replicas ?? 0,
+        readyReplicas: deployment?.status?.readyReplicas ?? 0,
+      },
+      now,
+      intervalOf(pool),
+    );
+    runtime.rates = observed.history;
     const current = deployment?.spec?.replicas ?? targetReplicas(pool, runtime.desired, undefined);
     const decision = decide(
-      scalerMetrics(reading, current, rate.rate),
+      scalerMetrics(reading, current, observed.rates),
       runtime.history,
       scalerSpec(pool),
       now,
@@ -546,6 +546,7 @@ export class PoolController {
     this.metrics?.recordPool(namespace, name, {
       backlog: reading.readOk ? reading.backlog : undefined,
       streamReachable: reading.readOk,
+      ...observed.rates,
     });
     this.reportStream(pool, runtime, view);
 

@@ -1,10 +1,11 @@
 /**
- * Pure helpers of the scaling loop: the scaler spec of a pool, the replica
- * target the reconciler applies, and pod-deletion costs.
+ * Pure helpers of the scaling loop: the scaler spec and metrics of a pool,
+ * the replica target the reconciler applies, and pod-deletion costs.
  */
 import type { WorkflowWorkerPool } from '../api/pool.js';
 import type { BacklogReading, ConsumerInfo } from '../backlog/types.js';
 import type { Deployment, Pod } from '../kube/types.js';
+import type { Rates } from '../scaler/rates.js';
 import type { ScalerMetrics, ScalerSpec } from '../scaler/types.js';
 
 /** The annotation the ReplicaSet controller reads to pick which pods go first on a scale down. */
@@ -34,7 +35,7 @@ export function scalerSpec(pool: WorkflowWorkerPool): ScalerSpec {
 export function scalerMetrics(
   reading: BacklogReading,
   currentReplicas: number,
-  arrivalRate: number | undefined,
+  rates: Rates,
 ): ScalerMetrics {
   return {
     currentReplicas,
@@ -43,7 +44,7 @@ export function scalerMetrics(
     backlog: reading.backlog,
     lagSource: reading.lagSource,
     readOk: reading.readOk,
-    arrivalRate,
+    ...rates,
   };
 }
 

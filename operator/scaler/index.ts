@@ -1,3 +1,11 @@
+export {
+  type CapacityLimits,
+  type CapacityObservation,
+  type CapacityState,
+  capacityPerReplica,
+  NO_CAPACITY,
+  observeCapacity,
+} from './capacity.js';
 export { decide } from './decide.js';
 export {
   EMPTY_HISTORY,
@@ -15,6 +23,14 @@ export {
   type RateEstimate,
   ratePerSecond,
 } from './rate.js';
+export {
+  NO_RATE_HISTORY,
+  observeRates,
+  type RateHistory,
+  type Rates,
+  rateLimits,
+  type StreamCounters,
+} from './rates.js';
 export {
   polls,
   reading,

@@ -9,6 +9,7 @@ import { KubeApi } from '../../operator/kube/kube-api.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import { type TestRedis, testRedis } from '../support/isolation.js';
 import type { KubeApiServer } from '../support/kube-apiserver.js';
+import { SteadyTraffic } from './steady-traffic.js';
 import {
   addEntries,
   condition,
@@ -219,6 +220,65 @@ describe('pool controller on a real API server and Redis', () => {
       `backlog → replicas (poll 1 s), ${times.length} pools: min ${sorted[0]} ms, median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms`,
     );
     expect(sorted.at(-1)).toBeLessThanOrEqual(2_000);
+  });
+
+  it('keeps enough replicas for a steady arrival rate, and lets them go when it stops', async () => {
+    const stream = streamOf('steady');
+    await createGroup(stream);
+    await createPool(
+      kube,
+      NS,
+      poolManifest('steady', redis.url, stream, {
+        // The backlog steady traffic leaves never asks for more than one replica.
+        autoscaling: { targetBacklogPerReplica: 10_000, maxReplicas: 6 },
+      }),
+    );
+    await waitForReplicas(kube, NS, 'steady', 1);
+    // 50 entries/s; a replica takes 20/s: 3 keep up, the backlog alone would say 1.
+    const traffic = new SteadyTraffic({
+      kube,
+      redis: redis.redis,
+      namespace: NS,
+      pool: 'steady',
+      stream,
+      group: GROUP,
+      arrivalsPerSecond: 50,
+      perReplicaPerSecond: 20,
+    });
+    try {
+      const terms = /→ (\d+); arrival ([\d.]+)\/s at ([\d.]+)\/s per replica → (\d+)/;
+      let figures: RegExpMatchArray | null = null;
+      const held = await waitForPool(
+        kube,
+        NS,
+        'steady',
+        'the rate term alone holding the pool, past the stabilization window',
+        (pool) => {
+          const scaling = condition(pool, 'Scaling');
+          figures = scaling?.message.match(terms) ?? null;
+          return (
+            figures !== null &&
+            figures[1] === '1' &&
+            Number(figures[4]) >= 3 &&
+            pool.status?.replicas === Number(figures[4]) &&
+            ['Steady', 'WithinTolerance'].includes(scaling?.reason ?? '')
+          );
+        },
+        60_000,
+      );
+      const [, , arrival, perReplica, replicas] = figures!;
+      expect(Number(arrival)).toBeGreaterThan(40);
+      expect(Number(perReplica)).toBeGreaterThan(12);
+      expect(Number(perReplica)).toBeLessThanOrEqual(21);
+      expect(Number(replicas)).toBe(Math.ceil(Number(arrival) / Number(perReplica)));
+      expect(held.status?.backlog).toBeLessThan(10_000);
+
+      // Traffic stops: the rate term lets go, and the pool shrinks to its minimum.
+      traffic.stopArrivals();
+      await waitForReplicas(kube, NS, 'steady', 1, 30_000);
+    } finally {
+      await traffic.stop();
+    }
   });
 
   it('reports Ready and Scaling from the Deployment, keeping transition times while nothing flips', async () => {

@@ -1,7 +1,14 @@
-import type { BacklogReading, BacklogSource } from '../../operator/backlog/index.js';
+import {
+  type BacklogReading,
+  type BacklogSource,
+  streamCounters,
+} from '../../operator/backlog/index.js';
 import {
   decide,
   EMPTY_HISTORY,
+  NO_RATE_HISTORY,
+  observeRates,
+  type RateHistory,
   type ScalerHistory,
   type ScalerSpec,
 } from '../../operator/scaler/index.js';
@@ -31,10 +38,11 @@ export interface LocalAutoscalerOptions {
 
 /**
  * The operator's scaling loop with local processes as the target: the same
- * pure decide() policy, fed from the same backlog reading.
+ * pure decide() policy and rate estimates, fed from the same backlog reading.
  */
 export class LocalAutoscaler {
   private history: ScalerHistory = EMPTY_HISTORY;
+  private rates: RateHistory = NO_RATE_HISTORY;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   readonly samples: ScalingSample[] = [];
@@ -66,8 +74,16 @@ export class LocalAutoscaler {
     const now = (this.options.now ?? Date.now)();
     const reading = await this.options.source.read(this.options.stream, this.options.group);
     const current = this.options.target.replicas;
+    const observed = observeRates(
+      this.rates,
+      streamCounters(reading),
+      { replicas: current, readyReplicas: await this.options.target.readyCount() },
+      now,
+      this.options.spec.pollIntervalSeconds * 1000,
+    );
+    this.rates = observed.history;
     const decision = decide(
-      { ...reading, currentReplicas: current },
+      { ...reading, ...observed.rates, currentReplicas: current },
       this.history,
       this.options.spec,
       now,

@@ -7,6 +7,8 @@ import { freePort } from './process.js';
 /** What an autoscaler drives: the operator's is a Deployment, the local mode's are processes. */
 export interface ScaleTarget {
   readonly replicas: number;
+  /** How many of them are ready to work. */
+  readyCount(): Promise<number>;
   scaleTo(replicas: number, idleConsumers?: ReadonlySet<string>): Promise<void>;
 }
 

@@ -1,0 +1,9 @@
+import type { StreamCounters } from '../scaler/rates.js';
+import type { BacklogReading } from './types.js';
+
+/** The counters the rate estimates follow; none when Redis could not be read. */
+export function streamCounters(reading: BacklogReading): StreamCounters {
+  return reading.readOk
+    ? { entriesAdded: reading.entriesAdded, entriesRead: reading.entriesRead, lag: reading.lag }
+    : { entriesAdded: undefined, entriesRead: undefined, lag: undefined };
+}
