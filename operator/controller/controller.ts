@@ -11,17 +11,18 @@ import type { Logger } from 'pino';
 import { KIND, type WorkflowWorkerPool } from '../api/pool.js';
 import { streamCounters } from '../backlog/counters.js';
 import { unreadable } from '../backlog/redis-backlog-source.js';
-import type { BacklogReading, ConsumerInfo } from '../backlog/types.js';
+import type { BacklogReading } from '../backlog/types.js';
 import { isNotFound } from '../kube/client.js';
-import { poolReference } from '../kube/kube-api.js';
-import type { Deployment, KubeTarget, Pod } from '../kube/types.js';
+import type { Deployment, KubeTarget } from '../kube/types.js';
 import type { OperatorMetrics } from '../metrics.js';
-import { renderWorkerDeployment, selectorString, WORKER_APP_NAME } from '../render/deployment.js';
+import { renderWorkerDeployment, WORKER_APP_NAME } from '../render/deployment.js';
 import { StreamNameError } from '../render/stream.js';
 import { decide } from '../scaler/decide.js';
 import { EMPTY_HISTORY } from '../scaler/history.js';
 import { NO_RATE_HISTORY, observeRates, type RateHistory } from '../scaler/rates.js';
 import type { ScalerHistory } from '../scaler/types.js';
+import { ConsumerHousekeeping, type PoolTarget } from './consumer-housekeeping.js';
+import { PoolNotices } from './pool-notices.js';
 import {
   BacklogConnections,
   type BacklogConnector,
@@ -30,15 +31,7 @@ import {
   redisBacklogConnector,
 } from './redis.js';
 import { objectKey, Reflector, type ReflectorOptions } from './reflector.js';
-import {
-  controlledBy,
-  deletionCostPatches,
-  orphanedConsumers,
-  POD_DELETION_COST,
-  scalerMetrics,
-  scalerSpec,
-  targetReplicas,
-} from './scaling.js';
+import { controlledBy, scalerMetrics, scalerSpec, targetReplicas } from './scaling.js';
 import {
   type ApplyOutcome,
   computeStatus,
@@ -85,8 +78,7 @@ interface PoolRuntime {
   polling: Promise<void> | undefined;
   pollAgain: boolean;
   stopped: boolean;
-  /** Warning reasons already reported, with their message, so each is emitted once per episode. */
-  warned: Map<string, string>;
+  notices: PoolNotices;
 }
 
 /** The key of a pool and of its Deployment: `namespace/name`. */
@@ -128,6 +120,7 @@ export class PoolController {
   private readonly deployments: Reflector<Deployment>;
   private readonly connections: BacklogConnections;
   private readonly urls: RedisUrlResolver;
+  private readonly housekeeping: ConsumerHousekeeping;
   private readonly runtimes = new Map<string, PoolRuntime>();
   private running: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -143,6 +136,10 @@ export class PoolController {
     this.queue = new WorkQueue(options.queue);
     this.connections = new BacklogConnections(options.connector ?? redisBacklogConnector);
     this.urls = new RedisUrlResolver(this.kube, options.secretTtlMs ?? 30_000);
+    this.housekeeping = new ConsumerHousekeeping(this.kube, async ({ pool, namespace, name }) => {
+      const resolved = await this.urls.resolve(pool);
+      return resolved.ok ? this.connections.use(poolKey(namespace, name), resolved.url) : undefined;
+    });
     this.pools = new Reflector(
       this.kube.pools(options.namespace),
       {
@@ -272,7 +269,7 @@ export class PoolController {
       if (!conflict) {
         const running = deployment?.spec?.replicas;
         if (running !== undefined && target < running) {
-          await this.markDeletionCosts(key, pool, runtime);
+          await this.housekeeping.markDeletionCosts(this.target(key, pool, runtime));
         }
         const result = await this.applyDeployment(pool, runtime, deployment, target);
         apply = result.apply;
@@ -282,10 +279,10 @@ export class PoolController {
     }
 
     if (apply.kind === 'failed') {
-      this.warn(pool, runtime, apply.reason, apply.message);
+      runtime.notices.warn(pool, apply.reason, apply.message);
     } else {
       for (const reason of ['ApplyFailed', 'InvalidStream', 'DeploymentConflict']) {
-        runtime.warned.delete(reason);
+        runtime.notices.cleared(reason);
       }
     }
 
@@ -364,9 +361,8 @@ export class PoolController {
     const asked = runtime.pendingScale?.to === target ? runtime.pendingScale : undefined;
     if (asked) runtime.pendingScale = undefined;
     if (previous === undefined) {
-      this.emit(
+      runtime.notices.normal(
         pool,
-        'Normal',
         'DeploymentCreated',
         `created Deployment ${name} with ${target} replicas`,
       );
@@ -394,7 +390,7 @@ export class PoolController {
       { from, to: target, reason: why.reason, decision: why.message },
       'scaled worker Deployment',
     );
-    this.emit(pool, 'Normal', why.reason, `scaled ${from} → ${target}: ${why.message}`);
+    runtime.notices.normal(pool, why.reason, `scaled ${from} → ${target}: ${why.message}`);
   }
 
   private decisionFor(
@@ -422,9 +418,10 @@ export class PoolController {
     }
     if (runtime === undefined) {
       const status = pool.status;
+      const log = this.log.child({ namespace: pool.metadata.namespace, pool: pool.metadata.name });
       runtime = {
         uid: pool.metadata.uid,
-        log: this.log.child({ namespace: pool.metadata.namespace, pool: pool.metadata.name }),
+        log,
         history: EMPTY_HISTORY,
         rates: NO_RATE_HISTORY,
         desired: undefined,
@@ -440,7 +437,7 @@ export class PoolController {
         polling: undefined,
         pollAgain: false,
         stopped: false,
-        warned: new Map(),
+        notices: new PoolNotices(this.kube, log),
       };
       this.runtimes.set(key, runtime);
       this.schedulePoll(key, runtime, 0);
@@ -465,6 +462,10 @@ export class PoolController {
     const { namespace, name } = splitKey(key);
     this.metrics?.forgetPool(namespace, name);
     runtime.log.info('pool gone; stopped polling it');
+  }
+
+  private target(key: string, pool: WorkflowWorkerPool, runtime: PoolRuntime): PoolTarget {
+    return { ...splitKey(key), pool, log: runtime.log };
   }
 
   // ---------------------------------------------------------------- polling
@@ -493,28 +494,11 @@ export class PoolController {
     runtime.timer.unref?.();
   }
 
-  /** One poll: read the backlog, decide, prepare a scale down, tidy consumers, queue the pool. */
+  /** One poll: read the backlog, decide, tidy consumers, queue the pool. */
   private async poll(key: string, runtime: PoolRuntime): Promise<void> {
     let pool = this.pools.get(key);
     if (pool === undefined || pool.metadata.deletionTimestamp || runtime.stopped) return;
-    const { stream, consumerGroup } = pool.spec.redis;
-    const resolved = await this.urls.resolve(pool);
-    let reading: BacklogReading;
-    let view: StreamView;
-    if (!resolved.ok) {
-      reading = unreadable({ code: 'RedisUnavailable', message: resolved.message });
-      view = { kind: 'unreadable', reason: resolved.reason, message: resolved.message };
-    } else {
-      reading = await this.connections.use(key, resolved.url).read(stream, consumerGroup);
-      view = reading.readOk
-        ? { kind: 'read', reading }
-        : {
-            kind: 'unreadable',
-            reason: reading.error.code,
-            message: reading.error.message,
-            url: redactUrl(resolved.url),
-          };
-    }
+    const { reading, view } = await this.readBacklog(key, pool);
     if (runtime.stopped) return;
     pool = this.pools.get(key) ?? pool;
     const { namespace, name } = splitKey(key);
@@ -548,9 +532,8 @@ export class PoolController {
       streamReachable: reading.readOk,
       ...observed.rates,
     });
-    this.reportStream(pool, runtime, view);
+    runtime.notices.stream(pool, view);
 
-    const active = !pool.spec.paused && deployment !== undefined;
     if (!pool.spec.paused && pool.spec.autoscaling.enabled) {
       const desired = decision.desiredReplicas;
       if (desired !== current) {
@@ -560,135 +543,38 @@ export class PoolController {
     } else {
       runtime.desired = undefined;
     }
+    const active = !pool.spec.paused && deployment !== undefined;
     if (active && reading.readOk && reading.consumers && reading.consumers.length > 0) {
-      await this.forgetDeletedConsumers(key, pool, runtime, reading.consumers);
+      await this.housekeeping.forgetDeletedConsumers(
+        this.target(key, pool, runtime),
+        reading.consumers,
+      );
     }
     this.queue.add(key);
   }
 
-  /**
-   * Marks pods with their deletion cost before a scale down, whoever asked
-   * for it (the scaler, `kubectl scale`, a lowered maxReplicas), so the
-   * ReplicaSet removes idle workers first and busy ones last. Best effort:
-   * when Redis or the pod list cannot be read, the scale down still happens,
-   * since the workers drain on SIGTERM either way.
-   */
-  private async markDeletionCosts(
+  /** The pool's backlog, and how the StreamReachable condition should describe it. */
+  private async readBacklog(
     key: string,
     pool: WorkflowWorkerPool,
-    runtime: PoolRuntime,
-  ): Promise<void> {
+  ): Promise<{ reading: BacklogReading; view: StreamView }> {
     const resolved = await this.urls.resolve(pool);
-    if (!resolved.ok) return;
+    if (!resolved.ok) {
+      return {
+        reading: unreadable({ code: 'RedisUnavailable', message: resolved.message }),
+        view: { kind: 'unreadable', reason: resolved.reason, message: resolved.message },
+      };
+    }
     const { stream, consumerGroup } = pool.spec.redis;
-    const read = await this.connections.use(key, resolved.url).consumers(stream, consumerGroup);
-    if (!read.readOk) {
-      runtime.log.warn({ err: read.error.message }, 'scaling down without pod deletion costs');
-      return;
-    }
-    const { namespace, name } = splitKey(key);
-    let pods: Pod[];
-    try {
-      pods = await this.kube.listPods(namespace, selectorString(name));
-    } catch (error) {
-      runtime.log.warn({ err: message(error) }, 'scaling down without pod deletion costs');
-      return;
-    }
-    for (const { name: pod, cost } of deletionCostPatches(pods, read.consumers)) {
-      try {
-        await this.kube.annotatePod(namespace, pod, { [POD_DELETION_COST]: cost });
-      } catch (error) {
-        if (!isNotFound(error)) {
-          runtime.log.warn({ pod, err: message(error) }, 'could not mark pod deletion cost');
-        }
-      }
-    }
-  }
-
-  private async forgetDeletedConsumers(
-    key: string,
-    pool: WorkflowWorkerPool,
-    runtime: PoolRuntime,
-    consumers: ConsumerInfo[],
-  ): Promise<void> {
-    const { namespace, name } = splitKey(key);
-    let podNames: Set<string>;
-    try {
-      // Pods are listed after the consumers were read: a consumer's pod existed
-      // before the consumer did, so a pod missing here is really gone.
-      const pods = await this.kube.listPods(namespace, selectorString(name));
-      podNames = new Set(pods.map((pod) => pod.metadata?.name ?? ''));
-    } catch (error) {
-      runtime.log.warn({ err: message(error) }, 'could not list worker pods');
-      return;
-    }
-    const orphans = orphanedConsumers(consumers, podNames);
-    if (orphans.length === 0) return;
-    const resolved = await this.urls.resolve(pool);
-    if (!resolved.ok) return;
-    const client = this.connections.use(key, resolved.url);
-    const { stream, consumerGroup } = pool.spec.redis;
-    for (const consumer of orphans) {
-      const result = await client.removeConsumer(stream, consumerGroup, consumer.name);
-      if (result.outcome === 'removed') {
-        runtime.log.info({ consumer: consumer.name }, 'removed the consumer of a deleted pod');
-      } else if (result.outcome === 'failed') {
-        runtime.log.warn(
-          { consumer: consumer.name, err: result.error.message },
-          'could not remove consumer',
-        );
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------- events
-
-  /** A Warning when the stream becomes unreadable (once per cause), a Normal Event when it is back. */
-  private reportStream(pool: WorkflowWorkerPool, runtime: PoolRuntime, after: StreamView): void {
-    if (after.kind === 'unreadable') {
-      this.warn(
-        pool,
-        runtime,
-        'StreamUnreachable',
-        `${after.reason}: ${after.message}`,
-        after.reason,
-      );
-      return;
-    }
-    if (after.kind === 'read' && runtime.warned.delete('StreamUnreachable')) {
-      this.emit(
-        pool,
-        'Normal',
-        'StreamReachable',
-        `reading ${pool.spec.redis.stream} again: backlog ${after.reading.backlog}`,
-      );
-    }
-  }
-
-  /** A Warning Event, once per reason until `cause` changes or the problem clears. */
-  private warn(
-    pool: WorkflowWorkerPool,
-    runtime: PoolRuntime,
-    reason: string,
-    text: string,
-    cause = text,
-  ): void {
-    if (runtime.warned.get(reason) === cause) return;
-    runtime.warned.set(reason, cause);
-    runtime.log.warn({ reason }, text);
-    this.emit(pool, 'Warning', reason, text);
-  }
-
-  private emit(
-    pool: WorkflowWorkerPool,
-    type: 'Normal' | 'Warning',
-    reason: string,
-    text: string,
-  ): void {
-    this.kube
-      .emitEvent({ involvedObject: poolReference(pool), type, reason, message: text })
-      .catch((error) =>
-        this.log.warn({ reason, err: message(error) }, 'could not record a Kubernetes Event'),
-      );
+    const reading = await this.connections.use(key, resolved.url).read(stream, consumerGroup);
+    const view: StreamView = reading.readOk
+      ? { kind: 'read', reading }
+      : {
+          kind: 'unreadable',
+          reason: reading.error.code,
+          message: reading.error.message,
+          url: redactUrl(resolved.url),
+        };
+    return { reading, view };
   }
 }

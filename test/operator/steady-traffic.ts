@@ -7,7 +7,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { KubeApiServer } from '../support/kube-apiserver.js';
-import { deploymentReplicas, simulateRollout } from './support.js';
+import { deploymentReplicas, simulateRollout, takeEntries } from './support.js';
 
 const TICK_MS = 100;
 const DEPLOYMENT_CHECK_MS = 500;
@@ -82,19 +82,7 @@ export class SteadyTraffic {
       last = now;
       const count = Math.floor(budget);
       if (count > 0) {
-        const reply = (await redis.xreadgroup(
-          'GROUP',
-          group,
-          `${pool}-simulated`,
-          'COUNT',
-          count,
-          'STREAMS',
-          stream,
-          '>',
-        )) as Array<[string, Array<[string, string[]]>]> | null;
-        const ids = (reply?.[0]?.[1] ?? []).map(([id]) => id);
-        if (ids.length > 0) await redis.xack(stream, group, ...ids);
-        budget -= ids.length;
+        budget -= await takeEntries(redis, stream, group, `${pool}-simulated`, count);
       }
       await delay(TICK_MS);
     }

@@ -244,6 +244,30 @@ export async function addEntries(redis: Redis, stream: string, count: number): P
 }
 
 /** Reads everything waiting as `consumer` and acknowledges it. */
+/** Delivers up to `count` new entries of `stream` to `consumer`, acknowledging them when `ack`; returns how many. */
+export async function takeEntries(
+  redis: Redis,
+  stream: string,
+  group: string,
+  consumer: string,
+  count: number,
+  ack = true,
+): Promise<number> {
+  const reply = (await redis.xreadgroup(
+    'GROUP',
+    group,
+    consumer,
+    'COUNT',
+    count,
+    'STREAMS',
+    stream,
+    '>',
+  )) as Array<[string, Array<[string, string[]]>]> | null;
+  const ids = (reply?.[0]?.[1] ?? []).map(([id]) => id);
+  if (ack && ids.length > 0) await redis.xack(stream, group, ...ids);
+  return ids.length;
+}
+
 export async function consumeAll(
   redis: Redis,
   stream: string,
@@ -253,20 +277,9 @@ export async function consumeAll(
 ): Promise<number> {
   let total = 0;
   for (;;) {
-    const reply = (await redis.xreadgroup(
-      'GROUP',
-      group,
-      consumer,
-      'COUNT',
-      1000,
-      'STREAMS',
-      stream,
-      '>',
-    )) as Array<[string, Array<[string, string[]]>]> | null;
-    const entries = reply?.[0]?.[1] ?? [];
-    if (entries.length === 0) return total;
-    total += entries.length;
-    if (ack) await redis.xack(stream, group, ...entries.map(([id]) => id));
+    const taken = await takeEntries(redis, stream, group, consumer, 1000, ack);
+    if (taken === 0) return total;
+    total += taken;
   }
 }
 
