@@ -113,6 +113,10 @@ const badStartBody: fc.Arbitrary<unknown> = fc.oneof(
 const badEnqueueBody: fc.Arbitrary<unknown> = fc.oneof(
   fc.record({ event: notAString }),
   fc.record({ event: fc.string({ maxLength: 30 }).filter((e) => !KNOWN_EVENTS.includes(e)) }),
+  // What every object inherits: a lookup that is not by own property finds these.
+  fc.record({
+    event: fc.constantFrom('toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf'),
+  }),
   fc.record({
     event: fc.constant('assign'),
     payload: fc.oneof(

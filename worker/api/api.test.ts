@@ -215,6 +215,10 @@ describe('HTTP API', () => {
     it.each([
       [{}, 'event'],
       [{ event: 'explode' }, 'event'],
+      // Names every object inherits are not events of the workflow.
+      [{ event: 'toString' }, 'event'],
+      [{ event: 'constructor' }, 'event'],
+      [{ event: 'hasOwnProperty' }, 'event'],
       [{ event: 5 }, 'event'],
       [{ event: 'assign', payload: { assignee: 42 } }, 'payload'],
       [{ event: 'assign' }, 'payload'],

@@ -1,6 +1,6 @@
 import { ActionFailedError, describeError } from '../errors.js';
 import type { ActionIntent, EventStore, ExecutionRecord } from '../store/event-store.js';
-import type { WorkflowDefinition } from '../workflow/definition.js';
+import { declaredAction, type WorkflowDefinition } from '../workflow/definition.js';
 
 export interface ActionRunnerOptions {
   /** An action running longer than this is aborted and counted as a failed attempt. */
@@ -48,7 +48,7 @@ export class ActionRunner {
   ): Promise<ActionFailedError | undefined> {
     const key = actionKey(intent.eventId, intent.actionName);
     const base = { tenant: intent.tenant, eventId: intent.eventId, actionName: intent.actionName };
-    const spec = definition.actions[intent.actionName];
+    const spec = declaredAction(definition, intent.actionName);
     if (!spec) {
       const error = `action ${intent.actionName} is not declared by ${definition.name}@${definition.version}`;
       await this.store.recordActionAttempt({ ...base, status: 'failed', error });

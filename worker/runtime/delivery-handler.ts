@@ -7,6 +7,7 @@ import {
   parseNotice,
   type StreamTransport,
 } from '../stream/transport.js';
+import { declaredAction } from '../workflow/definition.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
 import { backoffMs } from './backoff.js';
 import type { ExecutionProcessor, ProcessResult } from './processor.js';
@@ -158,7 +159,7 @@ export class DeliveryHandler {
     if (!execution) return;
     const definition = this.registry.get(execution.workflowName, execution.workflowVersion);
     for (const { eventId, actionName } of failed) {
-      const onFailure = definition.actions[actionName]?.onFailure;
+      const onFailure = declaredAction(definition, actionName)?.onFailure;
       if (!onFailure) continue;
       await this.service.enqueueEvent({
         tenant: notice.tenant,

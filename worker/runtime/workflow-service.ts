@@ -4,7 +4,7 @@ import { BadInputError, NotFoundError } from '../errors.js';
 import type { EventRecord, EventStore, ExecutionRecord } from '../store/event-store.js';
 import { Batcher } from '../stream/batcher.js';
 import type { Notice, StreamTransport } from '../stream/transport.js';
-import type { WorkflowDefinition } from '../workflow/definition.js';
+import { declaredEvent, type WorkflowDefinition } from '../workflow/definition.js';
 import { initialState } from '../workflow/reducer.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
 
@@ -142,7 +142,7 @@ export class WorkflowService {
   }
 
   private checkEvent(definition: WorkflowDefinition, event: string, payload: unknown): void {
-    const spec = definition.events[event];
+    const spec = declaredEvent(definition, event);
     if (!spec) {
       const known = Object.keys(definition.events).join(', ');
       throw new BadInputError(

@@ -67,6 +67,27 @@ export interface WorkflowDefinition<S extends string = string, D = unknown> {
   actions: Readonly<Record<string, ActionSpec<D>>>;
 }
 
+/**
+ * The event a workflow declares under `name`, if any. Hazard: a plain
+ * `events[name]` also finds what every object inherits, so an event called
+ * "toString" or "constructor" would pass as declared; names come from
+ * callers, so only own properties count.
+ */
+export function declaredEvent<S extends string, D>(
+  definition: WorkflowDefinition<S, D>,
+  name: string,
+): EventSpec<S, D, never> | undefined {
+  return Object.hasOwn(definition.events, name) ? definition.events[name] : undefined;
+}
+
+/** The action a workflow declares under `name`, if any (own properties only, as above). */
+export function declaredAction<S extends string, D>(
+  definition: WorkflowDefinition<S, D>,
+  name: string,
+): ActionSpec<D> | undefined {
+  return Object.hasOwn(definition.actions, name) ? definition.actions[name] : undefined;
+}
+
 /** Declares one event with a typed payload (checked against `payload` at enqueue). */
 export function defineEvent<S extends string, D, P extends TSchema>(
   payload: P,
@@ -102,13 +123,16 @@ export function defineWorkflow<S extends string, D>(
         problems.push(`${eventName}: to ${transition.to} is not a state`);
       }
       for (const action of transition.actions ?? []) {
-        if (!(action in definition.actions))
+        if (declaredAction(definition, action) === undefined)
           problems.push(`${eventName}: action ${action} is not declared`);
       }
     }
   }
   for (const [actionName, action] of Object.entries(definition.actions)) {
-    if (action.onFailure !== undefined && !(action.onFailure in definition.events)) {
+    if (
+      action.onFailure !== undefined &&
+      declaredEvent(definition, action.onFailure) === undefined
+    ) {
       problems.push(`action ${actionName}: onFailure event ${action.onFailure} is not declared`);
     }
   }

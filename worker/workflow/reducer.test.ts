@@ -64,6 +64,17 @@ describe('the ticket-lifecycle reducer', () => {
       kind: 'rejected',
     });
   });
+
+  it.each(['toString', 'constructor', '__proto__', 'valueOf'])(
+    'rejects %s, a name every object inherits, as an unknown event',
+    (name) => {
+      expect(applyEvent(ticket, start, { name, payload: {} })).toEqual({
+        kind: 'rejected',
+        fromState: start.state,
+        reason: `unknown event ${name}`,
+      });
+    },
+  );
 });
 
 describe('defineWorkflow', () => {

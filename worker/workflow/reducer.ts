@@ -1,5 +1,10 @@
 import { Value } from '@sinclair/typebox/value';
-import type { Transition, WorkflowDefinition, WorkflowState } from './definition.js';
+import {
+  declaredEvent,
+  type Transition,
+  type WorkflowDefinition,
+  type WorkflowState,
+} from './definition.js';
 
 export interface IncomingEvent {
   name: string;
@@ -37,7 +42,7 @@ export function applyEvent(
   event: IncomingEvent,
 ): Step {
   const fromState = current.state;
-  const spec = definition.events[event.name];
+  const spec = declaredEvent(definition, event.name);
   if (spec === undefined)
     return { kind: 'rejected', fromState, reason: `unknown event ${event.name}` };
   if (spec.payload !== undefined && !Value.Check(spec.payload, event.payload)) {
