@@ -2,11 +2,11 @@ import { performance } from 'node:perf_hooks';
 import { CoordinationV1Api, KubeConfig, type V1MicroTime } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KubeApiServer } from '../../test/support/kube-apiserver.js';
+import { TcpProxy } from '../../test/support/tcp-proxy.js';
 import { waitFor } from '../../worker/local/process.js';
 import { LeaderElector, type LeaderElectorOptions } from './elector.js';
 import { DEFAULT_LEASE_FIELD_MANAGER, KubernetesLeaseClient } from './kubernetes-lease-client.js';
 import { formatMicroTime, holderRecord } from './lease-rules.js';
-import { TcpProxy } from './tcp-proxy.js';
 import { type LeaderLogger, LeaseConflictError } from './types.js';
 
 /**
@@ -140,14 +140,14 @@ function replica(
 
 /** A kubeconfig for the admin that reaches the apiserver through a proxy the test controls. */
 async function proxiedKubeConfig(): Promise<{ kubeConfig: KubeConfig; proxy: TcpProxy }> {
-  const proxy = await TcpProxy.start(Number(new URL(kube.url).port));
+  const proxy = await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(kube.url).port) });
   proxies.push(proxy);
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
     clusters: [
       {
         name: 'proxied',
-        server: proxy.url,
+        server: `https://${proxy.address}`,
         caData: Buffer.from(kube.caCertificate).toString('base64'),
         skipTLSVerify: false,
       },
@@ -266,7 +266,7 @@ describe('KubernetesLeaseClient against a real kube-apiserver', () => {
     const { kubeConfig, proxy } = await proxiedKubeConfig();
     const name = freshLeaseName();
     const client = new KubernetesLeaseClient({ kubeConfig, namespace: NAMESPACE, name });
-    proxy.setMode('blackhole');
+    await proxy.setMode('blackhole');
     const started = now();
     await expect(client.get({ signal: AbortSignal.timeout(200) })).rejects.toThrow(/abort/i);
     expect(now() - started).toBeLessThan(2_000);
@@ -353,7 +353,7 @@ describe('LeaderElector against a real kube-apiserver', () => {
     await renewals(name, 2);
 
     // From now on nothing a sends arrives, and nothing comes back.
-    proxy.setMode('blackhole');
+    await proxy.setMode('blackhole');
     const frozenAt = now();
     await until('b to lead', () => b.elector.isLeader(), 10_000);
     const takeover = now() - frozenAt;
@@ -433,7 +433,7 @@ describe('LeaderElector against a real kube-apiserver', () => {
       await until('b to see a as the holder', () => b.elector.leaderIdentity() === 'a');
       await renewals(name, 2);
 
-      proxy.setMode(mode);
+      await proxy.setMode(mode);
       const cutAt = now();
       await until('a to stop leading', () => !a.elector.isLeader());
       const steppedDown = now() - cutAt;
@@ -450,7 +450,7 @@ describe('LeaderElector against a real kube-apiserver', () => {
       expect((await readLease(name)).spec.holderIdentity).toBe('b');
 
       // Back on the network, a stays a candidate behind b.
-      proxy.setMode('forward');
+      await proxy.setMode('forward');
       await until('a to see b as the holder', () => a.elector.leaderIdentity() === 'b');
       expect(a.elector.isLeader()).toBe(false);
     },

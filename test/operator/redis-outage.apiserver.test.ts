@@ -5,28 +5,26 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PoolController } from '../../operator/controller/controller.js';
-import { KubeApi } from '../../operator/kube/kube-api.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import { waitFor } from '../../worker/local/process.js';
 import { type TestRedis, testRedis } from '../support/isolation.js';
 import type { KubeApiServer } from '../support/kube-apiserver.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import {
   addEntries,
   condition,
   consumeAll,
-  createNamespace,
   createPool,
   deploymentReplicas,
   eventsFor,
   poolManifest,
   simulateRollout,
+  startController,
   startKube,
-  testLogger,
+  type TestController,
   waitForPool,
   waitForReplicas,
 } from './support.js';
-import { TcpProxy } from './tcp-proxy.js';
 
 const NS = 'outage';
 const GROUP = 'workflow-workers';
@@ -34,30 +32,19 @@ const GROUP = 'workflow-workers';
 let kube: KubeApiServer;
 let redis: TestRedis;
 let proxy: TcpProxy;
-let api: KubeApi;
-let controller: PoolController;
+let operator: TestController;
 const metrics = new OperatorMetrics(false);
 
 beforeAll(async () => {
   [kube, redis] = await Promise.all([startKube(), testRedis()]);
   const target = new URL(redis.url);
   proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
-  await createNamespace(kube, NS);
-  api = new KubeApi(kube.kubeConfig());
-  controller = new PoolController({
-    kube: api,
-    logger: testLogger(),
-    namespace: NS,
-    metrics,
-    queue: { baseDelayMs: 100, maxDelayMs: 2_000 },
-  });
-  await controller.start();
+  operator = await startController(kube, NS, metrics);
 });
 
 afterAll(async () => {
-  await controller?.stop();
-  api?.close();
-  await proxy?.cut();
+  await operator?.stop();
+  await proxy?.close();
   await redis?.close();
   await kube?.destroy();
 });
@@ -73,12 +60,12 @@ describe('Redis unreachable', () => {
   it('reports StreamReachable=False, holds the replicas, and recovers when Redis is back', async () => {
     const stream = `${redis.prefix}workflow:events:outage`;
     await redis.redis.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM');
-    await createPool(kube, NS, poolManifest('outage', proxy.url, stream));
+    await createPool(kube, NS, poolManifest('outage', `redis://${proxy.address}`, stream));
     await addEntries(redis.redis, stream, 30);
     await waitForReplicas(kube, NS, 'outage', 3, 5_000);
     await simulateRollout(kube, NS, 'outage');
 
-    await proxy.cut();
+    await proxy.setMode('refuse');
     const down = await waitForPool(
       kube,
       NS,
@@ -118,7 +105,7 @@ describe('Redis unreachable', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.type).toBe('Warning');
 
-    await proxy.restore();
+    await proxy.setMode('forward');
     const back = await waitForPool(
       kube,
       NS,

@@ -4,8 +4,6 @@
  * conditions and Events.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PoolController } from '../../operator/controller/controller.js';
-import { KubeApi } from '../../operator/kube/kube-api.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import { type TestRedis, testRedis } from '../support/isolation.js';
 import type { KubeApiServer } from '../support/kube-apiserver.js';
@@ -14,7 +12,6 @@ import {
   addEntries,
   condition,
   consumeAll,
-  createNamespace,
   createPool,
   createWorkerPods,
   deletionCosts,
@@ -25,8 +22,9 @@ import {
   patchPool,
   poolManifest,
   simulateRollout,
+  startController,
   startKube,
-  testLogger,
+  type TestController,
   waitForPool,
   waitForReplicas,
 } from './support.js';
@@ -36,27 +34,16 @@ const GROUP = 'workflow-workers';
 
 let kube: KubeApiServer;
 let redis: TestRedis;
-let api: KubeApi;
-let controller: PoolController;
+let operator: TestController;
 const metrics = new OperatorMetrics(false);
 
 beforeAll(async () => {
   [kube, redis] = await Promise.all([startKube(), testRedis()]);
-  await createNamespace(kube, NS);
-  api = new KubeApi(kube.kubeConfig());
-  controller = new PoolController({
-    kube: api,
-    logger: testLogger(),
-    namespace: NS,
-    metrics,
-    queue: { baseDelayMs: 100, maxDelayMs: 2_000 },
-  });
-  await controller.start();
+  operator = await startController(kube, NS, metrics);
 });
 
 afterAll(async () => {
-  await controller?.stop();
-  api?.close();
+  await operator?.stop();
   await redis?.close();
   await kube?.destroy();
 });

@@ -15,7 +15,10 @@ import {
   VERSION,
   type WorkflowWorkerPool,
 } from '../../operator/api/pool.js';
+import { PoolController } from '../../operator/controller/controller.js';
+import { KubeApi } from '../../operator/kube/kube-api.js';
 import type { Deployment } from '../../operator/kube/types.js';
+import type { OperatorMetrics } from '../../operator/metrics.js';
 import { waitFor } from '../../worker/local/process.js';
 import { KubeApiServer } from '../support/kube-apiserver.js';
 
@@ -39,6 +42,39 @@ export async function startKube(): Promise<KubeApiServer> {
     return answer.status === 200;
   });
   return kube;
+}
+
+/** A pool controller in this process, watching one namespace, with quick retries. */
+export interface TestController {
+  controller: PoolController;
+  api: KubeApi;
+  stop(): Promise<void>;
+}
+
+/** Creates `namespace` and starts a controller that watches it. */
+export async function startController(
+  kube: KubeApiServer,
+  namespace: string,
+  metrics: OperatorMetrics,
+): Promise<TestController> {
+  await createNamespace(kube, namespace);
+  const api = new KubeApi(kube.kubeConfig());
+  const controller = new PoolController({
+    kube: api,
+    logger: testLogger(),
+    namespace,
+    metrics,
+    queue: { baseDelayMs: 100, maxDelayMs: 2_000 },
+  });
+  await controller.start();
+  return {
+    controller,
+    api,
+    async stop() {
+      await controller.stop();
+      api.close();
+    },
+  };
 }
 
 export async function createNamespace(kube: KubeApiServer, name: string): Promise<void> {
