@@ -122,7 +122,12 @@ export function errorCode(error: unknown): ErrorCode | undefined {
 
 /** Workflow code (a guard, an update) threw while applying an event. */
 export class WorkflowCodeError extends FlowpoolError {
-  constructor(where: string, cause: unknown) {
+  constructor(
+    where: string,
+    cause: unknown,
+    /** The event being applied, when the code threw for one event (not during a replay). */
+    readonly eventId?: string,
+  ) {
     super('WORKFLOW_CODE', `${where} threw: ${describeError(cause)}`, { cause });
   }
 }

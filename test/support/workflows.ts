@@ -9,8 +9,14 @@ import {
 /** Calls made to the flaky action, by idempotency key: what an external system would see. */
 export const flakyCalls: string[] = [];
 
-/** How many times the flaky action fails before it succeeds (per test, set before use). */
-export const flakyPlan = { failuresBeforeSuccess: 0 };
+/**
+ * How many times the flaky action fails before it succeeds, and what it
+ * does first on its n-th call (1-based); per test, reset before use.
+ */
+export const flakyPlan: {
+  failuresBeforeSuccess: number;
+  onCall?: ((call: number) => Promise<void>) | undefined;
+} = { failuresBeforeSuccess: 0 };
 
 /**
  * A small workflow for runtime tests: `step` counts, `explode` throws inside
@@ -57,7 +63,9 @@ export const testWorkflow = defineWorkflow<FlowState, FlowData>({
     flaky: {
       run: async ({ idempotencyKey }) => {
         flakyCalls.push(idempotencyKey);
-        const failedSoFar = flakyCalls.filter((key) => key === idempotencyKey).length - 1;
+        const calls = flakyCalls.filter((key) => key === idempotencyKey).length;
+        await flakyPlan.onCall?.(calls);
+        const failedSoFar = calls - 1;
         if (failedSoFar < flakyPlan.failuresBeforeSuccess) throw new Error('downstream said no');
         return { sent: true };
       },

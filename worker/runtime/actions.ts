@@ -1,4 +1,4 @@
-import { ActionFailedError, describeError } from '../errors.js';
+import { ActionFailedError, describeError, LockBusyError } from '../errors.js';
 import type { ActionIntent, EventStore, ExecutionRecord } from '../store/event-store.js';
 import { declaredAction, type WorkflowDefinition } from '../workflow/definition.js';
 
@@ -84,6 +84,10 @@ export class ActionRunner {
         status: 'pending',
         error: describeError(error),
       });
+      // Aborted because the lock was lost: not the action's failure, so it
+      // must not count towards dead-lettering.
+      if (parentSignal.aborted && parentSignal.reason instanceof LockBusyError)
+        throw parentSignal.reason;
       return new ActionFailedError(key, error);
     }
   }

@@ -23,6 +23,7 @@ describe('poison notices', () => {
   beforeEach(() => {
     flakyCalls.length = 0;
     flakyPlan.failuresBeforeSuccess = 0;
+    flakyPlan.onCall = undefined;
   });
 
   async function deadLetterCount(): Promise<number> {
@@ -166,6 +167,110 @@ describe('poison notices', () => {
       appliedSeq: 2,
       status: 'active',
       data: { steps: 2, failures: 0 },
+    });
+  });
+
+  it('blames a failing action, not an event enqueued while it ran', async () => {
+    flakyPlan.failuresBeforeSuccess = 1_000;
+    const execution = await rt.service.startExecution({ tenant: 'a', workflow: 'test-flow' });
+    const id = execution.executionId;
+    let late: { eventId: string } | undefined;
+    // On its last attempt the action sees a user enqueue an event; that
+    // event now waits right after applied_seq when the notice is buried.
+    flakyPlan.onCall = async (call) => {
+      if (call === MAX_DELIVERIES)
+        late = await rt.service.enqueueEvent({ tenant: 'a', executionId: id, event: 'step' });
+    };
+    const notified = await rt.service.enqueueEvent({
+      tenant: 'a',
+      executionId: id,
+      event: 'notify',
+    });
+    await waitFor('the late event to be applied', async () =>
+      late === undefined
+        ? false
+        : (await rt.store.getEvent('a', late.eventId))?.status === 'applied',
+    );
+    const actions = await rt.store.actionResults('a', id);
+    expect(actions.find((a) => a.actionName === 'flaky')).toMatchObject({ status: 'failed' });
+    expect(await rt.store.getEvent('a', notified.eventId)).toMatchObject({ status: 'applied' });
+    expect((await rt.service.getExecution('a', id))?.status).toBe('active');
+    expect((await rt.deadLetters.list('a')).map((e) => e.eventId)).toEqual([notified.eventId]);
+  });
+});
+
+describe("a worker without the execution's workflow version", () => {
+  let rt: TestRuntime;
+  beforeAll(async () => {
+    rt = await startTestRuntime({
+      workflows: [testWorkflow],
+      settings: { maxDeliveries: MAX_DELIVERIES, retryBaseMs: 10, retryMaxMs: 50 },
+    });
+  });
+  afterAll(() => rt.close());
+
+  it('leaves the event be, however often it is delivered', async () => {
+    const execution = await rt.service.startExecution({ tenant: 'v', workflow: 'test-flow' });
+    const id = execution.executionId;
+    const step = await rt.service.enqueueEvent({ tenant: 'v', executionId: id, event: 'step' });
+    const setVersion = (version: number) =>
+      rt.db.knex('workflow_executions').where({ tenant: 'v', execution_id: id }).update({
+        workflow_version: version,
+      });
+    // As if the execution started on a version this (older) worker lacks.
+    await setVersion(2);
+    // Each retry is sent again as a new entry (the old one deleted): count them.
+    const entriesAdded = async () => {
+      const info = (await rt.redisHandle.redis.xinfo('STREAM', rt.settings.stream)) as unknown[];
+      return Number(info[info.indexOf('entries-added') + 1]);
+    };
+    const before = await entriesAdded();
+    await rt.startConsumer();
+    await waitFor(
+      'more deliveries than the limit',
+      async () => (await entriesAdded()) > before + MAX_DELIVERIES + 2,
+    );
+    expect(await rt.store.getEvent('v', step.eventId)).toMatchObject({ status: 'pending' });
+    await setVersion(1);
+    await waitFor(
+      'the event applied by a worker that knows the version',
+      async () => (await rt.store.getEvent('v', step.eventId))?.status === 'applied',
+    );
+    expect(await rt.deadLetters.list('v')).toEqual([]);
+    expect(await rt.redisHandle.redis.xlen(`${rt.settings.stream}:dlq`)).toBe(0);
+  });
+});
+
+describe('workflow code that throws in the middle of a batch', () => {
+  let rt: TestRuntime;
+  beforeAll(async () => {
+    rt = await startTestRuntime({
+      workflows: [testWorkflow],
+      settings: { maxDeliveries: MAX_DELIVERIES, retryBaseMs: 10, retryMaxMs: 50 },
+    });
+  });
+  afterAll(() => rt.close());
+
+  it('commits the events before it and buries only the one that threw', async () => {
+    const execution = await rt.service.startExecution({ tenant: 'm', workflow: 'test-flow' });
+    const id = execution.executionId;
+    const names = ['step', 'step', 'explode', 'step'];
+    const events = [];
+    // All waiting before any worker runs, so one catch-up takes them together.
+    for (const event of names)
+      events.push(await rt.service.enqueueEvent({ tenant: 'm', executionId: id, event }));
+    await rt.startConsumer();
+    await waitFor(
+      'the execution to be blocked',
+      async () => (await rt.service.getExecution('m', id))?.status === 'blocked',
+    );
+    const statuses = await Promise.all(
+      events.map(async (e) => (await rt.store.getEvent('m', e.eventId))?.status),
+    );
+    expect(statuses).toEqual(['applied', 'applied', 'dead', 'pending']);
+    expect(await rt.service.getExecution('m', id)).toMatchObject({
+      appliedSeq: 2,
+      data: { steps: 2 },
     });
   });
 });

@@ -1,6 +1,14 @@
 import type { Logger } from 'pino';
-import { describeError, FencedError, LockBusyError, PoisonNoticeError } from '../errors.js';
-import type { EventStore } from '../store/event-store.js';
+import {
+  ActionFailedError,
+  describeError,
+  FencedError,
+  LockBusyError,
+  PoisonNoticeError,
+  UnknownWorkflowError,
+  WorkflowCodeError,
+} from '../errors.js';
+import type { DeadCulprit, EventStore } from '../store/event-store.js';
 import {
   type Delivery,
   type Notice,
@@ -83,7 +91,10 @@ export class DeliveryHandler {
       return { kind: 'busy', notice };
     }
     if (error instanceof PoisonNoticeError) return this.bury(delivery, notice, message);
-    if (await this.infrastructureDown()) {
+    // A worker that lacks the execution's workflow version (an older image
+    // during a rolling deploy) is not the event's fault: leave it for a
+    // worker that has it, without counting a delivery.
+    if (error instanceof UnknownWorkflowError || (await this.infrastructureDown())) {
       await this.requeue(
         delivery,
         delivery.deliveries - 1,
@@ -101,7 +112,7 @@ export class DeliveryHandler {
     if (notice.eventId)
       await this.store.recordFailure(notice.tenant, notice.eventId, this.options.workerId, message);
     if (delivery.deliveries >= this.options.maxDeliveries)
-      return this.bury(delivery, notice, message);
+      return this.bury(delivery, notice, message, culpritOf(error));
     await this.requeue(delivery, delivery.deliveries, this.delayFor(delivery.deliveries), message);
     return {
       kind: 'retry',
@@ -139,9 +150,10 @@ export class DeliveryHandler {
     delivery: Delivery,
     notice: Notice | undefined,
     error: string,
+    culprit: DeadCulprit = { kind: 'unknown' },
   ): Promise<DeliveryOutcome> {
     if (notice) {
-      const marking = await this.store.markDead(notice, error);
+      const marking = await this.store.markDead(notice, error, culprit);
       await this.feedBackFailures(notice, marking.failedActions, error);
     }
     await this.transport.deadLetter(delivery, error);
@@ -170,4 +182,12 @@ export class DeliveryHandler {
       });
     }
   }
+}
+
+/** What the last failure says about which part of the execution is to blame. */
+function culpritOf(error: unknown): DeadCulprit {
+  if (error instanceof WorkflowCodeError && error.eventId !== undefined)
+    return { kind: 'event', eventId: error.eventId };
+  if (error instanceof ActionFailedError) return { kind: 'actions' };
+  return { kind: 'unknown' };
 }

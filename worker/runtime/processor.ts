@@ -1,4 +1,4 @@
-import { LockBusyError, PoisonNoticeError } from '../errors.js';
+import { LockBusyError, PoisonNoticeError, WorkflowCodeError } from '../errors.js';
 import type { ExecutionLock, Lease } from '../lock/execution-lock.js';
 import type {
   AppliedBatch,
@@ -86,6 +86,7 @@ export class ExecutionProcessor {
     let reloads = 0;
     const definition = this.registry.get(execution.workflowName, execution.workflowVersion);
     let current: WorkflowState | undefined;
+    let failure: WorkflowCodeError | undefined;
     for (;;) {
       if (execution.status === 'blocked') {
         result.blocked = true;
@@ -131,27 +132,36 @@ export class ExecutionProcessor {
         result.eventsReplayed += replayed.eventsRead;
         current = replayed;
       }
-      const batch = this.decideBatch(definition, execution, current, runnable);
-      throwIfLost(lease, notice);
-      await this.store.commitBatch(
-        batch,
-        this.options.beforeFence && (() => this.options.beforeFence!(batch)),
-      );
-      tally(result, batch.outcomes);
-      intentsCommitted ||= batch.outcomes.some((o) => o.kind === 'applied' && o.actions.length > 0);
-      current = { state: batch.state, data: batch.data };
-      execution = {
-        ...execution,
-        appliedSeq: runnable.at(-1)!.seq,
-        state: batch.state,
-        data: batch.data,
-        status: batch.status,
-      };
-      this.states.keep(execution, current);
-      if (waiting.length < this.options.batchSize) break;
+      const decided = this.decideBatch(definition, execution, current, runnable);
+      const batch = decided.batch;
+      if (batch) {
+        throwIfLost(lease, notice);
+        await this.store.commitBatch(
+          batch,
+          this.options.beforeFence && (() => this.options.beforeFence!(batch)),
+        );
+        tally(result, batch.outcomes);
+        intentsCommitted ||= batch.outcomes.some(
+          (o) => o.kind === 'applied' && o.actions.length > 0,
+        );
+        current = { state: batch.state, data: batch.data };
+        execution = {
+          ...execution,
+          appliedSeq: batch.outcomes.at(-1)!.seq,
+          state: batch.state,
+          data: batch.data,
+          status: batch.status,
+        };
+        this.states.keep(execution, current);
+      }
+      failure = decided.failure;
+      if (failure || waiting.length < this.options.batchSize) break;
     }
+    // The events before a failing one are committed; their actions run now
+    // rather than wait until the failing event is retried or buried.
     if (loaded.hasPendingActions || intentsCommitted)
       result.actionsRun = await this.actions.runPending(definition, execution, lease.signal);
+    if (failure) throw failure;
     return result;
   }
 
@@ -164,16 +174,29 @@ export class ExecutionProcessor {
     return loaded;
   }
 
+  /**
+   * Decides `events` in order. When workflow code throws for one, the batch
+   * ends before it (so the events before it still commit) and the error
+   * names it, so that only that event is ever dead-lettered for it.
+   */
   private decideBatch(
     definition: WorkflowDefinition,
     execution: ExecutionRecord,
     start: WorkflowState,
     events: readonly EventRecord[],
-  ): AppliedBatch {
+  ): { batch: AppliedBatch | undefined; failure: WorkflowCodeError | undefined } {
     let current = start;
     const outcomes: EventOutcome[] = [];
+    let failure: WorkflowCodeError | undefined;
     for (const event of events) {
-      const step = decide(definition, current, event);
+      let step: ReturnType<typeof decide>;
+      try {
+        step = decide(definition, current, event);
+      } catch (error) {
+        if (!(error instanceof WorkflowCodeError)) throw error;
+        failure = error;
+        break;
+      }
       if (step.kind === 'applied') {
         outcomes.push({ eventId: event.eventId, seq: event.seq, ...step });
         current = { state: step.toState, data: step.data };
@@ -181,11 +204,12 @@ export class ExecutionProcessor {
         outcomes.push({ eventId: event.eventId, seq: event.seq, ...step });
       }
     }
-    const lastSeq = events.at(-1)!.seq;
+    if (outcomes.length === 0) return { batch: undefined, failure };
+    const lastSeq = outcomes.at(-1)!.seq;
     const every = this.options.snapshotEvery;
     const crossed =
       every > 0 && Math.floor(lastSeq / every) > Math.floor(execution.appliedSeq / every);
-    return {
+    const batch: AppliedBatch = {
       tenant: execution.tenant,
       executionId: execution.executionId,
       expectedSeq: execution.appliedSeq,
@@ -196,6 +220,7 @@ export class ExecutionProcessor {
       snapshot: crossed ? { seq: lastSeq, state: current.state, data: current.data } : undefined,
       workerId: this.options.workerId,
     };
+    return { batch, failure };
   }
 }
 

@@ -57,7 +57,9 @@ export function decide(
   current: WorkflowState,
   event: EventRecord,
 ): Step {
-  return guarded(`event ${event.name} (seq ${event.seq})`, () =>
-    applyEvent(definition, current, { name: event.name, payload: event.payload }),
-  );
+  try {
+    return applyEvent(definition, current, { name: event.name, payload: event.payload });
+  } catch (error) {
+    throw new WorkflowCodeError(`event ${event.name} (seq ${event.seq})`, error, event.eventId);
+  }
 }

@@ -129,6 +129,18 @@ export interface ExecutionRef {
   eventId?: string;
 }
 
+/** What a dead-lettered notice failed on, as far as the worker knows. */
+export type DeadCulprit =
+  /** Applying this event threw: it is dead if it still waits right after applied_seq. */
+  | { kind: 'event'; eventId: string }
+  /** The execution's actions keep failing; its events are fine. */
+  | { kind: 'actions' }
+  /**
+   * Not known (a worker died holding the notice): the event right after
+   * applied_seq if one waits, else the actions that have failed.
+   */
+  | { kind: 'unknown' };
+
 export interface DeadMarking {
   deadEventIds: string[];
   /** Actions recorded as failed, for feeding their onFailure events back. */
@@ -194,8 +206,11 @@ export interface EventStore {
   recordActionAttempt(outcome: ActionOutcome): Promise<void>;
 
   recordFailure(tenant: string, eventId: string, workerId: string, error: string): Promise<void>;
-  /** Marks the blocking event (or the failed actions) dead and the execution blocked. */
-  markDead(ref: ExecutionRef, error: string): Promise<DeadMarking>;
+  /**
+   * Marks what keeps failing dead: the culprit event (blocking the
+   * execution) or the execution's failing actions.
+   */
+  markDead(ref: ExecutionRef, error: string, culprit?: DeadCulprit): Promise<DeadMarking>;
   /** Puts a dead event (and its failed actions) back to pending; returns its execution. */
   reviveDead(tenant: string, eventId: string): Promise<ExecutionRef>;
   listDead(tenant: string, limit: number): Promise<Array<EventRecord & { error: string | null }>>;

@@ -6,6 +6,7 @@ import type {
   AppendedEvent,
   AppliedBatch,
   CatchUpBase,
+  DeadCulprit,
   DeadMarking,
   EventRecord,
   EventStore,
@@ -403,6 +404,9 @@ export class PostgresEventStore implements EventStore {
   async recordActionAttempt(outcome: ActionOutcome): Promise<void> {
     await this.knex(ACTIONS)
       .where({ tenant: outcome.tenant, event_id: outcome.eventId, action_name: outcome.actionName })
+      // Only a pending action takes an outcome: an attempt that outlived its
+      // lock must not turn a recorded success or failure back into pending.
+      .andWhere({ status: 'pending' })
       .update({
         status: outcome.status,
         attempts: this.knex.raw('attempts + 1'),
@@ -430,17 +434,33 @@ export class PostgresEventStore implements EventStore {
       });
   }
 
-  async markDead(ref: ExecutionRef, error: string): Promise<DeadMarking> {
+  async markDead(
+    ref: ExecutionRef,
+    error: string,
+    culprit: DeadCulprit = { kind: 'unknown' },
+  ): Promise<DeadMarking> {
+    const nothing: DeadMarking = { deadEventIds: [], failedActions: [] };
     return this.knex.transaction(async (trx) => {
       const execution = await trx(EXECUTIONS)
         .where({ tenant: ref.tenant, execution_id: ref.executionId })
         .forUpdate()
         .first('applied_seq');
-      if (!execution) return { deadEventIds: [], failedActions: [] };
-      const blocking = await trx(EVENTS)
-        .where({ tenant: ref.tenant, execution_id: ref.executionId, status: 'pending' })
-        .andWhere('seq', Number(execution.applied_seq) + 1)
-        .first('event_id');
+      if (!execution) return nothing;
+      // Hazard: the event after applied_seq is not necessarily what failed. An
+      // event enqueued while an action kept failing sits there untried, so a
+      // known culprit is marked by identity, never by position.
+      const blocking =
+        culprit.kind === 'actions'
+          ? undefined
+          : await trx(EVENTS)
+              .where({ tenant: ref.tenant, execution_id: ref.executionId, status: 'pending' })
+              .andWhere('seq', Number(execution.applied_seq) + 1)
+              .modify((query) => {
+                if (culprit.kind === 'event') query.andWhere('event_id', culprit.eventId);
+              })
+              .first('event_id');
+      // The culprit event was applied or buried meanwhile: nothing of it is left to mark.
+      if (!blocking && culprit.kind === 'event') return nothing;
       if (blocking) {
         await trx(EVENTS)
           .where({ tenant: ref.tenant, event_id: blocking.event_id })
