@@ -133,6 +133,20 @@ describe('poison notices', () => {
     expect(letters.some((l) => l.fields.execution === execution.executionId)).toBe(false);
   });
 
+  it('feeds an action failure back again when a retried action fails again', async () => {
+    flakyPlan.failuresBeforeSuccess = 1_000;
+    const { executionId } = await rt.service.startExecution({ tenant: 'f', workflow: 'test-flow' });
+    const notified = await rt.service.enqueueEvent({ tenant: 'f', executionId, event: 'notify' });
+    const failures = async () =>
+      ((await rt.service.getExecution('f', executionId))?.data as { failures?: number } | undefined)
+        ?.failures;
+    await waitFor('the first failure fed back', async () => (await failures()) === 1);
+    await rt.deadLetters.retry('f', notified.eventId);
+    await waitFor('the second failure fed back', async () => (await failures()) === 2);
+    const [action] = await rt.store.actionResults('f', executionId);
+    expect(action).toMatchObject({ status: 'failed', attempts: MAX_DELIVERIES });
+  });
+
   it('a dead event blocks later events of its execution until it is retried, keeping seq order', async () => {
     const execution = await rt.service.startExecution({ tenant: 'b', workflow: 'test-flow' });
     const id = execution.executionId;

@@ -154,7 +154,15 @@ export class DeliveryHandler {
   ): Promise<DeliveryOutcome> {
     if (notice) {
       const marking = await this.store.markDead(notice, error, culprit);
-      await this.feedBackFailures(notice, marking.failedActions, error);
+      // The notice goes to the dead-letter stream even when the feedback
+      // cannot be enqueued: the failure is recorded in PostgreSQL either way.
+      await this.feedBackFailures(delivery, notice, marking.failedActions, error).catch(
+        (feedbackError: unknown) =>
+          this.logger.error(
+            { notice, error: describeError(feedbackError) },
+            'could not feed an action failure back into its workflow',
+          ),
+      );
     }
     await this.transport.deadLetter(delivery, error);
     this.logger.warn({ notice, deliveries: delivery.deliveries, error }, 'notice dead-lettered');
@@ -162,6 +170,7 @@ export class DeliveryHandler {
   }
 
   private async feedBackFailures(
+    delivery: Delivery,
     notice: Notice,
     failed: ReadonlyArray<{ eventId: string; actionName: string }>,
     error: string,
@@ -178,7 +187,9 @@ export class DeliveryHandler {
         executionId: notice.executionId,
         event: onFailure,
         payload: { action: actionName, eventId, error },
-        idempotencyKey: `${eventId}:${actionName}:failed`,
+        // One feedback per burial: the buried entry's id differs after a
+        // dead-letter retry, so a second failure feeds back a second time.
+        idempotencyKey: `${eventId}:${actionName}:failed:${delivery.id}`,
       });
     }
   }
