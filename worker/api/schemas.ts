@@ -2,8 +2,9 @@ import { type TSchema, Type } from '@sinclair/typebox';
 
 /** Route schemas: fastify validates requests with them and @fastify/swagger documents them. */
 
-/** Same rule as WorkflowService's checkIdentifier. */
-export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$';
+import { ID_PATTERN } from '../identifiers.js';
+
+export { ID_PATTERN };
 /** Strings PostgreSQL can store: no NUL character. */
 export const NO_NUL_PATTERN = '^[^\\u0000]*$';
 export const UUID_PATTERN =

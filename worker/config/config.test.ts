@@ -85,4 +85,14 @@ describe('configuration', () => {
       failure(() => loadApiConfig({ ...base, FLOWPOOL_API_TOKENS_FILE: '/nonexistent' })).variable,
     ).toBe('FLOWPOOL_API_TOKENS_FILE');
   });
+
+  it('refuses a tenant name that a stream notice could not carry, naming it', () => {
+    const tenant = 'acme corp';
+    const error = failure(() =>
+      loadApiConfig({ ...base, FLOWPOOL_API_TOKENS: JSON.stringify({ 'secret-token-a': tenant }) }),
+    );
+    expect(error.variable).toBe('FLOWPOOL_API_TOKENS');
+    expect(error.message).toContain('"acme corp"');
+    expect(error.message).toContain('1-200 characters');
+  });
 });

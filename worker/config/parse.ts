@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { IDENTIFIER_RULE, isIdentifier } from '../identifiers.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -104,6 +105,12 @@ export function apiTokens(env: Env): Map<string, string> {
       throw new ConfigError(
         variable,
         'every token must be at least 8 characters and map to a non-empty tenant name',
+      );
+    }
+    if (!isIdentifier(tenant)) {
+      throw new ConfigError(
+        variable,
+        `tenant ${JSON.stringify(tenant).slice(0, 60)} ${IDENTIFIER_RULE}`,
       );
     }
     tokens.set(token, tenant);

@@ -116,6 +116,15 @@ describe('starting executions and enqueueing events', () => {
     ).rejects.toMatchObject({
       field: 'executionId',
     });
+    // A tenant a stream notice could not carry (over 200 characters, or a NUL).
+    for (const tenant of ['t'.repeat(201), 'a\u0000b', '']) {
+      await expect(
+        rt.service.startExecution({ tenant, workflow: 'ticket-lifecycle' }),
+      ).rejects.toMatchObject({ field: 'tenant' });
+      await expect(
+        rt.service.enqueueEvent({ tenant, executionId, event: 'resolve' }),
+      ).rejects.toMatchObject({ field: 'tenant' });
+    }
     expect(await rt.service.history('acme', executionId)).toEqual([]);
   });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Value } from '@sinclair/typebox/value';
 import { BadInputError, NotFoundError } from '../errors.js';
+import { IDENTIFIER_RULE, isIdentifier } from '../identifiers.js';
 import type { EventRecord, EventStore, ExecutionRecord } from '../store/event-store.js';
 import { Batcher } from '../stream/batcher.js';
 import type { Notice, StreamTransport } from '../stream/transport.js';
@@ -34,15 +35,8 @@ export type PublishFailureListener = (error: unknown, eventId: string) => void;
 
 const WORKFLOW_CACHE_SIZE = 100_000;
 
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
-
 export function checkIdentifier(field: string, value: string): void {
-  if (!ID_PATTERN.test(value)) {
-    throw new BadInputError(
-      field,
-      'must be 1-200 characters of letters, digits, ".", "_", ":" or "-"',
-    );
-  }
+  if (!isIdentifier(value)) throw new BadInputError(field, IDENTIFIER_RULE);
 }
 
 function firstSchemaError(schema: Parameters<typeof Value.Errors>[0], value: unknown): string {
@@ -77,6 +71,8 @@ export class WorkflowService {
   }
 
   async startExecution(request: StartExecutionInput): Promise<ExecutionRecord> {
+    // A tenant the stream notice could not carry would strand its events.
+    checkIdentifier('tenant', request.tenant);
     const definition = this.registry.latest(request.workflow);
     const executionId = request.executionId ?? randomUUID();
     checkIdentifier('executionId', executionId);
@@ -99,6 +95,7 @@ export class WorkflowService {
   }
 
   async enqueueEvent(request: EnqueueEventInput): Promise<EnqueuedEvent> {
+    checkIdentifier('tenant', request.tenant);
     const workflow = await this.workflowOf(request.tenant, request.executionId);
     const definition = this.registry.get(workflow.name, workflow.version);
     const payload = request.payload ?? {};
