@@ -7,6 +7,7 @@ import {
 } from '../../test/support/runtime.js';
 import { PostgresServer } from '../local/postgres-server.js';
 import { RedisServer } from '../local/redis-server.js';
+import { DEFAULT_RUNTIME_SETTINGS } from './runtime.js';
 
 async function streamLength(rt: TestRuntime): Promise<number> {
   return rt.redisHandle.redis.xlen(rt.settings.stream).catch(() => 0);
@@ -141,5 +142,40 @@ describe('a failed database commit', () => {
       rt.settings.group,
     )) as [number];
     expect(pending[0]).toBe(0);
+  });
+});
+
+describe('the relay trimming the stream', () => {
+  let rt: TestRuntime;
+  beforeAll(async () => {
+    rt = await startTestRuntime({
+      settings: { relay: { ...DEFAULT_RUNTIME_SETTINGS.relay, trimEveryMs: 60_000 } },
+    });
+  });
+  afterAll(() => rt.close());
+
+  /** Publishes `count` notices and has a consumer read and ack them all. */
+  async function consumed(count: number): Promise<void> {
+    const notices = Array.from({ length: count }, (_, i) => ({
+      tenant: 'trim',
+      executionId: `e${i}`,
+    }));
+    await rt.transport.publish(notices);
+    const read = await rt.transport.readNew('probe', count, 100);
+    expect(read).toHaveLength(count);
+    await rt.transport.ack(read.map((delivery) => delivery.id));
+  }
+
+  it('removes consumed notices on its first pass, then at most once per interval', async () => {
+    await rt.transport.ensureGroup();
+    await consumed(300);
+    await rt.relay.runOnce();
+    const afterFirst = await streamLength(rt);
+    // Approximate trimming keeps the node holding the last delivered entry (at most 100).
+    expect(afterFirst).toBeLessThanOrEqual(100);
+
+    await consumed(300);
+    await rt.relay.runOnce();
+    expect(await streamLength(rt)).toBe(afterFirst + 300);
   });
 });

@@ -39,15 +39,25 @@ interface Held {
 export class StreamConsumer {
   private state: ConsumerState = 'idle';
   private readonly held = new Map<string, Held>();
+  /**
+   * Places promised to reads and claims in progress. Every held delivery
+   * needs a slot, so room is counted as held + reserved: two loops computing
+   * room from `held` alone while both await Redis would each read a full
+   * share, and the surplus would wait for a slot in this process, pending
+   * here and out of other consumers' reach.
+   */
+  private reserved = 0;
   private readonly executionTails = new Map<string, Promise<void>>();
   private readonly slots: Semaphore;
   private readonly loopsDone: Promise<void>[] = [];
   private housekeeping: NodeJS.Timeout | undefined;
+  /** The housekeeping pass in progress: drain waits for it, or a late claim could slip past the hand-back. */
+  private housekeepingPass: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly transport: StreamTransport,
     private readonly readers: readonly StreamTransport[],
-    private readonly handler: DeliveryHandler,
+    private readonly handler: Pick<DeliveryHandler, 'handle'>,
     private readonly options: ConsumerOptions,
     private readonly logger: Logger,
     private readonly observer: ConsumerObserver = {},
@@ -71,27 +81,47 @@ export class StreamConsumer {
     for (const reader of this.readers.slice(0, this.options.loops))
       this.loopsDone.push(this.readLoop(reader));
     const period = Math.max(100, Math.floor(this.options.idleTimeoutMs / 3));
-    this.housekeeping = setInterval(() => void this.keepHeldAndClaim(), period);
+    this.housekeeping = setInterval(() => {
+      this.housekeepingPass = this.keepHeldAndClaim();
+    }, period);
   }
 
   private async readLoop(reader: StreamTransport): Promise<void> {
     while (this.state === 'running') {
-      const room = this.options.concurrency - this.held.size;
-      if (room <= 0) {
+      const room = this.reserveRoom(this.options.batchSize);
+      if (room === 0) {
         await this.waitForRoom();
         continue;
       }
       try {
-        const deliveries = await reader.readNew(
-          this.options.consumerName,
-          Math.min(room, this.options.batchSize),
-          this.options.blockMs,
-        );
-        for (const delivery of deliveries) this.accept(delivery);
+        await this.readInto(reader, room);
       } catch (error) {
         await this.recoverFromReadError(reader, error);
       }
     }
+  }
+
+  /**
+   * Reserves up to `wanted` places for deliveries about to arrive; returns
+   * how many (0 when full). Synchronous, so concurrent loops cannot both
+   * count the same free place. The caller must give them back.
+   */
+  private reserveRoom(wanted: number): number {
+    const room = Math.min(wanted, this.options.concurrency - this.held.size - this.reserved);
+    if (room <= 0) return 0;
+    this.reserved += room;
+    return room;
+  }
+
+  /** Reads into `room` reserved places; the reservation turns into held entries with no await between. */
+  private async readInto(reader: StreamTransport, room: number): Promise<void> {
+    let deliveries: Delivery[];
+    try {
+      deliveries = await reader.readNew(this.options.consumerName, room, this.options.blockMs);
+    } finally {
+      this.reserved -= room;
+    }
+    for (const delivery of deliveries) this.accept(delivery);
   }
 
   private async waitForRoom(): Promise<void> {
@@ -132,8 +162,14 @@ export class StreamConsumer {
   }
 
   private async run(entry: Held): Promise<void> {
-    if (!this.held.has(entry.delivery.id)) return; // handed back during drain
+    if (!this.isHeld(entry)) return; // handed back during drain
     await this.slots.acquire();
+    // Drain may have handed the entry back while it waited for a slot: another
+    // consumer may be running its copy already, and drain no longer waits for it.
+    if (!this.isHeld(entry)) {
+      this.slots.release();
+      return;
+    }
     entry.started = true;
     const startedAt = performance.now();
     try {
@@ -152,21 +188,30 @@ export class StreamConsumer {
       );
     } finally {
       this.slots.release();
-      this.held.delete(entry.delivery.id);
+      if (this.isHeld(entry)) this.held.delete(entry.delivery.id);
     }
+  }
+
+  private isHeld(entry: Held): boolean {
+    return this.held.get(entry.delivery.id) === entry;
   }
 
   private async keepHeldAndClaim(): Promise<void> {
     try {
       await this.transport.touch(this.options.consumerName, [...this.held.keys()]);
       if (this.state !== 'running') return;
-      const room = this.options.concurrency - this.held.size;
-      if (room <= 0) return;
-      const claimed = await this.transport.claimIdle(
-        this.options.consumerName,
-        this.options.idleTimeoutMs,
-        room,
-      );
+      const room = this.reserveRoom(this.options.concurrency);
+      if (room === 0) return;
+      let claimed: Delivery[];
+      try {
+        claimed = await this.transport.claimIdle(
+          this.options.consumerName,
+          this.options.idleTimeoutMs,
+          room,
+        );
+      } finally {
+        this.reserved -= room;
+      }
       for (const delivery of claimed) this.accept(delivery);
     } catch (error) {
       this.observer.onError?.(error, 'housekeeping');
@@ -186,7 +231,9 @@ export class StreamConsumer {
     const deadline = Date.now() + deadlineMs;
     // Loops first: a read still blocked in XREADGROUP would otherwise take back
     // the very notices handed back below, and this process would run them.
+    // Likewise a claim already sent: what it takes must be held before the hand-back.
     await Promise.all(this.loopsDone);
+    await this.housekeepingPass;
     let handedBack = await this.handBack((entry) => !entry.started);
     while (this.held.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -200,10 +247,16 @@ export class StreamConsumer {
   }
 
   private async handBack(which: (entry: Held) => boolean): Promise<number> {
-    let count = 0;
-    for (const entry of [...this.held.values()].filter(which)) {
+    // Let go of every chosen entry before the first await: one still waiting
+    // for a slot could otherwise start while an earlier requeue is in flight,
+    // and then be requeued while it runs.
+    const chosen = [...this.held.values()].filter(which);
+    for (const entry of chosen) {
       clearTimeout(entry.timer);
       this.held.delete(entry.delivery.id);
+    }
+    let count = 0;
+    for (const entry of chosen) {
       try {
         await this.transport.requeue(entry.delivery, {
           deliveries: entry.delivery.deliveries - 1,

@@ -1,12 +1,13 @@
 import type { Redis } from 'ioredis';
 import { Batcher } from './batcher.js';
-import { DEAD_LETTER, REMOVE_CONSUMER, REQUEUE } from './scripts.js';
+import { DEAD_LETTER, REMOVE_CONSUMER, REQUEUE, TRIM_CONSUMED } from './scripts.js';
 import {
   type DeadLetter,
   type Delivery,
   type Notice,
   noticeFields,
   type StreamTransport,
+  type TrimResult,
 } from './transport.js';
 
 type RawEntry = [id: string, fields: string[] | null];
@@ -193,6 +194,14 @@ export class RedisStreamTransport implements StreamTransport {
 
   async removeDeadLetter(id: string): Promise<void> {
     await this.redis.xdel(this.deadLetterStream, id);
+  }
+
+  async trimConsumed(): Promise<TrimResult> {
+    const [removed, floor] = (await this.redis.eval(TRIM_CONSUMED, 1, this.stream)) as [
+      number,
+      string,
+    ];
+    return { removed: Number(removed), floor: floor === '' ? undefined : floor };
   }
 
   async leaveGroup(consumer: string): Promise<boolean> {

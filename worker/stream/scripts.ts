@@ -75,3 +75,57 @@ for _, consumer in ipairs(reply) do
 end
 return {'not-found', 0}
 `;
+
+/**
+ * trim-consumed — drop the entries every consumer group is done with: older
+ * than each group's last-delivered id and than its oldest pending entry.
+ * Computed and trimmed in one step, so no read or ack in between can move a
+ * group's floor under the trim.
+ * Hazards: any group counts, including one nobody reads any more (it keeps
+ * the stream from shrinking; delete it rather than trim past it). Nothing at
+ * or after any group's last-delivered id goes, so XINFO GROUPS still computes
+ * every group's lag, which the operator scales on (the tests check this on
+ * Redis 7). The trim is approximate (~): only whole stream nodes go, which is
+ * cheap and never removes an entry at or past the floor.
+ * KEYS[1] stream
+ * ARGV: none
+ * Result: {entries removed, floor id}; {0, ''} when the stream or every
+ * group is missing (nothing is trimmed without a group to say what was read).
+ */
+export const TRIM_CONSUMED = `
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return ms, seq
+end
+-- Compares decimal strings without turning them into (inexact) Lua numbers.
+local function less_number(a, b)
+  if #a ~= #b then return #a < #b end
+  return a < b
+end
+local function less(a, b)
+  local ams, aseq = parse(a)
+  local bms, bseq = parse(b)
+  if ams ~= bms then return less_number(ams, bms) end
+  return less_number(aseq, bseq)
+end
+local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
+if type(groups) == 'table' and groups.err then
+  if string.find(groups.err, 'no such key', 1, true) then return {0, ''} end
+  return redis.error_reply(groups.err)
+end
+local floor = nil
+for _, group in ipairs(groups) do
+  local name, last
+  for i = 1, #group, 2 do
+    if group[i] == 'name' then name = group[i + 1] end
+    if group[i] == 'last-delivered-id' then last = group[i + 1] end
+  end
+  local group_floor = last
+  local pending = redis.call('XPENDING', KEYS[1], name)
+  if pending[1] > 0 and less(pending[2], group_floor) then group_floor = pending[2] end
+  if floor == nil or less(group_floor, floor) then floor = group_floor end
+end
+if floor == nil then return {0, ''} end
+local removed = redis.call('XTRIM', KEYS[1], 'MINID', '~', floor)
+return {removed, floor}
+`;

@@ -31,6 +31,13 @@ export interface DeadLetter {
   deadAt: number;
 }
 
+export interface TrimResult {
+  /** Entries removed; approximate trimming removes whole stream nodes only, so often fewer than consumed. */
+  removed: number;
+  /** The oldest entry some group still needs (everything older is consumed); undefined without a group. */
+  floor: string | undefined;
+}
+
 export interface StreamTransport {
   readonly stream: string;
   readonly group: string;
@@ -53,6 +60,11 @@ export interface StreamTransport {
   deadLetter(delivery: Delivery, error: string): Promise<void>;
   listDeadLetters(count: number): Promise<DeadLetter[]>;
   removeDeadLetter(id: string): Promise<void>;
+  /**
+   * Trims entries that every consumer group has read and acknowledged (not
+   * just this transport's group); pending and unread entries always stay.
+   */
+  trimConsumed(): Promise<TrimResult>;
   /** Removes this consumer from the group if it has nothing pending. */
   leaveGroup(consumer: string): Promise<boolean>;
   ping(): Promise<void>;
