@@ -2,15 +2,23 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 type PoolLabels = 'namespace' | 'pool';
 
-/** Figures of one pool after a poll or a reconcile; undefined leaves a gauge as it is. */
-export interface PoolFigures {
-  backlog?: number | undefined;
-  desiredReplicas?: number | undefined;
-  currentReplicas?: number | undefined;
-  readyReplicas?: number | undefined;
-  streamReachable?: boolean | undefined;
-  arrivalRate?: number | undefined;
-  processingRatePerReplica?: number | undefined;
+/**
+ * What one backlog poll learnt about a pool. A figure that is undefined is
+ * unknown (Redis could not be read, too few polls for a rate): its series
+ * is removed rather than left at a value that is no longer true.
+ */
+export interface PoolReading {
+  backlog: number | undefined;
+  streamReachable: boolean;
+  arrivalRate: number | undefined;
+  processingRatePerReplica: number | undefined;
+}
+
+/** A pool's replicas after a reconcile; desiredReplicas is undefined while the pool is paused. */
+export interface PoolReplicas {
+  desiredReplicas: number | undefined;
+  currentReplicas: number;
+  readyReplicas: number;
 }
 
 /**
@@ -26,6 +34,7 @@ export class OperatorMetrics {
   private readonly reachable: Gauge<PoolLabels>;
   private readonly arrivalRate: Gauge<PoolLabels>;
   private readonly capacity: Gauge<PoolLabels>;
+  private readonly lastPoll: Gauge<PoolLabels>;
   private readonly reconciles: Counter<'result'>;
   private readonly reconcileErrors: Counter;
   private readonly reconcileDuration: Histogram;
@@ -61,6 +70,10 @@ export class OperatorMetrics {
     this.reachable = poolGauge(
       'flowpool_operator_pool_stream_reachable',
       '1 when the last poll read the stream backlog, 0 when it could not',
+    );
+    this.lastPoll = poolGauge(
+      'flowpool_operator_pool_last_poll_timestamp_seconds',
+      'When the last backlog poll of the pool ended (Unix time)',
     );
     this.reconciles = new Counter({
       name: 'flowpool_operator_reconcile_total',
@@ -100,23 +113,27 @@ export class OperatorMetrics {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
-  recordPool(namespace: string, pool: string, figures: PoolFigures): void {
+  recordPoolReading(namespace: string, pool: string, reading: PoolReading): void {
     const labels = { namespace, pool };
-    const set = (gauge: Gauge<PoolLabels>, value: number | undefined) => {
-      if (value !== undefined) gauge.set(labels, value);
-    };
-    set(this.backlog, figures.backlog);
-    set(this.desired, figures.desiredReplicas);
-    set(this.current, figures.currentReplicas);
-    set(this.ready, figures.readyReplicas);
-    set(this.arrivalRate, figures.arrivalRate);
-    set(this.capacity, figures.processingRatePerReplica);
-    if (figures.streamReachable !== undefined) {
-      this.reachable.set(labels, figures.streamReachable ? 1 : 0);
-    }
+    setOrRemove(this.backlog, labels, reading.backlog);
+    setOrRemove(this.arrivalRate, labels, reading.arrivalRate);
+    setOrRemove(this.capacity, labels, reading.processingRatePerReplica);
+    this.reachable.set(labels, reading.streamReachable ? 1 : 0);
   }
 
-  /** Removes every series of a pool that is gone. */
+  /** A poll of the pool has ended (its consumer housekeeping included), at `atMs` since the epoch. */
+  recordPollEnd(namespace: string, pool: string, atMs: number): void {
+    this.lastPoll.set({ namespace, pool }, atMs / 1000);
+  }
+
+  recordPoolReplicas(namespace: string, pool: string, replicas: PoolReplicas): void {
+    const labels = { namespace, pool };
+    setOrRemove(this.desired, labels, replicas.desiredReplicas);
+    this.current.set(labels, replicas.currentReplicas);
+    this.ready.set(labels, replicas.readyReplicas);
+  }
+
+  /** Removes every series of a pool that is gone (or that this process no longer watches). */
   forgetPool(namespace: string, pool: string): void {
     const labels = { namespace, pool };
     const gauges = [
@@ -127,6 +144,7 @@ export class OperatorMetrics {
       this.reachable,
       this.arrivalRate,
       this.capacity,
+      this.lastPoll,
     ];
     for (const gauge of gauges) {
       gauge.remove(labels);
@@ -156,4 +174,14 @@ export class OperatorMetrics {
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+function setOrRemove(
+  gauge: Gauge<PoolLabels>,
+  labels: Record<PoolLabels, string>,
+  value: number | undefined,
+): void {
+  // An unknown figure must not keep reporting the last known one.
+  if (value === undefined) gauge.remove(labels);
+  else gauge.set(labels, value);
 }

@@ -363,6 +363,20 @@ describe('WorkflowWorkerPool CRD on a real kube-apiserver', () => {
       message:
         'spec.redis.stream must not be a dead-letter stream (ending in :dlq); name the stream the workers consume',
     },
+    ...[
+      ['has no ":" before the pool', 'bad-stream-flat', 'jobs'],
+      ['has an empty pool after the last ":"', 'bad-stream-empty', 'workflow:events:'],
+      ['has a space in its pool', 'bad-stream-space', 'workflow:events:my pool'],
+      ['starts with whitespace', 'bad-stream-lead', ' workflow:events:billing'],
+    ].map(([what, name, stream]) => ({
+      why: `the stream ${what} (workers could not be given it)`,
+      pool: poolWith(name!, (spec) => {
+        spec.redis = { url: 'redis://redis:6379', stream };
+      }),
+      field: 'spec.redis.stream',
+      message:
+        'spec.redis.stream must be <prefix>:<pool>, where <pool> (after the last ":") is 1-100 letters, digits, ".", "_" or "-" and the stream does not start with whitespace, e.g. workflow:events:billing',
+    })),
     {
       why: 'the Secret name is not a valid name',
       pool: poolWith('bad-secret-name', (spec) => {

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { StreamNameError, splitStream } from '../render/stream.js';
 import {
   CRD_YAML_PATH,
   type JsonSchema,
@@ -10,7 +12,7 @@ import {
   workflowWorkerPoolCrd,
   workflowWorkerPoolCrdYaml,
 } from './crd.js';
-import { WorkflowWorkerPoolSpecSchema, withDefaults } from './pool.js';
+import { STREAM_PATTERN, WorkflowWorkerPoolSpecSchema, withDefaults } from './pool.js';
 
 const committedFile = new URL(`../../${CRD_YAML_PATH}`, import.meta.url);
 
@@ -135,5 +137,78 @@ describe('withDefaults', () => {
     const copy = structuredClone(input);
     withDefaults(input);
     expect(input).toEqual(copy);
+  });
+});
+
+/** STREAM_PATTERN (RE2, as CEL runs it) as a JavaScript RegExp with the same meaning. */
+function streamRegExp(): RegExp {
+  expect(STREAM_PATTERN.startsWith('(?s)')).toBe(true);
+  const body = STREAM_PATTERN.slice('(?s)'.length).replace(/\\x\{([0-9a-f]+)\}/gi, '\\u{$1}');
+  return new RegExp(body, 'su');
+}
+
+function workersCanRead(stream: string): boolean {
+  try {
+    splitStream(stream);
+    return true;
+  } catch (error) {
+    if (error instanceof StreamNameError) return false;
+    throw error;
+  }
+}
+
+describe('the spec.redis.stream rule', () => {
+  const accepted = streamRegExp();
+
+  it.each([
+    ['workflow:events:global', true],
+    [':global', true],
+    ['a:b:c.d_e-f', true],
+    [`x:${'p'.repeat(100)}`, true],
+    ['jobs', false],
+    ['workflow:events:', false],
+    ['workflow:events:my pool', false],
+    [`x:${'p'.repeat(101)}`, false],
+    [' workflow:events:global', false],
+    ['\u00a0workflow:events:global', false],
+    ['\ufeffworkflow:events:global', false],
+    ['\u0085workflow:events:global', true],
+  ])('treats %j as workers do (%s)', (stream, readable) => {
+    expect(workersCanRead(stream)).toBe(readable);
+    expect(accepted.test(stream)).toBe(readable);
+  });
+
+  it('accepts exactly the streams the operator can pass to workers', () => {
+    const tricky = fc.constantFrom(
+      ':',
+      'a',
+      'Z',
+      '0',
+      '.',
+      '_',
+      '-',
+      '/',
+      'é',
+      ' ',
+      '\t',
+      '\n',
+      '\v',
+      '\u00a0',
+      '\u0085',
+      '\u2028',
+      '\u3000',
+      '\ufeff',
+    );
+    const streams = fc.oneof(
+      fc.string({ unit: tricky, maxLength: 12 }),
+      fc.string({ unit: 'binary', maxLength: 12 }),
+      fc
+        .tuple(fc.string({ unit: tricky, maxLength: 4 }), fc.integer({ min: 98, max: 102 }))
+        .map(([prefix, length]) => `${prefix}:${'p'.repeat(length)}`),
+    );
+    fc.assert(
+      fc.property(streams, (stream) => accepted.test(stream) === workersCanRead(stream)),
+      { numRuns: 5_000 },
+    );
   });
 });

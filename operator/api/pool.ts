@@ -37,6 +37,17 @@ export type PoolConditionType = (typeof CONDITION_TYPES)[number];
 export const DEFAULT_STREAM = 'workflow:events:global';
 export const DEFAULT_CONSUMER_GROUP = 'workflow-workers';
 
+/**
+ * The streams workers can be given as WORKFLOW_REDIS_STREAM_PREFIX +
+ * WORKFLOW_POOL, i.e. those render/stream.ts splitStream accepts: a pool
+ * name of 1-100 letters, digits, '.', '_' or '-' after the last ':', and a
+ * prefix that does not start with whitespace (workers trim their settings).
+ * RE2 syntax, for CEL; the class is exactly what JavaScript's trim()
+ * removes. crd.test.ts checks it against splitStream.
+ */
+export const STREAM_PATTERN =
+  '(?s)^(?:[^\\t\\n\\v\\f\\r\\p{Zs}\\x{2028}\\x{2029}\\x{feff}].*)?:[A-Za-z0-9._-]{1,100}$';
+
 /** One CEL validation rule, as `x-kubernetes-validations` holds it. */
 export interface ValidationRule {
   rule: string;
@@ -146,11 +157,19 @@ export const RedisSchema = Type.Object(
       default: DEFAULT_STREAM,
       minLength: 1,
       maxLength: 512,
-      ...rules({
-        rule: "!self.endsWith(':dlq')",
-        message:
-          'spec.redis.stream must not be a dead-letter stream (ending in :dlq); name the stream the workers consume',
-      }),
+      ...rules(
+        {
+          // A CEL string literal: every backslash of the pattern is escaped.
+          rule: `self.matches('${STREAM_PATTERN.replaceAll('\\', '\\\\')}')`,
+          message:
+            'spec.redis.stream must be <prefix>:<pool>, where <pool> (after the last ":") is 1-100 letters, digits, ".", "_" or "-" and the stream does not start with whitespace, e.g. workflow:events:billing (workers read WORKFLOW_REDIS_STREAM_PREFIX + WORKFLOW_POOL)',
+        },
+        {
+          rule: "!self.endsWith(':dlq')",
+          message:
+            'spec.redis.stream must not be a dead-letter stream (ending in :dlq); name the stream the workers consume',
+        },
+      ),
     }),
     consumerGroup: Type.String({
       description:

@@ -61,6 +61,46 @@ describe('toReadError', () => {
     );
   });
 
+  it.each([
+    ['ERR unknown command', "ERR unknown command 'xinfo', with args beginning with: 'GROUPS'"],
+    ['READONLY', "READONLY You can't write against a read only replica."],
+    ['NOSCRIPT', 'NOSCRIPT No matching script. Please use EVAL.'],
+    ['MOVED', 'MOVED 3999 127.0.0.1:6381'],
+  ])('reports the refused command %s as CommandFailed, not as a connection failure', (_, reply) => {
+    // Even with a stale connection failure on record: Redis answered, so it was reachable.
+    const error = toReadError(new Error(reply), {
+      status: 'ready',
+      lastError: systemError('ECONNREFUSED', 'connect ECONNREFUSED 10.0.0.7:6379'),
+    });
+    expect(error).toEqual({
+      code: 'CommandFailed',
+      message: `Redis refused the command: ${reply}`,
+    });
+  });
+
+  it.each([
+    'LOADING Redis is loading the dataset in memory',
+    'BUSY Redis is busy running a script.',
+    'MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to no.',
+    'CLUSTERDOWN The cluster is down',
+    'TRYAGAIN Multiple keys request during rehashing of slot',
+  ])('keeps a Redis that is not serving yet (%s) RedisUnavailable', (reply) => {
+    expect(toReadError(new Error(reply), { status: 'ready' })).toEqual({
+      code: 'RedisUnavailable',
+      message: `Redis unavailable: ${reply} (connection ready)`,
+    });
+  });
+
+  it('reports a refused MULTI without a queued error as CommandFailed', () => {
+    expect(
+      toReadError(new Error('EXECABORT Transaction discarded because of previous errors.')),
+    ).toEqual({
+      code: 'CommandFailed',
+      message:
+        'Redis refused the command: EXECABORT Transaction discarded because of previous errors.',
+    });
+  });
+
   it('reads the reason of a refused MULTI from its first queued error', () => {
     const aborted = Object.assign(new Error('EXECABORT Transaction discarded because of: NOPERM'), {
       previousErrors: [new Error("NOPERM this user has no permissions to run the 'xinfo' command")],

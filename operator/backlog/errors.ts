@@ -88,16 +88,25 @@ function unavailable(error: Error, connection: ConnectionState | undefined): Bac
   return { code: 'RedisUnavailable', message: `Redis unavailable: ${what}${state}` };
 }
 
+/**
+ * Error replies of a Redis that is up but cannot serve anyone right now
+ * (still loading its data, stuck in a script, its cluster or primary
+ * down): unavailable, like a refused connection, and worth the next poll.
+ */
+const NOT_SERVING = new Set(['LOADING', 'BUSY', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN']);
+
 export function toReadError(error: unknown, connection?: ConnectionState): BacklogReadError {
   if (error instanceof BacklogError) return { code: error.code, message: error.message };
   if (!(error instanceof Error)) return { code: 'RedisUnavailable', message: String(error) };
-  switch (redisErrorCode(error)) {
+  const code = redisErrorCode(error);
+  switch (code) {
+    case undefined:
+      // No error reply: the client gave up on the connection.
+      return unavailable(error, connection);
     case 'EXECABORT': {
       // A MULTI refused as a whole: the reason is the first queued command's error.
       const first = (error as { previousErrors?: unknown[] }).previousErrors?.[0];
-      return first instanceof Error
-        ? toReadError(first, connection)
-        : unavailable(error, connection);
+      return first instanceof Error ? toReadError(first, connection) : refused(error);
     }
     case 'WRONGTYPE':
       return { code: 'WrongType', message: `the key is not a stream: ${error.message}` };
@@ -113,8 +122,13 @@ export function toReadError(error: unknown, connection?: ConnectionState): Backl
         message: `the Redis user may not run XINFO, XRANGE or EVAL on the stream: ${error.message}`,
       };
     default:
-      return unavailable(error, connection);
+      return NOT_SERVING.has(code) ? unavailable(error, connection) : refused(error);
   }
+}
+
+/** An error reply: Redis was reached, so the connection is not to blame. */
+function refused(error: Error): BacklogReadError {
+  return { code: 'CommandFailed', message: `Redis refused the command: ${error.message}` };
 }
 
 /** Rejects with a Timeout after `ms`; the operation itself is left to finish or fail on its own. */

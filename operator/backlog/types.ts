@@ -15,7 +15,7 @@ export type LagEstimate =
   | 'stream-length';
 
 export type BacklogErrorCode =
-  /** Connection refused, closed, or retries exhausted. */
+  /** Connection refused, closed, or retries exhausted; or Redis not serving yet (LOADING, BUSY, …). */
   | 'RedisUnavailable'
   /** Redis refused the URL's credentials (WRONGPASS, NOAUTH). */
   | 'AuthenticationFailed'
@@ -26,7 +26,9 @@ export type BacklogErrorCode =
   /** The key holds something other than a stream. */
   | 'WrongType'
   /** Redis answered with something this reader does not understand. */
-  | 'UnexpectedReply';
+  | 'UnexpectedReply'
+  /** Redis was reached but refused a command (ERR, READONLY, NOSCRIPT, …). */
+  | 'CommandFailed';
 
 export interface BacklogReadError {
   code: BacklogErrorCode;

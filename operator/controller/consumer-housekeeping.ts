@@ -19,6 +19,8 @@ export interface PoolTarget {
   name: string;
   pool: WorkflowWorkerPool;
   log: Logger;
+  /** False once the controller has forgotten the pool: no client may be opened for it then. */
+  live: () => boolean;
 }
 
 /** The pool's backlog client, or undefined when its Redis URL cannot be resolved. */

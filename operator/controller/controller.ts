@@ -24,6 +24,7 @@ import type { ScalerHistory } from '../scaler/types.js';
 import { ConsumerHousekeeping, type PoolTarget } from './consumer-housekeeping.js';
 import { PoolNotices } from './pool-notices.js';
 import {
+  type BacklogClient,
   BacklogConnections,
   type BacklogConnector,
   RedisUrlResolver,
@@ -104,6 +105,21 @@ function ownerKey(deployment: Deployment): string | undefined {
   return owner && namespace ? poolKey(namespace, owner.name) : undefined;
 }
 
+/**
+ * True when a newer copy of a pool asks for a reconcile: its spec changed
+ * (generation), it is another pool of the same name (uid), or it is being
+ * deleted. Status-only changes, most of them the operator's own, do not.
+ */
+function needsReconcile(previous: WorkflowWorkerPool, next: WorkflowWorkerPool): boolean {
+  const before = previous.metadata;
+  const after = next.metadata;
+  return (
+    before?.generation !== after?.generation ||
+    before?.uid !== after?.uid ||
+    before?.deletionTimestamp !== after?.deletionTimestamp
+  );
+}
+
 function intervalOf(pool: WorkflowWorkerPool): number {
   return Math.max(1, pool.spec.autoscaling.pollIntervalSeconds) * 1000;
 }
@@ -122,6 +138,8 @@ export class PoolController {
   private readonly urls: RedisUrlResolver;
   private readonly housekeeping: ConsumerHousekeeping;
   private readonly runtimes = new Map<string, PoolRuntime>();
+  /** Polls in flight, forgotten pools' included (a forgotten runtime is no longer in `runtimes`). */
+  private readonly polls = new Set<Promise<void>>();
   private running: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -136,25 +154,16 @@ export class PoolController {
     this.queue = new WorkQueue(options.queue);
     this.connections = new BacklogConnections(options.connector ?? redisBacklogConnector);
     this.urls = new RedisUrlResolver(this.kube, options.secretTtlMs ?? 30_000);
-    this.housekeeping = new ConsumerHousekeeping(this.kube, async ({ pool, namespace, name }) => {
-      const resolved = await this.urls.resolve(pool);
-      return resolved.ok ? this.connections.use(poolKey(namespace, name), resolved.url) : undefined;
+    this.housekeeping = new ConsumerHousekeeping(this.kube, async (target) => {
+      const resolved = await this.urls.resolve(target.pool);
+      return resolved.ok ? this.clientFor(target, resolved.url) : undefined;
     });
     this.pools = new Reflector(
       this.kube.pools(options.namespace),
       {
         onAdd: (pool) => this.queue.add(objectKey(pool)),
         onUpdate: (previous, pool) => {
-          // Status-only changes (most of them the operator's own) need no reconcile.
-          const before = previous.metadata;
-          const after = pool.metadata;
-          if (
-            before?.generation !== after?.generation ||
-            before?.uid !== after?.uid ||
-            before?.deletionTimestamp !== after?.deletionTimestamp
-          ) {
-            this.queue.add(objectKey(pool));
-          }
+          if (needsReconcile(previous, pool)) this.queue.add(objectKey(pool));
         },
         onDelete: (pool) => this.queue.add(objectKey(pool)),
       },
@@ -207,13 +216,16 @@ export class PoolController {
     this.stopping = true;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.queue.shutdown();
-    const polls: Array<Promise<void> | undefined> = [];
     for (const runtime of this.runtimes.values()) {
       runtime.stopped = true;
       if (runtime.timer) clearTimeout(runtime.timer);
-      polls.push(runtime.polling);
     }
-    await Promise.all([this.pools.stop(), this.deployments.stop(), this.running, ...polls]);
+    await Promise.all([this.pools.stop(), this.deployments.stop(), this.running, this.pollsDone()]);
+    // A stopped controller (e.g. one that lost the lease) vouches for no pool's figures.
+    for (const key of this.runtimes.keys()) {
+      const { namespace, name } = splitKey(key);
+      this.metrics?.forgetPool(namespace, name);
+    }
     this.runtimes.clear();
     this.connections.closeAll();
     this.log.info('pool controller stopped');
@@ -251,22 +263,20 @@ export class PoolController {
     if (!pool.spec.paused) {
       if (!pool.spec.autoscaling.enabled) runtime.desired = undefined;
       target = targetReplicas(pool, runtime.desired, deployment);
-      let conflict = false;
-      if (deployment === undefined) {
-        // Not among the operator's Deployments: make sure no one else's has the name.
-        const live = await this.kube.getDeployment(namespace, name);
-        if (live !== undefined && !controlledBy(live, pool)) {
-          conflict = true;
-          apply = {
-            kind: 'failed',
-            reason: 'DeploymentConflict',
-            message: `Deployment ${namespace}/${name} exists and is not controlled by this pool; delete or rename it`,
-          };
-          retry = new Error(apply.message);
-        }
-        deployment = live;
-      }
-      if (!conflict) {
+      // The watch sees only Deployments with the worker label: look up one that lacks it.
+      deployment ??= await this.kube.getDeployment(namespace, name);
+      // A server-side apply with force would take over whatever has the name, so
+      // a Deployment this pool does not control (another owner's, a former pool's
+      // of the same name, one orphaned on purpose) is refused, cached or not.
+      const conflict = deployment !== undefined && !controlledBy(deployment, pool);
+      if (conflict) {
+        apply = {
+          kind: 'failed',
+          reason: 'DeploymentConflict',
+          message: `Deployment ${namespace}/${name} exists and is not controlled by this pool; delete or rename it`,
+        };
+        retry = new Error(apply.message);
+      } else {
         const running = deployment?.spec?.replicas;
         if (running !== undefined && target < running) {
           await this.housekeeping.markDeletionCosts(this.target(key, pool, runtime));
@@ -299,17 +309,34 @@ export class PoolController {
     if (!statusUnchanged(pool.status, patch)) {
       try {
         const updated = await this.kube.patchPoolStatus(namespace, name, patch);
-        this.pools.remember(updated);
+        this.rememberStatusAnswer(key, pool, updated);
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }
     }
-    this.metrics?.recordPool(namespace, name, {
+    this.metrics?.recordPoolReplicas(namespace, name, {
       desiredReplicas: target,
       currentReplicas: deployment?.status?.replicas ?? 0,
       readyReplicas: deployment?.status?.readyReplicas ?? 0,
     });
     if (retry !== undefined) throw retry;
+  }
+
+  /**
+   * Caches the server's answer to a status patch, so reads do not wait for
+   * the watch. Hazard: a spec change that reached the server after this
+   * reconcile read the pool but before the patch comes back inside the
+   * answer. Its own watch event is then older than the cached copy and
+   * dropped, and the patch's event carries the same generation, so the
+   * update handler never sees the change: queue the pool again here.
+   */
+  private rememberStatusAnswer(
+    key: string,
+    reconciled: WorkflowWorkerPool,
+    answer: WorkflowWorkerPool,
+  ): void {
+    this.pools.remember(answer);
+    if (needsReconcile(reconciled, answer)) this.queue.add(key);
   }
 
   private async applyDeployment(
@@ -465,10 +492,24 @@ export class PoolController {
   }
 
   private target(key: string, pool: WorkflowWorkerPool, runtime: PoolRuntime): PoolTarget {
-    return { ...splitKey(key), pool, log: runtime.log };
+    return { ...splitKey(key), pool, log: runtime.log, live: () => !runtime.stopped };
+  }
+
+  /** The pool's Redis client for `url`; undefined once the pool has been forgotten. */
+  private clientFor(target: PoolTarget, url: string): BacklogClient | undefined {
+    // Hazard: callers await a Secret read or a pod list first, and forget()
+    // may run meanwhile; a client registered for the pool after that would
+    // never be released (nor its connection closed).
+    if (!target.live()) return undefined;
+    return this.connections.use(poolKey(target.namespace, target.name), url);
   }
 
   // ---------------------------------------------------------------- polling
+
+  /** Resolves once the backlog polls in flight now have ended, forgotten pools' included. */
+  async pollsDone(): Promise<void> {
+    await Promise.all([...this.polls]);
+  }
 
   private schedulePoll(key: string, runtime: PoolRuntime, delayMs: number): void {
     if (runtime.stopped || this.stopping) return;
@@ -481,15 +522,18 @@ export class PoolController {
     runtime.timer = setTimeout(() => {
       runtime.timer = undefined;
       const started = Date.now();
-      runtime.polling = this.poll(key, runtime)
+      const polling = this.poll(key, runtime)
         .catch((error) => runtime.log.error({ err: message(error) }, 'backlog poll failed'))
         .finally(() => {
+          this.polls.delete(polling);
           runtime.polling = undefined;
           const again = runtime.pollAgain;
           runtime.pollAgain = false;
           const wait = again ? 0 : Math.max(0, started + runtime.intervalMs - Date.now());
           this.schedulePoll(key, runtime, wait);
         });
+      runtime.polling = polling;
+      this.polls.add(polling);
     }, delayMs);
     runtime.timer.unref?.();
   }
@@ -498,8 +542,9 @@ export class PoolController {
   private async poll(key: string, runtime: PoolRuntime): Promise<void> {
     let pool = this.pools.get(key);
     if (pool === undefined || pool.metadata.deletionTimestamp || runtime.stopped) return;
-    const { reading, view } = await this.readBacklog(key, pool);
-    if (runtime.stopped) return;
+    const read = await this.readBacklog(this.target(key, pool, runtime));
+    if (read === undefined || runtime.stopped) return;
+    const { reading, view } = read;
     pool = this.pools.get(key) ?? pool;
     const { namespace, name } = splitKey(key);
 
@@ -527,7 +572,7 @@ export class PoolController {
     runtime.decision = { reason: decision.reason, message: decision.message };
     runtime.stream = view;
     this.metrics?.recordPoll(reading.readOk);
-    this.metrics?.recordPool(namespace, name, {
+    this.metrics?.recordPoolReading(namespace, name, {
       backlog: reading.readOk ? reading.backlog : undefined,
       streamReachable: reading.readOk,
       ...observed.rates,
@@ -549,24 +594,31 @@ export class PoolController {
         this.target(key, pool, runtime),
         reading.consumers,
       );
+      // Forgotten meanwhile: its series are gone and must stay gone.
+      if (runtime.stopped) return;
     }
+    this.metrics?.recordPollEnd(namespace, name, this.now());
     this.queue.add(key);
   }
 
-  /** The pool's backlog, and how the StreamReachable condition should describe it. */
+  /**
+   * The pool's backlog, and how the StreamReachable condition should
+   * describe it; undefined when the pool was forgotten meanwhile.
+   */
   private async readBacklog(
-    key: string,
-    pool: WorkflowWorkerPool,
-  ): Promise<{ reading: BacklogReading; view: StreamView }> {
-    const resolved = await this.urls.resolve(pool);
+    target: PoolTarget,
+  ): Promise<{ reading: BacklogReading; view: StreamView } | undefined> {
+    const resolved = await this.urls.resolve(target.pool);
     if (!resolved.ok) {
       return {
         reading: unreadable({ code: 'RedisUnavailable', message: resolved.message }),
         view: { kind: 'unreadable', reason: resolved.reason, message: resolved.message },
       };
     }
-    const { stream, consumerGroup } = pool.spec.redis;
-    const reading = await this.connections.use(key, resolved.url).read(stream, consumerGroup);
+    const client = this.clientFor(target, resolved.url);
+    if (client === undefined) return undefined;
+    const { stream, consumerGroup } = target.pool.spec.redis;
+    const reading = await client.read(stream, consumerGroup);
     const view: StreamView = reading.readOk
       ? { kind: 'read', reading }
       : {
