@@ -82,7 +82,9 @@ describe('the stream consumer', () => {
     await redisHandle.close();
   });
 
-  async function startConsumer(options: Pick<ConsumerOptions, 'loops' | 'concurrency'>) {
+  async function startConsumer(
+    options: Pick<ConsumerOptions, 'loops' | 'concurrency'> & Partial<ConsumerOptions>,
+  ) {
     const readers = Array.from({ length: options.loops }, () => {
       const connection = new Redis(redisHandle.url, { maxRetriesPerRequest: 1 });
       connections.push(connection);
@@ -161,5 +163,16 @@ describe('the stream consumer', () => {
     const [next] = await transport.readNew('another-consumer', 10, 100);
     expect(next && parseNotice(next.fields)?.executionId).toBe(other);
     expect(handler.started).toEqual([running]);
+  });
+
+  it("claims a dead consumer's entries while its own reads sit blocked with nothing to read", async () => {
+    handler.finishAll();
+    await transport.publish([{ tenant: 't', executionId: 'orphan' }]);
+    // A consumer that read the entry and died.
+    await redisHandle.redis.xreadgroup('GROUP', GROUP, 'dead', 'COUNT', 1, 'STREAMS', stream, '>');
+    // Reads that block longer than the claim period, asking for more than the free room.
+    await startConsumer({ loops: 2, concurrency: 8, blockMs: 5_000, idleTimeoutMs: 300 });
+    await waitFor('the orphaned entry to run here', () => handler.started.includes('orphan'));
+    await waitFor('nothing pending', async () => (await pendingCount()) === 0);
   });
 });

@@ -200,8 +200,14 @@ export class StreamConsumer {
     try {
       await this.transport.touch(this.options.consumerName, [...this.held.keys()]);
       if (this.state !== 'running') return;
-      const room = this.reserveRoom(this.options.concurrency);
-      if (room === 0) return;
+      // Hazard: reads blocked in XREADGROUP keep their reservation for up to
+      // blockMs and mostly come back empty. Counted here, they would starve
+      // this claim for as long as the worker sits idle, and a dead consumer's
+      // entries would stay pending for ever. So a claim counts only what is
+      // held; at worst one read's batch then waits here for a slot.
+      const room = this.options.concurrency - this.held.size;
+      if (room <= 0) return;
+      this.reserved += room;
       let claimed: Delivery[];
       try {
         claimed = await this.transport.claimIdle(
