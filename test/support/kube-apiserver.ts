@@ -195,6 +195,9 @@ export class KubeApiServer {
         // Nothing creates the default ServiceAccount without a controller
         // manager; without this, Pods could not be created in tests.
         '--disable-admission-plugins=ServiceAccount',
+        // As on clusters that enforce it (OpenShift): an owner reference with
+        // blockOwnerDeletion needs update on the owner's finalizers.
+        '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
         '--allow-privileged=true',
         '--profiling=false',
         ...extraArgs,

@@ -11,6 +11,13 @@ runs the operator with exactly these rules, and with each verb taken away).
 - apiGroups: ["flowpool.dev"]
   resources: ["workflowworkerpools/status"]
   verbs: ["patch"]
+# The Deployment's owner reference sets blockOwnerDeletion (a foreground
+# delete of a pool waits for its workers); clusters that enforce owner
+# reference permissions (the OwnerReferencesPermissionEnforcement admission
+# plugin, on in OpenShift) allow that only to who may update the owner's finalizers.
+- apiGroups: ["flowpool.dev"]
+  resources: ["workflowworkerpools/finalizers"]
+  verbs: ["update"]
 # One worker Deployment per pool, created and updated by server-side apply: a
 # patch, which needs create as well when the Deployment does not exist yet.
 - apiGroups: ["apps"]
