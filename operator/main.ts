@@ -76,7 +76,6 @@ export async function startOperator(
   const { logger } = options;
   const kubeConfig = options.kubeConfig ?? loadKubeConfig(config);
   const metrics = options.metrics ?? new OperatorMetrics();
-  const kube = new KubeApi(kubeConfig);
   let controller: PoolController | undefined;
 
   const election: LeaderElection =
@@ -97,9 +96,13 @@ export async function startOperator(
   election.onStartedLeading(async (signal) => {
     logger.info({ identity: config.identity }, 'leading: starting the controllers');
     metrics.setLeader(true);
+    // A client of this term's own: when the lease is lost, the writes it has
+    // in flight are cut off at once rather than landing after a new leader
+    // has started (the lease leaves only leaseDuration - renewDeadline).
+    const termKube = new KubeApi(kubeConfig, signal);
     const current = new PoolController({
       ...options.controller,
-      kube,
+      kube: termKube,
       logger: logger.child({ component: 'controller' }),
       namespace: config.watchNamespace,
       metrics,
@@ -111,6 +114,7 @@ export async function startOperator(
       await aborted(signal);
     } finally {
       await current.stop();
+      termKube.close();
       if (controller === current) controller = undefined;
       metrics.setLeader(false);
       logger.info('no longer leading: controllers stopped');
@@ -121,30 +125,24 @@ export async function startOperator(
   });
   metrics.setLeader(false);
 
-  let server: HealthServer;
-  try {
-    server = await startHealthServer({
-      port: config.port,
-      logger,
-      metrics: () => metrics.render(),
-      readiness: async () => {
-        const leading = election.isLeader();
-        const synced = controller?.synced ?? false;
-        const ready = !leading || synced;
-        return {
-          ready,
-          ...(ready ? {} : { reason: 'watches have not listed pools and Deployments yet' }),
-          checks: {
-            leader: leading ? 'leading' : 'standby',
-            watches: leading ? (synced ? 'ok' : 'syncing') : 'idle',
-          },
-        };
-      },
-    });
-  } catch (error) {
-    kube.close();
-    throw error;
-  }
+  const server: HealthServer = await startHealthServer({
+    port: config.port,
+    logger,
+    metrics: () => metrics.render(),
+    readiness: async () => {
+      const leading = election.isLeader();
+      const synced = controller?.synced ?? false;
+      const ready = !leading || synced;
+      return {
+        ready,
+        ...(ready ? {} : { reason: 'watches have not listed pools and Deployments yet' }),
+        checks: {
+          leader: leading ? 'leading' : 'standby',
+          watches: leading ? (synced ? 'ok' : 'syncing') : 'idle',
+        },
+      };
+    },
+  });
   election.start();
   logger.info(
     {
@@ -169,7 +167,6 @@ export async function startOperator(
       stopping ??= (async () => {
         await election.stop();
         await server.close();
-        kube.close();
       })();
       return stopping;
     },

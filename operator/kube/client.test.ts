@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -7,6 +8,7 @@ import type { WatchEvent } from './types.js';
 
 let server: http.Server;
 let client: KubeClient;
+let config: KubeConfig;
 const seen: Array<{ method?: string; url?: string; auth?: string; type?: string; body: string }> =
   [];
 
@@ -71,6 +73,7 @@ beforeAll(async () => {
         );
         return;
       }
+      if (url.pathname === '/hang') return; // never answers
       if (url.pathname === '/watch-hang') {
         response.writeHead(200, { 'content-type': 'application/json' });
         response.write('');
@@ -81,7 +84,7 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const config = new KubeConfig();
+  config = new KubeConfig();
   config.loadFromOptions({
     clusters: [
       {
@@ -168,5 +171,29 @@ describe('KubeClient', () => {
     const watching = client.watch('/watch-hang', {}, () => {}, abort.signal);
     setTimeout(() => abort.abort(), 30);
     await expect(watching).resolves.toBeUndefined();
+  });
+
+  it('cuts off calls in flight and refuses new ones once its scope aborts', async () => {
+    const scope = new AbortController();
+    const scoped = new KubeClient(config, undefined, scope.signal);
+    try {
+      for (let i = 0; i < 5; i++) await scoped.request('GET', '/echo');
+      // Finished calls leave no listener on the long-lived scope.
+      expect(getEventListeners(scope.signal, 'abort')).toHaveLength(0);
+      const before = seen.length;
+      const hanging = scoped.request('GET', '/hang').catch((e: unknown) => e);
+      await expect.poll(() => seen.length, { timeout: 5_000, interval: 10 }).toBe(before + 1);
+      scope.abort();
+      expect(await hanging).toMatchObject({ reason: 'RequestFailed' });
+      const refused = await scoped
+        .request('POST', '/echo', { body: { replicas: 3 } })
+        .catch((e: unknown) => e);
+      expect(refused).toMatchObject({ reason: 'RequestFailed' });
+      expect((refused as Error).message).toContain('aborted before it was sent');
+      // The write never reached the server.
+      expect(seen.slice(before + 1)).toEqual([]);
+    } finally {
+      scoped.close();
+    }
   });
 });

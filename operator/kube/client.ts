@@ -63,9 +63,15 @@ export class KubeClient {
   private readonly server: URL;
   private agent: http.Agent | undefined;
 
+  /**
+   * `scope`, when given, ends every request and watch of this client when it
+   * aborts: the operator gives each leadership term its own client, so a
+   * replica that lost the lease cannot finish a write it had started.
+   */
   constructor(
     private readonly config: KubeConfig,
     private readonly defaultTimeoutMs = 30_000,
+    private readonly scope?: AbortSignal,
   ) {
     const cluster = config.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
@@ -128,6 +134,10 @@ export class KubeClient {
       allHeaders['content-length'] = Buffer.byteLength(payload);
     }
     const transport = url.protocol === 'https:' ? https : http;
+    const signal = this.signalFor(options.signal);
+    if (signal?.aborted) {
+      throw new KubeApiError(0, 'RequestFailed', `${method} ${path}: aborted before it was sent`);
+    }
     return new Promise((resolve, reject) => {
       const request = transport.request(url, { method, headers: allHeaders, agent }, (response) =>
         resolve({ request, response }),
@@ -141,14 +151,19 @@ export class KubeClient {
           request.destroy(new Error(`no answer within ${timeoutMs} ms`)),
         );
       }
-      if (options.signal) {
-        if (options.signal.aborted) request.destroy(new Error('aborted'));
-        options.signal.addEventListener('abort', () => request.destroy(new Error('aborted')), {
-          once: true,
-        });
+      if (signal) {
+        const abort = () => request.destroy(new Error('aborted'));
+        signal.addEventListener('abort', abort, { once: true });
+        // The scope outlives its requests: leave no listener behind on it.
+        request.on('close', () => signal.removeEventListener('abort', abort));
       }
       request.end(payload);
     });
+  }
+
+  private signalFor(own: AbortSignal | undefined): AbortSignal | undefined {
+    if (own === undefined) return this.scope;
+    return this.scope === undefined ? own : AbortSignal.any([own, this.scope]);
   }
 
   /** One request; resolves with the parsed JSON answer, rejects with KubeApiError. */

@@ -85,8 +85,9 @@ class PathListWatch<T extends KubeObject> implements ListWatch<T> {
 export class KubeApi implements KubeTarget {
   readonly client: KubeClient;
 
-  constructor(config: KubeConfig) {
-    this.client = new KubeClient(config);
+  /** `scope` ends every call when it aborts (see KubeClient). */
+  constructor(config: KubeConfig, scope?: AbortSignal) {
+    this.client = new KubeClient(config, undefined, scope);
   }
 
   pools(namespace: string | undefined): ListWatch<WorkflowWorkerPool> {
