@@ -12,7 +12,7 @@ import { scalingChartSvg } from './chart.js';
 import { DemoLoad } from './demo-load.js';
 import { readLiveStats } from './dev-stats.js';
 import { LocalAutoscaler, type ScalingSample } from './local-autoscaler.js';
-import { LocalWorkerPool } from './local-worker-pool.js';
+import { LocalWorkerPool, type WorkerExit } from './local-worker-pool.js';
 import { PostgresServer } from './postgres-server.js';
 import { freePort, waitFor } from './process.js';
 import { RedisServer } from './redis-server.js';
@@ -296,8 +296,15 @@ async function runDemo(ctx: DemoContext): Promise<{ ok: boolean; lines: string[]
       `  peak replicas        ${Math.max(0, ...samples.map((s) => s.replicas))}`,
       ...bursts.map((burst) => describeBurst(burst, samples)),
       `  workers stopped      ${exits.length}, drained cleanly ${exits.filter((e) => e.drained).length}`,
+      ...exits.filter((e) => !e.drained).map(describeUncleanExit),
       `  chart                ${chartPath}`,
       ok ? 'Every accepted event was applied exactly once.' : 'MISMATCH: see the counts above.',
     ],
   };
+}
+
+/** A worker that did not drain: how it ended says why (its log, in the logs folder, says more). */
+function describeUncleanExit(exit: WorkerExit): string {
+  const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+  return `    ${exit.name} did not drain: ${how} (see its log)`;
 }
