@@ -213,17 +213,27 @@ describe('poison notices', () => {
   });
 });
 
-describe("a worker without the execution's workflow version", () => {
-  let rt: TestRuntime;
+/** A runtime of the describe block's own, whose consumer a test starts once it has set things up. */
+function runtimeStartedLater(): () => TestRuntime {
+  let rt: TestRuntime | undefined;
   beforeAll(async () => {
     rt = await startTestRuntime({
       workflows: [testWorkflow],
       settings: { maxDeliveries: MAX_DELIVERIES, retryBaseMs: 10, retryMaxMs: 50 },
     });
   });
-  afterAll(() => rt.close());
+  afterAll(() => rt?.close());
+  return () => {
+    if (!rt) throw new Error('the runtime is not started yet');
+    return rt;
+  };
+}
+
+describe("a worker without the execution's workflow version", () => {
+  const runtime = runtimeStartedLater();
 
   it('leaves the event be, however often it is delivered', async () => {
+    const rt = runtime();
     const execution = await rt.service.startExecution({ tenant: 'v', workflow: 'test-flow' });
     const id = execution.executionId;
     const step = await rt.service.enqueueEvent({ tenant: 'v', executionId: id, event: 'step' });
@@ -256,16 +266,10 @@ describe("a worker without the execution's workflow version", () => {
 });
 
 describe('workflow code that throws in the middle of a batch', () => {
-  let rt: TestRuntime;
-  beforeAll(async () => {
-    rt = await startTestRuntime({
-      workflows: [testWorkflow],
-      settings: { maxDeliveries: MAX_DELIVERIES, retryBaseMs: 10, retryMaxMs: 50 },
-    });
-  });
-  afterAll(() => rt.close());
+  const runtime = runtimeStartedLater();
 
   it('commits the events before it and buries only the one that threw', async () => {
+    const rt = runtime();
     const execution = await rt.service.startExecution({ tenant: 'm', workflow: 'test-flow' });
     const id = execution.executionId;
     const names = ['step', 'step', 'explode', 'step'];
