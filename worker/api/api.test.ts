@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import knexFactory from 'knex';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestRedis, testRedis } from '../../test/support/isolation.js';
 import { silentLogger, startTestRuntime, type TestRuntime } from '../../test/support/runtime.js';
@@ -551,6 +552,29 @@ describe('HTTP API', () => {
   });
 
   describe('operations', () => {
+    it('logs one line per request, with its route, status and tenant', async () => {
+      const lines: Array<Record<string, unknown>> = [];
+      const logger = pino(
+        { level: 'info' },
+        { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+      );
+      const logged = await buildApiApp({ runtime: rt, tokens: TOKENS, logger });
+      try {
+        const response = await call(logged, 'GET', '/v1/dead-letters');
+        expect(response.statusCode).toBe(200);
+      } finally {
+        await logged.close();
+      }
+      const perRequest = lines.filter((line) => line.reqId !== undefined);
+      expect(perRequest).toHaveLength(1);
+      expect(perRequest[0]).toMatchObject({
+        msg: 'request',
+        route: '/v1/dead-letters',
+        status: 200,
+        tenant: 'acme',
+      });
+    });
+
     it('/healthz and /readyz answer 200 without a token', async () => {
       const health = await call(app, 'GET', '/healthz', { token: null });
       expect([health.statusCode, health.json()]).toEqual([200, { status: 'ok' }]);

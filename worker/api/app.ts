@@ -1,6 +1,11 @@
 import swagger from '@fastify/swagger';
 import type { Static } from '@sinclair/typebox';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { executionView, historyEntry, startedView } from '../client/views.js';
@@ -82,7 +87,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     requestTimeout: 30_000,
     return503OnClosing: false,
     // One line per request, written in onResponse below, instead of fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     frameworkErrors: (error, _request, reply) => {
       send(
         reply,
