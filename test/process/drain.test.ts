@@ -232,18 +232,20 @@ describe('a worker draining on SIGTERM', () => {
       handedBack: 1,
     });
     // E redoes the action as soon as D's lock lapses: at-least-once, well before the idle timeout.
+    const ranByE = () =>
+      workerE
+        .logged('delivery done')
+        .filter((line) => line.executionId === 'job-d' && line.actionsRun === 1);
+    // The outcome commits before E acks and logs the delivery: wait for both.
     await waitFor(
-      'E to finish the handed-back action',
+      'E to finish the handed-back action and log it',
       async () => {
         const [action] = await app.knex('workflow_action_results').where({ event_id: eventId });
-        return action?.status === 'succeeded';
+        return action?.status === 'succeeded' && ranByE().length > 0;
       },
       { timeoutMs: 60_000 },
     );
-    const ranByE = workerE
-      .logged('delivery done')
-      .filter((line) => line.executionId === 'job-d' && line.actionsRun === 1);
-    expect(ranByE).toHaveLength(1);
+    expect(ranByE()).toHaveLength(1);
     expect(Date.now() - signalledAt).toBeLessThan(60_000);
     expect(await workerE.stop()).toEqual({ code: 0, signal: null });
   });
