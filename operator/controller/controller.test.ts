@@ -197,6 +197,7 @@ interface StartOptions {
   metrics?: OperatorMetrics;
   /** Counts Redis clients opened and closed. */
   clients?: { opened: number; closed: number };
+  resyncMs?: number;
 }
 
 function start(kube: FakeKube, options: StartOptions = {}) {
@@ -219,6 +220,7 @@ function start(kube: FakeKube, options: StartOptions = {}) {
       };
     },
     queue: { baseDelayMs: 20, maxDelayMs: 100, jitter: 0 },
+    ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
   });
   return controller.start();
 }
@@ -332,6 +334,25 @@ describe('PoolController (in memory)', () => {
     // Polls are held and the resync is minutes away: only the controller itself can notice.
     await until(() => kube.applied.map(imageOf).includes('flowpool:0.1.2'));
     await until(() => kube.statuses.at(-1)?.observedGeneration === 3);
+  });
+
+  it('reconciles every known pool again at each resync, with no event to prompt it', async () => {
+    const kube = new FakeKube();
+    kube.poolItems.push(pool());
+    const metrics = new OperatorMetrics(false);
+    // Reads held: no poll queues a reconcile, so only the resync can.
+    await start(kube, { read: heldReads(), metrics, resyncMs: 100 });
+    const reconciles = async () => {
+      const { body } = await metrics.render();
+      const line = body
+        .split('\n')
+        .find((l) => l.startsWith('flowpool_operator_reconcile_total{result="success"}'));
+      return Number(line?.split(' ').at(-1));
+    };
+    await until(async () => (await reconciles()) >= 1);
+    const first = await reconciles();
+    await until(async () => (await reconciles()) >= first + 3);
+    expect(kube.poolWatch.watching).toBe(true);
   });
 
   it('opens no Redis client for a pool deleted while its poll read the Secret', async () => {
