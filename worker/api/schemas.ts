@@ -4,7 +4,6 @@ import { type TSchema, Type } from '@sinclair/typebox';
 
 import { ID_PATTERN } from '../identifiers.js';
 
-export { ID_PATTERN };
 /** Strings PostgreSQL can store: no NUL character. */
 export const NO_NUL_PATTERN = '^[^\\u0000]*$';
 export const UUID_PATTERN =

@@ -43,12 +43,15 @@ export function replayFrom(
   };
 }
 
-/** Runs workflow code, turning what it throws into a WorkflowCodeError. */
-export function guarded<T>(where: string, run: () => T): T {
+/**
+ * Runs workflow code, turning what it throws into a WorkflowCodeError that
+ * names the event being applied, when there is one.
+ */
+export function guarded<T>(where: string, run: () => T, eventId?: string): T {
   try {
     return run();
   } catch (error) {
-    throw new WorkflowCodeError(where, error);
+    throw new WorkflowCodeError(where, error, eventId);
   }
 }
 
@@ -57,9 +60,9 @@ export function decide(
   current: WorkflowState,
   event: EventRecord,
 ): Step {
-  try {
-    return applyEvent(definition, current, { name: event.name, payload: event.payload });
-  } catch (error) {
-    throw new WorkflowCodeError(`event ${event.name} (seq ${event.seq})`, error, event.eventId);
-  }
+  return guarded(
+    `event ${event.name} (seq ${event.seq})`,
+    () => applyEvent(definition, current, { name: event.name, payload: event.payload }),
+    event.eventId,
+  );
 }

@@ -94,7 +94,9 @@ export class StreamConsumer {
         continue;
       }
       try {
-        await this.readInto(reader, room);
+        await this.fill(room, () =>
+          reader.readNew(this.options.consumerName, room, this.options.blockMs),
+        );
       } catch (error) {
         await this.recoverFromReadError(reader, error);
       }
@@ -104,7 +106,7 @@ export class StreamConsumer {
   /**
    * Reserves up to `wanted` places for deliveries about to arrive; returns
    * how many (0 when full). Synchronous, so concurrent loops cannot both
-   * count the same free place. The caller must give them back.
+   * count the same free place. `fill` gives them back.
    */
   private reserveRoom(wanted: number): number {
     const room = Math.min(wanted, this.options.concurrency - this.held.size - this.reserved);
@@ -113,11 +115,15 @@ export class StreamConsumer {
     return room;
   }
 
-  /** Reads into `room` reserved places; the reservation turns into held entries with no await between. */
-  private async readInto(reader: StreamTransport, room: number): Promise<void> {
+  /**
+   * Fetches into `room` reserved places (a read or a claim): the reservation
+   * stands while Redis answers and turns into held entries with no await
+   * between.
+   */
+  private async fill(room: number, fetch: () => Promise<Delivery[]>): Promise<void> {
     let deliveries: Delivery[];
     try {
-      deliveries = await reader.readNew(this.options.consumerName, room, this.options.blockMs);
+      deliveries = await fetch();
     } finally {
       this.reserved -= room;
     }
@@ -208,17 +214,9 @@ export class StreamConsumer {
       const room = this.options.concurrency - this.held.size;
       if (room <= 0) return;
       this.reserved += room;
-      let claimed: Delivery[];
-      try {
-        claimed = await this.transport.claimIdle(
-          this.options.consumerName,
-          this.options.idleTimeoutMs,
-          room,
-        );
-      } finally {
-        this.reserved -= room;
-      }
-      for (const delivery of claimed) this.accept(delivery);
+      await this.fill(room, () =>
+        this.transport.claimIdle(this.options.consumerName, this.options.idleTimeoutMs, room),
+      );
     } catch (error) {
       this.observer.onError?.(error, 'housekeeping');
     }

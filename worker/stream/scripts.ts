@@ -4,6 +4,15 @@
  * would either lose a notice or deliver it twice.
  */
 
+/** Lua, prepended where needed: the value of `name` in a field/value reply such as one XINFO entry. */
+const FIELD = `
+local function field(entry, name)
+  for i = 1, #entry, 2 do
+    if entry[i] == name then return entry[i + 1] end
+  end
+end
+`;
+
 /**
  * requeue — replace a pending entry with a fresh copy carrying retry metadata.
  * KEYS[1] stream
@@ -53,7 +62,7 @@ return redis.call('XADD', KEYS[2], '*', unpack(fields))
  * Result: {'removed', 0}, {'refused', <pending count>}, or {'not-found', 0}
  * (also when the stream or the group does not exist).
  */
-export const REMOVE_CONSUMER = `
+export const REMOVE_CONSUMER = `${FIELD}
 local reply = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
 if type(reply) == 'table' and reply.err then
   if string.find(reply.err, 'no such key', 1, true) or string.find(reply.err, 'NOGROUP', 1, true) then
@@ -62,12 +71,8 @@ if type(reply) == 'table' and reply.err then
   return redis.error_reply(reply.err)
 end
 for _, consumer in ipairs(reply) do
-  local name, pending
-  for i = 1, #consumer, 2 do
-    if consumer[i] == 'name' then name = consumer[i + 1] end
-    if consumer[i] == 'pending' then pending = consumer[i + 1] end
-  end
-  if name == ARGV[2] then
+  if field(consumer, 'name') == ARGV[2] then
+    local pending = field(consumer, 'pending')
     if pending > 0 then return {'refused', pending} end
     redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
     return {'removed', 0}
@@ -92,7 +97,7 @@ return {'not-found', 0}
  * Result: {entries removed, floor id}; {0, ''} when the stream or every
  * group is missing (nothing is trimmed without a group to say what was read).
  */
-export const TRIM_CONSUMED = `
+export const TRIM_CONSUMED = `${FIELD}
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return ms, seq
@@ -115,13 +120,8 @@ if type(groups) == 'table' and groups.err then
 end
 local floor = nil
 for _, group in ipairs(groups) do
-  local name, last
-  for i = 1, #group, 2 do
-    if group[i] == 'name' then name = group[i + 1] end
-    if group[i] == 'last-delivered-id' then last = group[i + 1] end
-  end
-  local group_floor = last
-  local pending = redis.call('XPENDING', KEYS[1], name)
+  local group_floor = field(group, 'last-delivered-id')
+  local pending = redis.call('XPENDING', KEYS[1], field(group, 'name'))
   if pending[1] > 0 and less(pending[2], group_floor) then group_floor = pending[2] end
   if floor == nil or less(group_floor, floor) then floor = group_floor end
 end
