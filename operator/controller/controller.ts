@@ -8,6 +8,7 @@
  * goes through the queue, one at a time per pool.
  */
 import type { Logger } from 'pino';
+import { redactUrl } from '../../worker/observability/redact.js';
 import { KIND, type WorkflowWorkerPool } from '../api/pool.js';
 import { streamCounters } from '../backlog/counters.js';
 import { unreadable } from '../backlog/redis-backlog-source.js';
@@ -28,7 +29,6 @@ import {
   BacklogConnections,
   type BacklogConnector,
   RedisUrlResolver,
-  redactUrl,
   redisBacklogConnector,
 } from './redis.js';
 import { objectKey, Reflector, type ReflectorOptions } from './reflector.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { API_VERSION, KIND, type WorkflowWorkerPool, withDefaults } from '../api/pool.js';
-import { BacklogConnections, RedisUrlResolver, redactUrl } from './redis.js';
+import { BacklogConnections, RedisUrlResolver } from './redis.js';
 
 function pool(redis: Record<string, unknown>): WorkflowWorkerPool {
   return {
@@ -102,13 +102,5 @@ describe('BacklogConnections', () => {
     expect(connections.size).toBe(1);
     connections.closeAll();
     expect(closed).toEqual(['redis://one', 'redis://two']);
-  });
-});
-
-describe('redactUrl', () => {
-  it('hides passwords', () => {
-    expect(redactUrl('redis://user:secret@host:6379/0')).toBe('redis://user:***@host:6379/0');
-    expect(redactUrl('redis://host:6379')).toBe('redis://host:6379');
-    expect(redactUrl('::')).toBe('<unparseable URL>');
   });
 });

@@ -26,17 +26,6 @@ export const redisBacklogConnector: BacklogConnector = (url) => {
   };
 };
 
-/** The URL with any password replaced, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable URL>';
-  }
-}
-
 /** One client per URL, shared by the pools using it and closed when the last one leaves. */
 export class BacklogConnections {
   private readonly byUrl = new Map<string, { connection: BacklogConnection; users: Set<string> }>();
