@@ -773,7 +773,7 @@ describe('HTTP API when a dependency is down', () => {
         },
         startExecution: rt.service.startExecution.bind(rt.service),
         enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
-        history: rt.service.history.bind(rt.service),
+        historyPage: rt.service.historyPage.bind(rt.service),
       },
     };
     const buggy = await buildApiApp({ runtime: broken, tokens: TOKENS, logger: silentLogger });

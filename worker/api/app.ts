@@ -9,6 +9,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { executionView, historyEntry, startedView } from '../client/views.js';
+import { type ApiSettings, DEFAULT_API_SETTINGS } from '../config/api-settings.js';
 import { BadInputError, NotFoundError, UnknownWorkflowError } from '../errors.js';
 import type { DeadLetters } from '../runtime/dead-letters.js';
 import type { WorkflowService } from '../runtime/workflow-service.js';
@@ -38,7 +39,10 @@ declare module 'fastify' {
 
 /** The parts of the runtime the API uses (createRuntime's result fits). */
 export interface ApiRuntime {
-  service: Pick<WorkflowService, 'startExecution' | 'enqueueEvent' | 'getExecution' | 'history'>;
+  service: Pick<
+    WorkflowService,
+    'startExecution' | 'enqueueEvent' | 'getExecution' | 'historyPage'
+  >;
   store: Pick<EventStore, 'getEvent' | 'ping'>;
   deadLetters: Pick<DeadLetters, 'list' | 'retry'>;
   transport: Pick<StreamTransport, 'ping'>;
@@ -55,6 +59,8 @@ export interface ApiAppOptions {
   metricsRegistry?: Registry;
   /** What /readyz reports; by default PostgreSQL and Redis must answer a ping. */
   readiness?: Readiness;
+  /** Bounds on what one caller may cost (ApiConfig.settings); DEFAULT_API_SETTINGS when omitted. */
+  settings?: ApiSettings;
 }
 
 /** Largest request body accepted: 1 MiB. */
@@ -277,7 +283,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
       }
       request.tenant = tenant;
     });
-    registerV1Routes(v1, runtime, metrics);
+    registerV1Routes(v1, runtime, metrics, options.settings ?? DEFAULT_API_SETTINGS);
   });
 
   return app;
@@ -289,8 +295,14 @@ type Req<T extends { Body?: unknown; Params?: unknown; Querystring?: unknown }> 
   Querystring: T['Querystring'];
 }>;
 
-function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: ApiMetrics): void {
+function registerV1Routes(
+  app: FastifyInstance,
+  runtime: ApiRuntime,
+  metrics: ApiMetrics,
+  settings: ApiSettings,
+): void {
   const { service } = runtime;
+  const limits = settings.sizes;
 
   app.post(
     '/v1/executions',
@@ -316,6 +328,7 @@ function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: Ap
           workflow,
           executionId,
           input,
+          limits,
         });
       } catch (error) {
         if (error instanceof UnknownWorkflowError) {
@@ -362,6 +375,7 @@ function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: Ap
         event,
         payload,
         idempotencyKey,
+        limits,
       });
       metrics.enqueued.inc({ result: result.duplicate ? 'duplicate' : 'new' });
       reply.header('location', `/v1/events/${result.eventId}`);
@@ -398,7 +412,10 @@ function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: Ap
         tags: ['executions'],
         operationId: 'listEvents',
         summary: 'History of an execution, in seq order',
-        description: 'Page with afterSeq = the last seq received.',
+        description:
+          'A page holds at most `limit` events and about FLOWPOOL_HISTORY_PAGE_BYTES of ' +
+          'payload (always at least one event). When more events follow, `nextAfterSeq` is ' +
+          'set: ask again with afterSeq = nextAfterSeq.',
         params: S.ExecutionParams,
         querystring: S.HistoryQuery,
         response: {
@@ -416,11 +433,16 @@ function registerV1Routes(app: FastifyInstance, runtime: ApiRuntime, metrics: Ap
       const { executionId } = request.params;
       const record = await service.getExecution(request.tenant, executionId);
       if (!record) throw new NotFoundError(`execution ${executionId}`);
-      const events = await service.history(request.tenant, executionId, {
+      const page = await service.historyPage(request.tenant, executionId, {
         afterSeq: request.query.afterSeq ?? 0,
         limit: request.query.limit ?? 100,
+        maxBytes: settings.historyPageBytes,
       });
-      return { events: events.map(historyEntry) };
+      const last = page.events.at(-1);
+      return {
+        events: page.events.map(historyEntry),
+        ...(page.more && last ? { nextAfterSeq: last.seq } : {}),
+      };
     },
   );
 

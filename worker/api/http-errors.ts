@@ -1,3 +1,4 @@
+import { TooLargeError } from '../client/limits.js';
 import { isUnavailable } from '../client/unavailable.js';
 import { BadInputError, type ErrorCode, FlowpoolError } from '../errors.js';
 
@@ -75,6 +76,9 @@ export const INTERNAL: HttpError = {
  * outage; the caller decides between 503 and 500 for those.
  */
 export function toHttpError(error: unknown): HttpError | undefined {
+  if (error instanceof TooLargeError) {
+    return { status: 413, body: errorBody(error.limitCode, error.message, error.field) };
+  }
   if (error instanceof BadInputError) {
     // fastify overwrites `code` on validation errors; the class says what it is.
     return { status: 400, body: errorBody('BAD_INPUT', error.message, error.field) };

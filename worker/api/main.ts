@@ -83,6 +83,7 @@ export async function startApi({
   const app = await buildApiApp({
     runtime,
     tokens: config.tokens,
+    settings: config.settings,
     logger,
     metricsRegistry,
     readiness: dependencyReadiness({

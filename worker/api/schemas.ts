@@ -47,7 +47,10 @@ export function errorResponses(...statuses: number[]): Record<number, TSchema> {
     401: 'Missing or invalid bearer token',
     404: 'Not found (also for another tenant’s execution)',
     409: 'Conflict',
-    413: 'Body over 1 MiB',
+    413:
+      'Too large: BODY_TOO_LARGE (body over 1 MiB), PAYLOAD_TOO_LARGE (event payload over ' +
+      'FLOWPOOL_MAX_EVENT_PAYLOAD_BYTES, 64 KiB by default) or DATA_TOO_LARGE (execution data ' +
+      'over FLOWPOOL_MAX_EXECUTION_DATA_BYTES, 256 KiB by default)',
     415: 'Body is not application/json',
     503: 'PostgreSQL or Redis unavailable',
   };
@@ -155,7 +158,17 @@ export const HistoryEvent = Type.Object({
   toState: nullableString('State after the event; null while pending or when rejected'),
 });
 
-export const History = Type.Object({ events: Type.Array(HistoryEvent) });
+export const History = Type.Object({
+  events: Type.Array(HistoryEvent),
+  nextAfterSeq: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      description:
+        'Present when more events follow this page: the afterSeq of the next request. ' +
+        'A page ends at `limit` events or at the byte bound, whichever comes first.',
+    }),
+  ),
+});
 
 export const EventView = Type.Object({
   eventId: Type.String({ format: 'uuid' }),

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { ConfigError } from '../errors.js';
+import { type ApiSettings, loadApiSettings } from './api-settings.js';
 import { apiTokens, type Env, integer, oneOf, optionalText, text, url } from './parse.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -42,6 +43,8 @@ export interface WorkerConfig extends CommonConfig {
 export interface ApiConfig extends CommonConfig {
   /** token → tenant */
   tokens: Map<string, string>;
+  /** Bounds on what one caller may cost the API (api-settings.ts). */
+  settings: ApiSettings;
 }
 
 function common(env: Env): CommonConfig {
@@ -106,5 +109,5 @@ export function loadToolConfig(env: Env): CommonConfig {
 }
 
 export function loadApiConfig(env: Env): ApiConfig {
-  return { ...common(env), tokens: apiTokens(env) };
+  return { ...common(env), tokens: apiTokens(env), settings: loadApiSettings(env) };
 }

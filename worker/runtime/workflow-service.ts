@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Value } from '@sinclair/typebox/value';
+import { checkSize, DEFAULT_SIZE_LIMITS, type SizeLimits } from '../client/limits.js';
 import { BadInputError, NotFoundError } from '../errors.js';
 import { IDENTIFIER_RULE, isIdentifier } from '../identifiers.js';
-import type { EventRecord, EventStore, ExecutionRecord } from '../store/event-store.js';
+import type {
+  EventRecord,
+  EventStore,
+  ExecutionRecord,
+  HistoryPage,
+} from '../store/event-store.js';
 import { Batcher } from '../stream/batcher.js';
 import type { Notice, StreamTransport } from '../stream/transport.js';
 import { declaredEvent, type WorkflowDefinition } from '../workflow/definition.js';
@@ -14,6 +20,8 @@ export interface StartExecutionInput {
   workflow: string;
   executionId?: string;
   input?: unknown;
+  /** Byte bounds to hold the start to; DEFAULT_SIZE_LIMITS when omitted. */
+  limits?: SizeLimits;
 }
 
 export interface EnqueueEventInput {
@@ -23,6 +31,8 @@ export interface EnqueueEventInput {
   payload?: unknown;
   idempotencyKey?: string;
   userId?: string;
+  /** Byte bounds to hold the event to; DEFAULT_SIZE_LIMITS when omitted. */
+  limits?: SizeLimits;
 }
 
 export interface EnqueuedEvent {
@@ -84,6 +94,9 @@ export class WorkflowService {
       throw new BadInputError('input', firstSchemaError(definition.input, request.input));
     }
     const start = initialState(definition, request.input ?? {});
+    // The data is what every later read and replay of the execution carries.
+    const limits = request.limits ?? DEFAULT_SIZE_LIMITS;
+    checkSize('input', start.data, limits.executionDataBytes, 'DATA_TOO_LARGE');
     return this.store.createExecution({
       tenant: request.tenant,
       executionId,
@@ -99,6 +112,9 @@ export class WorkflowService {
     const workflow = await this.workflowOf(request.tenant, request.executionId);
     const definition = this.registry.get(workflow.name, workflow.version);
     const payload = request.payload ?? {};
+    // Before the schema: the bound holds for events that declare none.
+    const limits = request.limits ?? DEFAULT_SIZE_LIMITS;
+    checkSize('payload', payload, limits.eventPayloadBytes, 'PAYLOAD_TOO_LARGE');
     this.checkEvent(definition, request.event, payload);
     if (
       request.idempotencyKey !== undefined &&
@@ -185,5 +201,14 @@ export class WorkflowService {
     options?: { afterSeq?: number; limit?: number },
   ): Promise<EventRecord[]> {
     return this.store.history(tenant, executionId, options);
+  }
+
+  /** A page of history bounded by count and by payload bytes (see EventStore.historyPage). */
+  historyPage(
+    tenant: string,
+    executionId: string,
+    options: { afterSeq: number; limit: number; maxBytes: number },
+  ): Promise<HistoryPage> {
+    return this.store.historyPage(tenant, executionId, options);
   }
 }

@@ -147,6 +147,11 @@ export interface DeadMarking {
   failedActions: Array<{ eventId: string; actionName: string }>;
 }
 
+export interface HistoryPage {
+  events: EventRecord[];
+  more: boolean;
+}
+
 /** What a catch-up reads first: the replay base at applied_seq and the events waiting after it. */
 export interface CatchUpBase {
   base: ReplayBase;
@@ -220,6 +225,17 @@ export interface EventStore {
     executionId: string,
     options?: { afterSeq?: number; limit?: number },
   ): Promise<EventRecord[]>;
+  /**
+   * One page of history for a reader that must bound its memory: events
+   * after `afterSeq` in seq order, at most `limit` of them and no more than
+   * `maxBytes` of payload JSON (but always the first one, however large).
+   * `more` says whether events after the page exist.
+   */
+  historyPage(
+    tenant: string,
+    executionId: string,
+    options: { afterSeq: number; limit: number; maxBytes: number },
+  ): Promise<HistoryPage>;
   getEvent(
     tenant: string,
     eventId: string,
