@@ -2,6 +2,7 @@ import os from 'node:os';
 import { ConfigError } from '../errors.js';
 import { type ApiSettings, loadApiSettings } from './api-settings.js';
 import { apiTokens, type Env, integer, oneOf, optionalText, text, url } from './parse.js';
+import { loadWorkerSettings, type WorkerSettings } from './worker-settings.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -38,6 +39,8 @@ export interface WorkerConfig extends CommonConfig {
   relayUnpublishedAfterMs: number;
   /** A published event still pending this long is resent (its notice may be lost). */
   relayRepublishAfterMs: number;
+  /** Bounds on time and memory (worker-settings.ts). */
+  settings: WorkerSettings;
 }
 
 export interface ApiConfig extends CommonConfig {
@@ -96,6 +99,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       min: 100,
       max: 86_400_000,
     }),
+    settings: loadWorkerSettings(env),
   };
 }
 
