@@ -30,6 +30,9 @@ export function operatorLanded(): boolean {
   }
 }
 
+/** Events each bench worker handles at once. */
+const CONCURRENCY = 8;
+
 async function reaction(env: BenchEnv, pollIntervalSeconds: number, round: number) {
   const pool = `as-${process.pid}-${round}-${pollIntervalSeconds}`;
   const stream = `workflow:events:${pool}`;
@@ -47,6 +50,7 @@ async function reaction(env: BenchEnv, pollIntervalSeconds: number, round: numbe
       WORKFLOW_POOL: pool,
       LOG_LEVEL: 'warn',
       WORKFLOW_RELAY_REPUBLISH_AFTER_MS: '600000',
+      WORKFLOW_CONCURRENCY: String(CONCURRENCY),
     },
     drainTimeoutMs: 5_000,
     logDir: path.join(ROOT, 'bench/results/autoscale-logs'),
@@ -70,6 +74,7 @@ async function reaction(env: BenchEnv, pollIntervalSeconds: number, round: numbe
     stream,
     group,
     spec,
+    concurrency: CONCURRENCY,
     target: workers,
     onSample: (sample) => {
       if (decidedAt === undefined && Date.now() >= spikeAt && sample.desired > 1) {

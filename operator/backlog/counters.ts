@@ -4,6 +4,11 @@ import type { BacklogReading } from './types.js';
 /** The counters the rate estimates follow; none when Redis could not be read. */
 export function streamCounters(reading: BacklogReading): StreamCounters {
   return reading.readOk
-    ? { entriesAdded: reading.entriesAdded, entriesRead: reading.entriesRead, lag: reading.lag }
-    : { entriesAdded: undefined, entriesRead: undefined, lag: undefined };
+    ? {
+        entriesAdded: reading.entriesAdded,
+        entriesRead: reading.entriesRead,
+        lag: reading.lag,
+        pending: reading.pending,
+      }
+    : { entriesAdded: undefined, entriesRead: undefined, lag: undefined, pending: undefined };
 }

@@ -44,6 +44,7 @@ export function scalerMetrics(
     backlog: reading.backlog,
     lagSource: reading.lagSource,
     readOk: reading.readOk,
+    entriesAdded: reading.readOk ? reading.entriesAdded : undefined,
     ...rates,
   };
 }

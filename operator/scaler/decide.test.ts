@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decide } from './decide.js';
 import { EMPTY_HISTORY } from './history.js';
 import {
+  counted,
   polls,
   reading,
   replicaChanges,
@@ -280,6 +281,47 @@ const scenarios: Row[] = [
     changes: [[0, 1]],
   },
   {
+    name: 'a steady trickle the workers keep up with never reaches zero',
+    // Backlog 0 at every poll, but one event arrived between every two polls.
+    spec: { ...ZERO_OK, scaleToZeroCooldownSeconds: 15, scaleDownStabilizationSeconds: 10 },
+    initial: 1,
+    steps: polls(0, 900, 2, (t) => counted(reading(0), t / 2)),
+    changes: [[0, 1]],
+    reasons: { 20: 'ZeroCooldown', 898: 'ZeroCooldown' },
+  },
+  {
+    name: 'an event now and then restarts the zero cooldown',
+    // One event every 10 s against a 15 s cooldown: never 15 s without one.
+    spec: { ...ZERO_OK, scaleToZeroCooldownSeconds: 15, scaleDownStabilizationSeconds: 10 },
+    initial: 1,
+    steps: polls(0, 600, 2, (t) => counted(reading(0), Math.floor(t / 10))),
+    changes: [[0, 1]],
+  },
+  {
+    name: 'once arrivals stop, zero follows after the cooldown',
+    spec: { ...ZERO_OK, scaleToZeroCooldownSeconds: 15, scaleDownStabilizationSeconds: 10 },
+    initial: 1,
+    // Arrivals until 100 s; the poll at 102 s is the first to see the
+    // counter unchanged, so the quiet run starts there and lasts 15 s at 117 s.
+    steps: polls(0, 200, 2, (t) => counted(reading(0), Math.min(t, 100) / 2)),
+    changes: [
+      [0, 1],
+      [118, 0],
+    ],
+    reasons: { 116: 'ZeroCooldown', 118: 'ScaleToZero' },
+  },
+  {
+    name: 'a burst after zero wakes at once',
+    spec: { ...ZERO_OK, scaleToZeroCooldownSeconds: 15, scaleDownStabilizationSeconds: 10 },
+    initial: 0,
+    steps: polls(0, 60, 2, (t) => counted(reading(t < 40 ? 0 : 400), t < 40 ? 7 : 407)),
+    changes: [
+      [0, 0],
+      [40, 4],
+    ],
+    reasons: { 38: 'BelowActivation', 40: 'WakeFromZero' },
+  },
+  {
     name: 'paused leaves the count alone',
     spec: { paused: true },
     initial: 3,
@@ -491,6 +533,45 @@ describe('decide: properties', () => {
           }
         });
       }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never goes to zero while every poll sees new arrivals', () => {
+    // A trickle: the counter rises between every two polls while the
+    // workers keep the backlog small or at zero.
+    const backlogArb = fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, fc.nat(30));
+    const trickleArb = fc
+      .array(
+        fc.tuple(backlogArb, fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 5 })),
+        {
+          minLength: 1,
+          maxLength: 300,
+        },
+      )
+      .map((polls) => {
+        let at = 0;
+        let added = 0;
+        return polls.map(([backlog, every, arrived]): ScenarioStep => {
+          at += every;
+          added += arrived;
+          return { at, metrics: counted(reading(backlog), added) };
+        });
+      });
+    fc.assert(
+      fc.property(
+        specArb.filter((spec) => spec.maxReplicas > 0),
+        fc.integer({ min: 1, max: 15 }),
+        trickleArb,
+        (spec, initial, steps) => {
+          const timeline = simulate({
+            spec: { ...spec, minReplicas: 0 },
+            initialReplicas: initial,
+            steps,
+          });
+          expect(timeline.filter((point) => point.replicas === 0)).toEqual([]);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -72,6 +72,8 @@ export function decide(
     {
       at: now,
       knownZero: view.kind === 'known' && view.backlog === 0,
+      entriesAdded: metrics.entriesAdded,
+      arrivalRate: metrics.arrivalRate,
       recommendation: rec.replicas,
     },
     limitsOf(s),
@@ -188,7 +190,10 @@ function stabilize(poll: Poll): number {
   return Math.min(current, highest);
 }
 
-/** The running pool's target: stabilized, bounded, and held at 1 until the zero cooldown ends. */
+/**
+ * The running pool's target: stabilized, bounded, and held at 1 until the
+ * zero cooldown has passed with no arrivals (history.zeroSince).
+ */
 function runningTarget(poll: Poll) {
   const { spec } = poll;
   const stabilized = stabilize(poll);
@@ -206,7 +211,7 @@ function fromRunning(poll: Poll): Outcome {
   const { spec, current, rec, inputs } = poll;
   const { desired, stabilizing, zeroHeld } = runningTarget(poll);
   const held = zeroHeld
-    ? `; keeping 1 until the backlog has been 0 for ${spec.cooldownMs / 1000}s`
+    ? `; keeping 1 until no event has arrived and the backlog has been 0 for ${spec.cooldownMs / 1000}s`
     : '';
   if (desired === 0) {
     return {
@@ -215,7 +220,7 @@ function fromRunning(poll: Poll): Outcome {
       message:
         spec.maxReplicas === 0
           ? `scaling ${current} → 0: maxReplicas is 0`
-          : `scaling ${current} → 0 after ${spec.cooldownMs / 1000}s with a backlog of 0`,
+          : `scaling ${current} → 0 after ${spec.cooldownMs / 1000}s with no arrivals and a backlog of 0`,
     };
   }
   if (desired > current) {

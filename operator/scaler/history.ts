@@ -3,6 +3,7 @@ import type { Recommendation, ScalerHistory } from './types.js';
 export const EMPTY_HISTORY: ScalerHistory = Object.freeze({
   recommendations: Object.freeze([]) as readonly Recommendation[],
   zeroSince: undefined,
+  lastEntriesAdded: undefined,
   observedSince: undefined,
   lastObservedAt: undefined,
 });
@@ -12,6 +13,14 @@ export interface Observation {
   at: number;
   /** True only for a backlog known to be zero (never for an unknown lag or a failed read). */
   knownZero: boolean;
+  /**
+   * The stream's entries-added counter, when read. A change since the last
+   * observation means events arrived, which breaks the quiet run even when
+   * the workers kept the backlog at zero.
+   */
+  entriesAdded?: number | undefined;
+  /** Events per second observed arriving; used for quietness only when the counter is missing. */
+  arrivalRate?: number | undefined;
   /** The recommendation of this poll, or undefined when there was none (Redis unreadable). */
   recommendation: number | undefined;
 }
@@ -40,7 +49,8 @@ export function recordObservation(
       : [...kept, { at, replicas: observation.recommendation }];
   return Object.freeze({
     recommendations: Object.freeze(recommendations),
-    zeroSince: observation.knownZero ? continueRun(stale, history.zeroSince, at) : undefined,
+    zeroSince: quiet(history, observation) ? continueRun(stale, history.zeroSince, at) : undefined,
+    lastEntriesAdded: observation.entriesAdded ?? history.lastEntriesAdded,
     // A poll without a recommendation (Redis unreadable) leaves a hole in the
     // window, so the window counts as observed again only a full window later.
     observedSince:
@@ -49,6 +59,25 @@ export function recordObservation(
         : continueRun(stale, history.observedSince, at),
     lastObservedAt: at,
   });
+}
+
+/**
+ * A poll is quiet when the backlog is known to be zero and nothing arrived
+ * since the previous poll. Hazard: a pool that keeps up reads a backlog of
+ * zero at almost every poll while events still arrive; counting those polls
+ * towards the zero cooldown sent such pools to zero and back again.
+ */
+function quiet(history: ScalerHistory, observation: Observation): boolean {
+  if (!observation.knownZero) return false;
+  const { entriesAdded, arrivalRate } = observation;
+  if (entriesAdded !== undefined) {
+    // The first reading (or one after a counter reset) has nothing to compare
+    // with, so it cannot show that nothing arrived.
+    const previous = history.lastEntriesAdded;
+    return previous !== undefined && entriesAdded === previous;
+  }
+  // Without the counter (Redis < 7), the arrival rate is the next best sign.
+  return !(arrivalRate !== undefined && arrivalRate > 0);
 }
 
 function continueRun(stale: boolean, since: number | undefined, at: number): number {
@@ -70,7 +99,7 @@ export function windowMax(
   return highest;
 }
 
-/** True when the known-zero run has lasted the whole cooldown. */
+/** True when the quiet run (backlog zero, no arrivals) has lasted the whole cooldown. */
 export function zeroSustained(history: ScalerHistory, now: number, cooldownMs: number): boolean {
   return history.zeroSince !== undefined && now - history.zeroSince >= cooldownMs;
 }

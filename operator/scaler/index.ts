@@ -32,6 +32,7 @@ export {
   type StreamCounters,
 } from './rates.js';
 export {
+  counted,
   polls,
   reading,
   replicaChanges,

@@ -1,6 +1,12 @@
 import type { NormalizedSpec } from './spec.js';
 import type { BacklogView, Recommended } from './terms.js';
-import type { ScalerMetrics } from './types.js';
+import type { CapacitySource, ScalerMetrics } from './types.js';
+
+const CAPACITY_WORDS: Record<CapacitySource, string> = {
+  saturated: 'measured',
+  occupancy: 'from occupancy',
+  prior: 'assumed',
+};
 
 function figure(value: number | undefined): string {
   if (value === undefined) return '?';
@@ -20,7 +26,8 @@ export function describeInputs(
       ? `backlog ${figure(view.backlog)} (lag ${figure(metrics.lag)} ${metrics.lagSource} + pending ${figure(metrics.pending)}) / ${perReplica} → ${rec.backlogReplicas}`
       : `lag unknown, at least ${figure(view.lowerBound)} (pending ${figure(metrics.pending)}) / ${perReplica} → ${rec.backlogReplicas}`;
   if (!rec.rateKnown) return backlog;
-  const rate = `arrival ${figure(metrics.arrivalRate)}/s at ${figure(metrics.processingRatePerReplica)}/s per replica → ${rec.rateReplicas}`;
+  const source = metrics.capacitySource ? ` (${CAPACITY_WORDS[metrics.capacitySource]})` : '';
+  const rate = `arrival ${figure(metrics.arrivalRate)}/s at ${figure(metrics.processingRatePerReplica)}/s per replica${source} → ${rec.rateReplicas}`;
   return `${backlog}; ${rate}`;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The rates behind the rate term, kept from poll to poll: arrivals from the
- * stream's entries-added, per-replica capacity from the group's entries-read
- * while the pool is saturated (capacity.ts).
+ * stream's entries-added; per-replica capacity from the group's entries-read
+ * while the pool is saturated (capacity.ts), else from occupancy while it
+ * keeps up (occupancy.ts), else a conservative prior while events arrive.
  */
 import {
   type CapacityLimits,
@@ -10,12 +11,29 @@ import {
   NO_CAPACITY,
   observeCapacity,
 } from './capacity.js';
+import {
+  NO_OCCUPANCY,
+  type OccupancyState,
+  observeOccupancy,
+  occupancyCapacity,
+} from './occupancy.js';
 import { type CounterSample, estimateRate } from './rate.js';
+import type { CapacitySource } from './types.js';
+
+/**
+ * What one worker slot is assumed to process per second before anything is
+ * measured: 5 entries a second, i.e. 200 ms an event, several times slower
+ * than short workflows run. It is used only while events arrive and neither
+ * saturation nor occupancy has given a figure, so erring slow costs a few
+ * idle replicas for a while, never a backlog.
+ */
+export const PRIOR_RATE_PER_SLOT = 5;
 
 /** The two rates behind the rate term, per second; undefined while not known. */
 export interface Rates {
   arrivalRate: number | undefined;
   processingRatePerReplica: number | undefined;
+  capacitySource: CapacitySource | undefined;
 }
 
 /** The counters of one backlog reading; all undefined when Redis could not be read. */
@@ -25,15 +43,32 @@ export interface StreamCounters {
   /** XINFO GROUPS entries-read. */
   entriesRead: number | undefined;
   lag: number | undefined;
+  /** XINFO GROUPS pending. */
+  pending: number | undefined;
+}
+
+/** The pool's workers at one poll. */
+export interface WorkerCounts {
+  /** Replicas asked for. */
+  replicas: number;
+  /** Replicas running and ready; undefined when unknown. */
+  readyReplicas: number | undefined;
+  /** Entries each replica handles at once (spec.concurrency); without it only the prior's floor of one slot applies. */
+  concurrency?: number | undefined;
 }
 
 /** What a pool's polls remember to estimate its rates. */
 export interface RateHistory {
   readonly arrivals: readonly CounterSample[];
   readonly capacity: CapacityState;
+  readonly occupancy: OccupancyState;
 }
 
-export const NO_RATE_HISTORY: RateHistory = { arrivals: [], capacity: NO_CAPACITY };
+export const NO_RATE_HISTORY: RateHistory = {
+  arrivals: [],
+  capacity: NO_CAPACITY,
+  occupancy: NO_OCCUPANCY,
+};
 
 /**
  * How far back the rates look, from the poll interval. The arrival rate
@@ -52,13 +87,12 @@ export function rateLimits(intervalMs: number): { arrivalWindowMs: number } & Ca
 
 /**
  * Feeds one poll into the rate history: the arrival rate from the
- * stream's entries-added, the per-replica capacity from the group's
- * entries-read while the pool is saturated.
+ * stream's entries-added, the per-replica capacity as described above.
  */
 export function observeRates(
   history: RateHistory,
   counters: StreamCounters,
-  workers: { replicas: number; readyReplicas: number | undefined },
+  workers: WorkerCounts,
   now: number,
   intervalMs: number,
 ): { history: RateHistory; rates: Rates } {
@@ -69,16 +103,45 @@ export function observeRates(
     counters.entriesAdded,
     limits.arrivalWindowMs,
   );
+  const { replicas, readyReplicas, concurrency } = workers;
   const capacity = observeCapacity(
     history.capacity,
-    { at: now, entriesRead: counters.entriesRead, lag: counters.lag, ...workers },
+    { at: now, entriesRead: counters.entriesRead, lag: counters.lag, replicas, readyReplicas },
     limits,
   );
+  const occupancy = observeOccupancy(
+    history.occupancy,
+    { at: now, entriesRead: counters.entriesRead, pending: counters.pending, replicas },
+    limits.windowMs,
+  );
   return {
-    history: { arrivals: arrival.samples, capacity },
+    history: { arrivals: arrival.samples, capacity, occupancy },
     rates: {
       arrivalRate: arrival.rate,
-      processingRatePerReplica: capacityPerReplica(capacity, now, limits.maxAgeMs),
+      ...perReplica(
+        capacityPerReplica(capacity, now, limits.maxAgeMs),
+        occupancyCapacity(occupancy, { replicas, concurrency }, limits.minSpanMs),
+        arrival.rate,
+        concurrency,
+      ),
     },
   };
+}
+
+/** The best capacity figure there is; the prior only while events arrive. */
+function perReplica(
+  saturated: number | undefined,
+  occupancy: number | undefined,
+  arrivalRate: number | undefined,
+  concurrency: number | undefined,
+): Pick<Rates, 'processingRatePerReplica' | 'capacitySource'> {
+  if (saturated !== undefined)
+    return { processingRatePerReplica: saturated, capacitySource: 'saturated' };
+  if (occupancy !== undefined)
+    return { processingRatePerReplica: occupancy, capacitySource: 'occupancy' };
+  if (arrivalRate !== undefined && arrivalRate > 0) {
+    const slots = concurrency !== undefined && concurrency >= 1 ? Math.floor(concurrency) : 1;
+    return { processingRatePerReplica: slots * PRIOR_RATE_PER_SLOT, capacitySource: 'prior' };
+  }
+  return { processingRatePerReplica: undefined, capacitySource: undefined };
 }

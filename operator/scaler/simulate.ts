@@ -94,6 +94,11 @@ export function reading(
   return { lag, pending, backlog: lag + pending, lagSource, readOk: true };
 }
 
+/** `metrics` with the stream's entries-added counter at `entriesAdded`. */
+export function counted(metrics: StepMetrics, entriesAdded: number): StepMetrics {
+  return { ...metrics, entriesAdded };
+}
+
 /** A reading whose lag Redis did not report and that could not be estimated. */
 export function unknownLag(pending = 0): StepMetrics {
   return { lag: undefined, pending, lagSource: 'unknown', readOk: true };

@@ -16,9 +16,24 @@ export interface ScalerMetrics {
   readOk: boolean;
   /** Entries added to the stream per second, if observed. */
   arrivalRate?: number | undefined;
-  /** Entries one replica processes per second, if known. */
+  /** Entries one replica processes per second, if known (measured or assumed: see capacitySource). */
   processingRatePerReplica?: number | undefined;
+  /** Where processingRatePerReplica came from, for messages. */
+  capacitySource?: CapacitySource | undefined;
+  /**
+   * The stream's entries-added counter (XINFO STREAM, Redis >= 7): any change
+   * between polls means events arrived, which keeps a pool from going to zero.
+   */
+  entriesAdded?: number | undefined;
 }
+
+/**
+ * How the per-replica capacity was found: measured while the pool was
+ * saturated, estimated from occupancy (Little's law: throughput and pending
+ * entries against the worker's concurrency), or a conservative prior used
+ * only until either exists.
+ */
+export type CapacitySource = 'saturated' | 'occupancy' | 'prior';
 
 /** The autoscaling fields of a WorkflowWorkerPool, plus the scaler's own knobs. */
 export interface ScalerSpec {
@@ -49,8 +64,13 @@ export interface Recommendation {
 export interface ScalerHistory {
   /** Recommendations still inside the stabilization window, oldest first. */
   readonly recommendations: readonly Recommendation[];
-  /** Start of the current unbroken run of observations with a known backlog of zero. */
+  /**
+   * Start of the current unbroken run of quiet observations: a backlog known
+   * to be zero and no event arrived since the previous one.
+   */
   readonly zeroSince: number | undefined;
+  /** The stream's entries-added counter at the last readable observation. */
+  readonly lastEntriesAdded: number | undefined;
   /** Start of the current unbroken run of polls that each produced a recommendation. */
   readonly observedSince: number | undefined;
   /** Time of the last observation, readable or not. */

@@ -99,6 +99,9 @@ function render(
   ].join('\n');
 }
 
+/** Events each local worker process handles at once. */
+const DEV_CONCURRENCY = 8;
+
 /**
  * `flowpool dev`: PostgreSQL and Redis from local programs (or the given
  * URLs), migrations, the API, and a pool of worker processes sized by the
@@ -123,6 +126,7 @@ export async function runDev(env: Env, options: DevOptions): Promise<number> {
     REDIS_URL: servers.redisUrl,
     FLOWPOOL_API_TOKENS: JSON.stringify({ [DEV_TOKEN]: 'dev' }),
     WORKFLOW_DRAIN_TIMEOUT_MS: '10000',
+    WORKFLOW_CONCURRENCY: String(DEV_CONCURRENCY),
     LOG_LEVEL: env.LOG_LEVEL ?? 'info',
     ...(env.FLOWPOOL_WORKFLOWS ? { FLOWPOOL_WORKFLOWS: env.FLOWPOOL_WORKFLOWS } : {}),
   };
@@ -145,6 +149,7 @@ export async function runDev(env: Env, options: DevOptions): Promise<number> {
     stream: STREAM,
     group: GROUP,
     spec: devScalerSpec(options.maxWorkers),
+    concurrency: DEV_CONCURRENCY,
     target: pool,
     onSample: (sample) => {
       latest = sample;

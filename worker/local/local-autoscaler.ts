@@ -30,6 +30,8 @@ export interface LocalAutoscalerOptions {
   stream: string;
   group: string;
   spec: ScalerSpec;
+  /** Events each worker process handles at once, for the capacity estimates. */
+  concurrency: number;
   target: ScaleTarget;
   now?: () => number;
   onSample?: (sample: ScalingSample) => void;
@@ -77,7 +79,11 @@ export class LocalAutoscaler {
     const observed = observeRates(
       this.rates,
       streamCounters(reading),
-      { replicas: current, readyReplicas: await this.options.target.readyCount() },
+      {
+        replicas: current,
+        readyReplicas: await this.options.target.readyCount(),
+        concurrency: this.options.concurrency,
+      },
       now,
       this.options.spec.pollIntervalSeconds * 1000,
     );
