@@ -38,7 +38,35 @@ describe('loadOperatorConfig', () => {
       leaseDurationSeconds: 15,
       renewDeadlineSeconds: 10,
       retryPeriodSeconds: 2,
+      podPolicy: { imagePrefixes: undefined, serviceAccounts: [] },
     });
+  });
+
+  it('reads the images and ServiceAccounts pools may ask for', () => {
+    expect(
+      loadOperatorConfig({
+        ...base,
+        ALLOWED_IMAGE_PREFIXES: 'ghcr.io/acme/, flowpool',
+        ALLOWED_SERVICE_ACCOUNTS: 'workers,team-a/billing',
+      }).podPolicy,
+    ).toEqual({
+      imagePrefixes: ['ghcr.io/acme/', 'flowpool'],
+      serviceAccounts: ['workers', 'team-a/billing'],
+    });
+    expect(
+      loadOperatorConfig({ ...base, ALLOWED_IMAGE_PREFIXES: '*', ALLOWED_SERVICE_ACCOUNTS: '*' })
+        .podPolicy,
+    ).toEqual({ imagePrefixes: undefined, serviceAccounts: undefined });
+    // Set but empty: nothing listed, so no image at all (the chart always lists one).
+    expect(
+      loadOperatorConfig({ ...base, ALLOWED_SERVICE_ACCOUNTS: ' ' }).podPolicy.serviceAccounts,
+    ).toEqual([]);
+    expect(failure({ ...base, ALLOWED_SERVICE_ACCOUNTS: 'Workers' }).message).toMatch(
+      /ALLOWED_SERVICE_ACCOUNTS.*"Workers"/,
+    );
+    expect(failure({ ...base, ALLOWED_IMAGE_PREFIXES: '*,flowpool' }).message).toMatch(
+      /ALLOWED_IMAGE_PREFIXES.*\* alone/,
+    );
   });
 
   it('takes the in-cluster config in a pod, and the lease namespace from POD_NAMESPACE', () => {

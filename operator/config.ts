@@ -7,6 +7,7 @@ import os from 'node:os';
 import { LOG_LEVELS, type LogLevel } from '../worker/config/config.js';
 import { type Env, integer, oneOf, optionalText } from '../worker/config/parse.js';
 import { ConfigError } from '../worker/errors.js';
+import type { PodPolicy } from './render/policy.js';
 
 /** Where a pod finds its own namespace. */
 export const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -33,6 +34,8 @@ export interface OperatorConfig {
   leaseDurationSeconds: number;
   renewDeadlineSeconds: number;
   retryPeriodSeconds: number;
+  /** What pools may ask for: images by prefix, ServiceAccounts (ALLOWED_IMAGE_PREFIXES, ALLOWED_SERVICE_ACCOUNTS). */
+  podPolicy: PodPolicy;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -56,6 +59,56 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   if (['true', '1', 'yes', 'on'].includes(lower)) return true;
   if (['false', '0', 'no', 'off'].includes(lower)) return false;
   throw new ConfigError(name, `expected true or false, got "${value}"`);
+}
+
+/** Comma-separated entries; undefined for `*` (anything goes). */
+function list(
+  env: Env,
+  name: string,
+  fallback: string[] | undefined,
+  valid: (entry: string) => boolean,
+  expected: string,
+): readonly string[] | undefined {
+  const value = optionalText(env, name);
+  if (value === undefined) return fallback;
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (entries.includes('*')) {
+    if (entries.length > 1) throw new ConfigError(name, 'expected * alone or a list without *');
+    return undefined;
+  }
+  const bad = entries.find((entry) => !valid(entry));
+  if (bad !== undefined) throw new ConfigError(name, `expected ${expected}, got "${bad}"`);
+  return entries;
+}
+
+const SERVICE_ACCOUNT_ENTRY =
+  /^(?:[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * Unset ALLOWED_IMAGE_PREFIXES allows any image (the operator cannot guess
+ * yours; the chart always sets it). Unset ALLOWED_SERVICE_ACCOUNTS allows
+ * only each namespace's default ServiceAccount. `*` allows anything.
+ */
+function podPolicy(env: Env): PodPolicy {
+  return {
+    imagePrefixes: list(
+      env,
+      'ALLOWED_IMAGE_PREFIXES',
+      undefined,
+      (entry) => !/\s/.test(entry),
+      'image prefixes separated by commas (e.g. ghcr.io/acme/,flowpool), or *',
+    ),
+    serviceAccounts: list(
+      env,
+      'ALLOWED_SERVICE_ACCOUNTS',
+      [],
+      (entry) => SERVICE_ACCOUNT_ENTRY.test(entry) && entry.length <= 317,
+      'ServiceAccounts as name or namespace/name separated by commas, or *',
+    ),
+  };
 }
 
 function kubeSource(env: Env): KubeConfigSource {
@@ -138,5 +191,6 @@ export function loadOperatorConfig(env: Env): OperatorConfig {
     leaseDurationSeconds,
     renewDeadlineSeconds,
     retryPeriodSeconds,
+    podPolicy: podPolicy(env),
   };
 }

@@ -105,6 +105,7 @@ export async function startOperator(
       kube: termKube,
       logger: logger.child({ component: 'controller' }),
       namespace: config.watchNamespace,
+      podPolicy: config.podPolicy,
       metrics,
       resyncMs: options.controller?.resyncMs ?? config.resyncSeconds * 1000,
     });

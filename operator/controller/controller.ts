@@ -17,7 +17,8 @@ import { isNotFound } from '../kube/client.js';
 import type { Deployment, KubeTarget } from '../kube/types.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { renderWorkerDeployment, WORKER_APP_NAME } from '../render/deployment.js';
-import { StreamNameError } from '../render/stream.js';
+import { PoolSpecError } from '../render/errors.js';
+import { type PodPolicy, UNRESTRICTED_POLICY } from '../render/policy.js';
 import { decide } from '../scaler/decide.js';
 import { EMPTY_HISTORY } from '../scaler/history.js';
 import { NO_RATE_HISTORY, observeRates, type RateHistory } from '../scaler/rates.js';
@@ -48,6 +49,8 @@ export interface PoolControllerOptions {
   /** Watch pools in this namespace only (WATCH_NAMESPACE); all namespaces when undefined. */
   namespace?: string | undefined;
   metrics?: OperatorMetrics | undefined;
+  /** Images and ServiceAccounts pools may ask for (default: any). */
+  podPolicy?: PodPolicy | undefined;
   /** Opens backlog clients for Redis URLs (tests may substitute one). */
   connector?: BacklogConnector | undefined;
   /** The scaler's clock, in ms. */
@@ -128,6 +131,7 @@ export class PoolController {
   private readonly kube: KubeTarget;
   private readonly log: Logger;
   private readonly metrics: OperatorMetrics | undefined;
+  private readonly podPolicy: PodPolicy;
   private readonly now: () => number;
   private readonly resyncMs: number;
   private readonly workers: number;
@@ -148,6 +152,7 @@ export class PoolController {
     this.kube = options.kube;
     this.log = options.logger;
     this.metrics = options.metrics;
+    this.podPolicy = options.podPolicy ?? UNRESTRICTED_POLICY;
     this.now = options.now ?? Date.now;
     this.resyncMs = options.resyncMs ?? 5 * 60_000;
     this.workers = options.workers ?? 4;
@@ -291,7 +296,13 @@ export class PoolController {
     if (apply.kind === 'failed') {
       runtime.notices.warn(pool, apply.reason, apply.message);
     } else {
-      for (const reason of ['ApplyFailed', 'InvalidStream', 'DeploymentConflict']) {
+      for (const reason of [
+        'ApplyFailed',
+        'InvalidStream',
+        'DeploymentConflict',
+        'ImageNotAllowed',
+        'ServiceAccountNotAllowed',
+      ]) {
         runtime.notices.cleared(reason);
       }
     }
@@ -347,12 +358,12 @@ export class PoolController {
   ): Promise<{ apply: ApplyOutcome; deployment: Deployment | undefined; retry?: unknown }> {
     let manifest: Deployment;
     try {
-      manifest = renderWorkerDeployment(pool, target);
+      manifest = renderWorkerDeployment(pool, target, this.podPolicy);
     } catch (error) {
-      if (!(error instanceof StreamNameError)) throw error;
+      if (!(error instanceof PoolSpecError)) throw error;
       // Only a spec change can fix this: no retry.
       return {
-        apply: { kind: 'failed', reason: 'InvalidStream', message: error.message },
+        apply: { kind: 'failed', reason: error.reason, message: error.message },
         deployment: previous,
       };
     }
@@ -556,6 +567,7 @@ export class PoolController {
       {
         replicas: deployment?.spec?.replicas ?? 0,
         readyReplicas: deployment?.status?.readyReplicas ?? 0,
+        concurrency: pool.spec.concurrency,
       },
       now,
       intervalOf(pool),

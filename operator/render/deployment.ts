@@ -14,6 +14,7 @@ import {
   type SecretKeyRef,
   type WorkflowWorkerPool,
 } from '../api/pool.js';
+import { checkPodPolicy, type PodPolicy, UNRESTRICTED_POLICY } from './policy.js';
 import { splitStream } from './stream.js';
 
 export const WORKER_CONTAINER = 'worker';
@@ -208,13 +209,17 @@ function podSpec(pool: WorkflowWorkerPool): V1PodSpec {
  * spec.replicas when autoscaling is off); when undefined, spec.replicas is
  * left out of the manifest so the apply does not claim it.
  *
- * Throws StreamNameError when spec.redis.stream cannot be split into the
- * worker's prefix and pool.
+ * Throws a PoolSpecError when the pool cannot or may not be rendered:
+ * StreamNameError when spec.redis.stream cannot be split into the worker's
+ * prefix and pool, ImageNotAllowedError or ServiceAccountNotAllowedError
+ * when `policy` refuses its image or ServiceAccount.
  */
 export function renderWorkerDeployment(
   pool: WorkflowWorkerPool,
   replicas?: number,
+  policy: PodPolicy = UNRESTRICTED_POLICY,
 ): V1Deployment & { apiVersion: 'apps/v1'; kind: 'Deployment' } {
+  checkPodPolicy(pool, policy);
   const name = pool.metadata.name!;
   const selector = selectorLabels(name);
   const template = pool.spec.podTemplate;

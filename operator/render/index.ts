@@ -14,4 +14,15 @@ export {
   WORKER_UID,
   workerEnv,
 } from './deployment.js';
+export { PoolSpecError } from './errors.js';
+export {
+  checkPodPolicy,
+  DEFAULT_SERVICE_ACCOUNT,
+  ImageNotAllowedError,
+  imageAllowed,
+  type PodPolicy,
+  ServiceAccountNotAllowedError,
+  serviceAccountAllowed,
+  UNRESTRICTED_POLICY,
+} from './policy.js';
 export { StreamNameError, type StreamParts, splitStream, WORKER_POOL_PATTERN } from './stream.js';

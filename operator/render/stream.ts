@@ -4,6 +4,7 @@
  * stream in spec.redis.stream. The pool's stream is split at its last ':'
  * so that prefix + pool gives the stream back exactly.
  */
+import { PoolSpecError } from './errors.js';
 
 /** What the worker accepts as WORKFLOW_POOL (worker/config/config.ts checks the same). */
 export const WORKER_POOL_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
@@ -16,9 +17,10 @@ export interface StreamParts {
 }
 
 /** Why a stream cannot be passed to workers as prefix + pool. */
-export class StreamNameError extends Error {
+export class StreamNameError extends PoolSpecError {
   constructor(readonly stream: string) {
     super(
+      'InvalidStream',
       `spec.redis.stream "${stream}" cannot be passed to workers, which read ` +
         'WORKFLOW_REDIS_STREAM_PREFIX + WORKFLOW_POOL: name it "<prefix>:<pool>" where <pool> is ' +
         '1-100 letters, digits, ".", "_" or "-", e.g. workflow:events:billing',

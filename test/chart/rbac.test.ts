@@ -17,6 +17,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperatorConfig } from '../../operator/config.js';
+import { UNRESTRICTED_POLICY } from '../../operator/render/policy.js';
 import { type RunningOperator, startOperator } from '../../operator/main.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import { waitFor } from '../../worker/local/process.js';
@@ -223,6 +224,7 @@ async function scenario(
     leaseDurationSeconds: 15,
     renewDeadlineSeconds: 10,
     retryPeriodSeconds: 2,
+    podPolicy: UNRESTRICTED_POLICY,
   };
 
   // What the pool works on: a Secret with the Redis URL, a stream with a

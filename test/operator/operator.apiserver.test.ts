@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperatorConfig } from '../../operator/config.js';
 import { type RunningOperator, startOperator } from '../../operator/main.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
+import { UNRESTRICTED_POLICY } from '../../operator/render/policy.js';
 import { waitFor } from '../../worker/local/process.js';
 import { childEnv, FlowpoolProcess } from '../process/support.js';
 import { type TestRedis, testRedis } from '../support/isolation.js';
@@ -63,6 +64,7 @@ function config(identity: string, namespace: string, leaseName: string): Operato
     leaseDurationSeconds: 15,
     renewDeadlineSeconds: 10,
     retryPeriodSeconds: 2,
+    podPolicy: UNRESTRICTED_POLICY,
   };
 }
 

@@ -19,6 +19,7 @@ import { PoolController } from '../../operator/controller/controller.js';
 import { KubeApi } from '../../operator/kube/kube-api.js';
 import type { Deployment } from '../../operator/kube/types.js';
 import type { OperatorMetrics } from '../../operator/metrics.js';
+import type { PodPolicy } from '../../operator/render/policy.js';
 import { waitFor } from '../../worker/local/process.js';
 import { KubeApiServer } from '../support/kube-apiserver.js';
 
@@ -56,6 +57,7 @@ export async function startController(
   kube: KubeApiServer,
   namespace: string,
   metrics: OperatorMetrics,
+  options: { podPolicy?: PodPolicy } = {},
 ): Promise<TestController> {
   await createNamespace(kube, namespace);
   const api = new KubeApi(kube.kubeConfig());
@@ -64,6 +66,7 @@ export async function startController(
     logger: testLogger(),
     namespace,
     metrics,
+    podPolicy: options.podPolicy,
     queue: { baseDelayMs: 100, maxDelayMs: 2_000 },
   });
   await controller.start();
