@@ -360,6 +360,7 @@ describe('HTTP API', () => {
         executionId,
         status: 'rejected',
         error: 'event close is not allowed in state new',
+        errorCode: 'REJECTED',
       });
       const foreign = await call(app, 'GET', `/v1/events/${close.eventId}`, { token: GLOBEX });
       expect(foreign.statusCode).toBe(404);
@@ -385,6 +386,7 @@ describe('HTTP API', () => {
         event: 'resolve',
         status: 'dead',
         error: 'boom',
+        errorCode: 'PROCESSING_FAILED',
       });
       expect((await call(app, 'GET', '/v1/dead-letters', { token: GLOBEX })).json()).toEqual({
         deadLetters: [],

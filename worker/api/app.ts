@@ -16,10 +16,12 @@ import type { WorkflowService } from '../runtime/workflow-service.js';
 import type { EventStore } from '../store/event-store.js';
 import type { StreamTransport } from '../stream/transport.js';
 import { TokenAuthenticator } from './auth.js';
+import { eventErrorView, storedErrorView } from './error-view.js';
 import {
   errorBody,
   type HttpError,
   INTERNAL,
+  publicAnswer,
   RequestRefusedError,
   toHttpError,
   UNAVAILABLE,
@@ -70,7 +72,8 @@ const PUBLIC = { security: [] as Array<Record<string, string[]>> };
 
 function send(reply: FastifyReply, answer: HttpError): FastifyReply {
   if (answer.status === 401) reply.header('www-authenticate', 'Bearer');
-  return reply.code(answer.status).send(answer.body);
+  const sent = publicAnswer(answer);
+  return reply.code(sent.status).send(sent.body);
 }
 
 /**
@@ -461,12 +464,11 @@ function registerV1Routes(
       const { eventId } = request.params;
       const event = await runtime.store.getEvent(request.tenant, eventId);
       if (!event) throw new NotFoundError(`event ${eventId}`);
-      const error = event.reason ?? event.error;
       return {
         eventId: event.eventId,
         executionId: event.executionId,
         status: event.status,
-        ...(error ? { error } : {}),
+        ...eventErrorView(event),
       };
     },
   );
@@ -488,14 +490,18 @@ function registerV1Routes(
     async (request: Req<{ Querystring: Static<typeof S.DeadLettersQuery> }>) => {
       const dead = await runtime.deadLetters.list(request.tenant, request.query.limit ?? 100);
       return {
-        deadLetters: dead.map((event) => ({
-          eventId: event.eventId,
-          executionId: event.executionId,
-          seq: event.seq,
-          event: event.name,
-          status: event.status,
-          error: event.error ?? event.reason,
-        })),
+        deadLetters: dead.map((event) => {
+          const why = storedErrorView(event.error) ?? eventErrorView(event);
+          return {
+            eventId: event.eventId,
+            executionId: event.executionId,
+            seq: event.seq,
+            event: event.name,
+            status: event.status,
+            error: why?.error ?? null,
+            errorCode: why?.errorCode ?? null,
+          };
+        }),
       };
     },
   );

@@ -1,6 +1,7 @@
 import { TooLargeError } from '../client/limits.js';
 import { isUnavailable } from '../client/unavailable.js';
 import { BadInputError, type ErrorCode, FlowpoolError } from '../errors.js';
+import { redactText } from '../observability/redact.js';
 
 /** The JSON body of every error answer. */
 export interface ErrorBody {
@@ -109,4 +110,18 @@ export function toHttpError(error: unknown): HttpError | undefined {
     return { status, body: errorBody('BAD_REQUEST', 'the request is malformed') };
   }
   return undefined;
+}
+
+/**
+ * The answer as it may leave the process. A 5xx never carries text from an
+ * error (only the fixed text of its status); a 4xx message is redacted, as
+ * defence in depth for text that quotes a caller's or a driver's input.
+ */
+export function publicAnswer(answer: HttpError): HttpError {
+  const { code, message, field } = answer.body.error;
+  if (answer.status >= 500) {
+    const fixed = answer.status === 503 ? UNAVAILABLE : INTERNAL;
+    return { status: answer.status, body: errorBody(code, fixed.body.error.message) };
+  }
+  return { status: answer.status, body: errorBody(code, redactText(message), field) };
 }

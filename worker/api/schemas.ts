@@ -175,7 +175,17 @@ export const EventView = Type.Object({
   executionId: Type.String(),
   status: EventStatus,
   error: Type.Optional(
-    Type.String({ description: 'Why the event was rejected, or the last processing error' }),
+    Type.String({
+      description: 'Why the event was rejected, or the last processing error (credentials removed)',
+    }),
+  ),
+  errorCode: Type.Optional(
+    Type.String({
+      description:
+        'Stable code for `error`: REJECTED (the workflow refused the event), a worker error ' +
+        'code such as ACTION_FAILED or WORKFLOW_CODE, INTERNAL, or PROCESSING_FAILED when ' +
+        'the stored error names no code',
+    }),
   ),
 });
 
@@ -191,7 +201,8 @@ export const DeadLetter = Type.Object({
   seq: Type.Integer({ minimum: 1 }),
   event: Type.String(),
   status: EventStatus,
-  error: nullableString('The error that dead-lettered it'),
+  error: nullableString('The error that dead-lettered it (credentials removed)'),
+  errorCode: nullableString('Stable code of `error` (as for GET /v1/events/{eventId})'),
 });
 
 export const DeadLetters = Type.Object({ deadLetters: Type.Array(DeadLetter) });
