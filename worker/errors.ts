@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'LOCK_LOST'
   | 'FENCED'
   | 'ACTION_FAILED'
+  | 'ACTION_TIMEOUT'
   | 'POISON_NOTICE'
   | 'UNAVAILABLE'
   | 'NOT_DEAD'
@@ -93,6 +94,16 @@ export class ActionFailedError extends FlowpoolError {
     cause: unknown,
   ) {
     super('ACTION_FAILED', `action ${actionKey} failed: ${describeError(cause)}`, { cause });
+  }
+}
+
+/** An action ran past its timeout; it was abandoned and counts as a failed attempt. */
+export class ActionTimeoutError extends FlowpoolError {
+  constructor(
+    readonly actionKey: string,
+    readonly timeoutMs: number,
+  ) {
+    super('ACTION_TIMEOUT', `action ${actionKey} timed out after ${timeoutMs} ms`);
   }
 }
 

@@ -17,7 +17,12 @@ export class WorkerMetrics {
   private readonly lockContention: Counter;
   private readonly streamErrors: Counter<'where'>;
 
-  constructor(inFlight: () => number, defaultMetrics = true) {
+  constructor(
+    inFlight: () => number,
+    defaultMetrics = true,
+    /** Running deliveries past their deadline (see StreamConsumer.stuckSlots). */
+    stuckSlots: () => number = () => 0,
+  ) {
     const registers = [this.registry];
     this.processed = new Counter({
       name: 'flowpool_events_processed_total',
@@ -40,6 +45,14 @@ export class WorkerMetrics {
       registers,
       collect() {
         this.set(inFlight());
+      },
+    });
+    new Gauge({
+      name: 'flowpool_worker_stuck_slots',
+      help: 'Slots held by a delivery past its deadline (no progress); when it equals the concurrency, the worker does no work',
+      registers,
+      collect() {
+        this.set(stuckSlots());
       },
     });
     this.relayRepublished = new Counter({

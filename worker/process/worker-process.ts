@@ -112,6 +112,7 @@ export class WorkerProcess {
         lockTtlMs: config.lockTtlMs,
         maxDeliveries: config.maxDeliveries,
         snapshotEvery: config.snapshotEvery,
+        actionTimeoutMs: config.settings.actionTimeoutMs,
         relay: {
           ...DEFAULT_RUNTIME_SETTINGS.relay,
           unpublishedAfterMs: config.relayUnpublishedAfterMs,
@@ -132,6 +133,7 @@ export class WorkerProcess {
         blockMs: READ_BLOCK_MS,
         concurrency: config.concurrency,
         idleTimeoutMs: config.idleTimeoutMs,
+        stuckAfterMs: config.settings.stuckAfterMs,
       },
       logger,
       {
@@ -142,7 +144,11 @@ export class WorkerProcess {
         onError: (_error, where) => this.metrics.recordStreamError(where),
       },
     );
-    this.metrics = new WorkerMetrics(() => this.consumer.inFlight, defaultMetrics);
+    this.metrics = new WorkerMetrics(
+      () => this.consumer.inFlight,
+      defaultMetrics,
+      () => this.consumer.stuckSlots(),
+    );
   }
 
   get phase(): WorkerPhase {
@@ -273,17 +279,28 @@ export class WorkerProcess {
       probe(this.knex.raw('select 1'), 'PostgreSQL'),
       probe(this.redis.ping(), 'Redis'),
     ]);
+    const stuck = this.consumer.stuckSlots();
     const checks = {
       postgres: postgres === 'ok' && this.schemaMissing ? this.schemaMissing : postgres,
       redis,
       consumer: this.state,
+      slots: stuck === 0 ? 'ok' : `${stuck} of ${this.consumer.concurrency} stuck`,
     };
     let reason: string | undefined;
     if (postgres !== 'ok') reason = `PostgreSQL unreachable: ${postgres}`;
     else if (this.schemaMissing) reason = this.schemaMissing;
     else if (redis !== 'ok') reason = `Redis unreachable: ${redis}`;
     else if (this.state !== 'running') reason = 'starting';
+    else reason = this.stuckReason();
     return reason ? { ready: false, reason, checks } : { ready: true, checks };
+  }
+
+  /** Every slot held by a delivery past its deadline: this worker takes no work. */
+  private stuckReason(): string | undefined {
+    const stuck = this.consumer.stuckSlots();
+    const slots = this.consumer.concurrency;
+    if (stuck < slots) return undefined;
+    return `all ${slots} slots stuck past their deadlines (no progress for ${this.config.settings.stuckAfterMs} ms beyond their action timeouts)`;
   }
 
   private async runRelay(): Promise<void> {

@@ -1,6 +1,14 @@
-import { ActionFailedError, describeError, LockBusyError } from '../errors.js';
+import { ActionFailedError, ActionTimeoutError, FlowpoolError, LockBusyError } from '../errors.js';
 import type { ActionIntent, EventStore, ExecutionRecord } from '../store/event-store.js';
 import { declaredAction, type WorkflowDefinition } from '../workflow/definition.js';
+import { storedError } from './error-record.js';
+
+/**
+ * Told when a step of a delivery begins, with the time the step may take
+ * beyond the usual allowance (an action's timeout), so a watchdog can tell
+ * slow work from stuck work.
+ */
+export type Heartbeat = (extraBudgetMs?: number) => void;
 
 export interface ActionRunnerOptions {
   /** An action running longer than this is aborted and counted as a failed attempt. */
@@ -28,12 +36,15 @@ export class ActionRunner {
     definition: WorkflowDefinition,
     execution: ExecutionRecord,
     signal: AbortSignal,
+    heartbeat: Heartbeat = () => {},
   ): Promise<number> {
     const intents = await this.store.pendingActions(execution.tenant, execution.executionId);
     let firstFailure: ActionFailedError | undefined;
     for (const intent of intents) {
       if (signal.aborted) break;
+      heartbeat(this.options.timeoutMs);
       const failure = await this.runOne(definition, execution, intent, signal);
+      heartbeat();
       firstFailure ??= failure;
     }
     if (firstFailure) throw firstFailure;
@@ -50,11 +61,19 @@ export class ActionRunner {
     const base = { tenant: intent.tenant, eventId: intent.eventId, actionName: intent.actionName };
     const spec = declaredAction(definition, intent.actionName);
     if (!spec) {
-      const error = `action ${intent.actionName} is not declared by ${definition.name}@${definition.version}`;
-      await this.store.recordActionAttempt({ ...base, status: 'failed', error });
+      const error = new FlowpoolError(
+        'ACTION_FAILED',
+        `action ${intent.actionName} is not declared by ${definition.name}@${definition.version}`,
+      );
+      await this.store.recordActionAttempt({
+        ...base,
+        status: 'failed',
+        error: storedError(error),
+      });
       return undefined;
     }
-    const signal = AbortSignal.any([parentSignal, AbortSignal.timeout(this.options.timeoutMs)]);
+    const deadline = actionDeadline(parentSignal, key, this.options.timeoutMs);
+    const signal = deadline.signal;
     try {
       const result = await abortable(
         spec.run({
@@ -71,6 +90,7 @@ export class ActionRunner {
         }),
         signal,
       );
+      deadline.clear();
       await this.store.recordActionAttempt({
         ...base,
         status: 'succeeded',
@@ -78,19 +98,51 @@ export class ActionRunner {
       });
       return undefined;
     } catch (error) {
-      // Stays pending: the notice is retried with backoff and the action runs again.
+      deadline.clear();
+      // Aborted because the lock was lost: not the action's failure, so it
+      // must not count towards dead-lettering.
+      const lockLost = parentSignal.aborted && parentSignal.reason instanceof LockBusyError;
+      const failure = new ActionFailedError(key, error);
+      // Stays pending: the notice is retried with backoff and the action runs
+      // again; once deliveries run out it is recorded as failed with this error.
       await this.store.recordActionAttempt({
         ...base,
         status: 'pending',
-        error: describeError(error),
+        error: storedError(failure),
       });
-      // Aborted because the lock was lost: not the action's failure, so it
-      // must not count towards dead-lettering.
-      if (parentSignal.aborted && parentSignal.reason instanceof LockBusyError)
-        throw parentSignal.reason;
-      return new ActionFailedError(key, error);
+      if (lockLost) throw parentSignal.reason;
+      return failure;
     }
   }
+}
+
+/**
+ * The signal an action runs under: aborted when the parent is (lock lost)
+ * or when its timeout passes. Hazard: AbortSignal.timeout combined through
+ * AbortSignal.any is only weakly held on Node 20 and can be garbage-collected
+ * before it fires, leaving a hung action running for ever; this timer is
+ * held here until `clear`.
+ */
+function actionDeadline(
+  parent: AbortSignal,
+  key: string,
+  timeoutMs: number,
+): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const onParentAbort = () => controller.abort(parent.reason);
+  const timer = setTimeout(
+    () => controller.abort(new ActionTimeoutError(key, timeoutMs)),
+    timeoutMs,
+  );
+  if (parent.aborted) onParentAbort();
+  else parent.addEventListener('abort', onParentAbort, { once: true });
+  return {
+    signal: controller.signal,
+    clear() {
+      clearTimeout(timer);
+      parent.removeEventListener('abort', onParentAbort);
+    },
+  };
 }
 
 function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {

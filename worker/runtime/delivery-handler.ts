@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import {
   ActionFailedError,
-  describeError,
   FencedError,
   LockBusyError,
   PoisonNoticeError,
@@ -17,7 +16,9 @@ import {
 } from '../stream/transport.js';
 import { declaredAction } from '../workflow/definition.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
+import type { Heartbeat } from './actions.js';
 import { backoffMs } from './backoff.js';
+import { cleanText, storedError } from './error-record.js';
 import type { ExecutionProcessor, ProcessResult } from './processor.js';
 import type { WorkflowService } from './workflow-service.js';
 
@@ -53,24 +54,28 @@ export class DeliveryHandler {
     private readonly logger: Logger,
   ) {}
 
-  async handle(delivery: Delivery): Promise<DeliveryOutcome> {
+  /**
+   * Errors leave here in their stored form (`<CODE>: <cleaned message>`):
+   * in PostgreSQL, in stream fields, in logs and in the outcome.
+   */
+  async handle(delivery: Delivery, heartbeat?: Heartbeat): Promise<DeliveryOutcome> {
     const notice = parseNotice(delivery.fields);
     if (!notice)
       return this.bury(
         delivery,
         undefined,
-        `malformed notice: fields ${JSON.stringify(delivery.fields).slice(0, 200)}`,
+        storedError(
+          new PoisonNoticeError(
+            `malformed notice: fields ${JSON.stringify(delivery.fields).slice(0, 200)}`,
+          ),
+        ),
       );
     if (delivery.deliveries > this.options.maxDeliveries) {
-      return this.bury(
-        delivery,
-        notice,
-        `delivered ${delivery.deliveries} times; last error: ${delivery.lastError ?? 'unknown'}`,
-      );
+      return this.bury(delivery, notice, exhausted(delivery));
     }
     let result: ProcessResult;
     try {
-      result = await this.processor.process(notice);
+      result = await this.processor.process(notice, heartbeat);
     } catch (error) {
       return this.afterFailure(delivery, notice, error);
     }
@@ -85,7 +90,7 @@ export class DeliveryHandler {
     notice: Notice,
     error: unknown,
   ): Promise<DeliveryOutcome> {
-    const message = describeError(error);
+    const message = storedError(error);
     if (error instanceof LockBusyError || error instanceof FencedError) {
       await this.requeue(delivery, delivery.deliveries - 1, this.options.busyRetryMs, message);
       return { kind: 'busy', notice };
@@ -159,7 +164,7 @@ export class DeliveryHandler {
       await this.feedBackFailures(delivery, notice, marking.failedActions, error).catch(
         (feedbackError: unknown) =>
           this.logger.error(
-            { notice, error: describeError(feedbackError) },
+            { notice, error: storedError(feedbackError) },
             'could not feed an action failure back into its workflow',
           ),
       );
@@ -193,6 +198,15 @@ export class DeliveryHandler {
       });
     }
   }
+}
+
+/**
+ * The error of a notice that ran out of deliveries: its last error (a
+ * worker that died holding it leaves none), with the count.
+ */
+function exhausted(delivery: Delivery): string {
+  const last = delivery.lastError ? cleanText(delivery.lastError) : 'INTERNAL: no error recorded';
+  return `${last} (after ${delivery.deliveries - 1} deliveries)`;
 }
 
 /** What the last failure says about which part of the execution is to blame. */

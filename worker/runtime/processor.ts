@@ -11,7 +11,7 @@ import type {
 import type { Notice } from '../stream/transport.js';
 import type { WorkflowDefinition, WorkflowState } from '../workflow/definition.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
-import type { ActionRunner } from './actions.js';
+import type { ActionRunner, Heartbeat } from './actions.js';
 import { decide, type ReplayedState, replayFrom } from './replay.js';
 
 export interface ProcessorOptions {
@@ -58,7 +58,7 @@ export class ExecutionProcessor {
     this.states = new StateCache(options.stateCacheSize ?? 10_000);
   }
 
-  async process(notice: Notice): Promise<ProcessResult> {
+  async process(notice: Notice, heartbeat: Heartbeat = () => {}): Promise<ProcessResult> {
     // A duplicate or late notice is the common case once catch-up batches:
     // one read tells there is nothing to do, without the lock's round trips.
     const loaded = await this.load(notice);
@@ -68,7 +68,9 @@ export class ExecutionProcessor {
     if (nothingWaiting && !loaded.hasPendingActions) {
       return { ...emptyResult(), blocked: execution.status === 'blocked' };
     }
-    return this.lock.withLock(lockResource(notice), (lease) => this.catchUp(notice, lease, loaded));
+    return this.lock.withLock(lockResource(notice), (lease) =>
+      this.catchUp(notice, lease, loaded, heartbeat),
+    );
   }
 
   /**
@@ -79,6 +81,7 @@ export class ExecutionProcessor {
     notice: Notice,
     lease: Lease,
     loaded: LoadedExecution,
+    heartbeat: Heartbeat,
   ): Promise<ProcessResult> {
     const result = emptyResult();
     let execution = loaded.execution;
@@ -153,6 +156,7 @@ export class ExecutionProcessor {
           status: batch.status,
         };
         this.states.keep(execution, current);
+        heartbeat();
       }
       failure = decided.failure;
       if (failure || waiting.length < this.options.batchSize) break;
@@ -160,7 +164,12 @@ export class ExecutionProcessor {
     // The events before a failing one are committed; their actions run now
     // rather than wait until the failing event is retried or buried.
     if (loaded.hasPendingActions || intentsCommitted)
-      result.actionsRun = await this.actions.runPending(definition, execution, lease.signal);
+      result.actionsRun = await this.actions.runPending(
+        definition,
+        execution,
+        lease.signal,
+        heartbeat,
+      );
     if (failure) throw failure;
     return result;
   }

@@ -165,6 +165,37 @@ describe('the stream consumer', () => {
     expect(handler.started).toEqual([running]);
   });
 
+  it('gives re-sent notices of a running execution no room of their own: other work goes on', async () => {
+    await transport.publish([{ tenant: 't', executionId: 'slow' }]);
+    const { consumer } = await startConsumer({ loops: 2, concurrency: 2 });
+    await waitFor('the slow execution to run', () => handler.started.includes('slow'));
+    // The relay re-sends notices for the slow execution while it runs.
+    await transport.publish(
+      Array.from({ length: 5 }, () => ({ tenant: 't', executionId: 'slow' })),
+    );
+    await transport.publish([
+      { tenant: 't', executionId: 'other-1' },
+      { tenant: 't', executionId: 'other-2' },
+    ]);
+    await waitFor('other work to start beside it', () => handler.started.includes('other-1'));
+    handler.finish('other-1');
+    await waitFor('the next to start', () => handler.started.includes('other-2'));
+    handler.finish('other-2');
+    // One follow-up waits behind the running delivery; the other copies were acked as covered by it.
+    await waitFor('only the running delivery and its follow-up pending', async () => {
+      return (await pendingCount()) === 2;
+    });
+    expect(consumer.inFlight).toBe(2);
+    handler.finish('slow');
+    await waitFor(
+      'the follow-up to run',
+      () => handler.started.filter((id) => id === 'slow').length === 2,
+    );
+    handler.finish('slow');
+    await waitFor('nothing pending', async () => (await pendingCount()) === 0);
+    expect(handler.started.filter((id) => id === 'slow')).toHaveLength(2);
+  });
+
   it("claims a dead consumer's entries while its own reads sit blocked with nothing to read", async () => {
     handler.finishAll();
     await transport.publish([{ tenant: 't', executionId: 'orphan' }]);

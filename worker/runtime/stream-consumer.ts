@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import { describeError } from '../errors.js';
 import { type Delivery, parseNotice, type StreamTransport } from '../stream/transport.js';
+import type { Heartbeat } from './actions.js';
 import type { DeliveryHandler, DeliveryOutcome } from './delivery-handler.js';
+import { logText } from './error-record.js';
 import { Semaphore } from './semaphore.js';
 
 export interface ConsumerOptions {
@@ -15,7 +16,14 @@ export interface ConsumerOptions {
   concurrency: number;
   /** Entries idle this long at another consumer are taken over; must exceed the lock TTL. */
   idleTimeoutMs: number;
+  /**
+   * A running delivery that reports no progress for this long (plus the
+   * timeout of the action it runs) is stuck: it holds a slot and does nothing.
+   */
+  stuckAfterMs?: number;
 }
+
+const DEFAULT_STUCK_AFTER_MS = 60_000;
 
 export type ConsumerState = 'idle' | 'running' | 'draining' | 'stopped';
 
@@ -26,8 +34,26 @@ export interface ConsumerObserver {
 
 interface Held {
   delivery: Delivery;
+  /** The execution it names (the entry id for a malformed notice). */
+  lane: string;
   started: boolean;
   timer?: NodeJS.Timeout;
+  /** While running: when it is stuck unless it reports progress first (ms since epoch). */
+  deadline?: number;
+  stuckSince?: number;
+}
+
+/**
+ * The deliveries of one execution in this process: the lead (running,
+ * waiting for a slot or for its retry time) and at most one follower
+ * waiting behind it. The follower's catch-up starts after the lead ends and
+ * reads every event committed by then, so a third notice adds nothing and
+ * is acked at once; the follower takes no room, so notices re-sent for a
+ * slow execution cannot crowd out other work.
+ */
+interface Lane {
+  lead: Held;
+  next?: Held;
 }
 
 /**
@@ -47,8 +73,9 @@ export class StreamConsumer {
    * here and out of other consumers' reach.
    */
   private reserved = 0;
-  private readonly executionTails = new Map<string, Promise<void>>();
+  private readonly lanes = new Map<string, Lane>();
   private readonly slots: Semaphore;
+  private watchdog: NodeJS.Timeout | undefined;
   private readonly loopsDone: Promise<void>[] = [];
   private housekeeping: NodeJS.Timeout | undefined;
   /** The housekeeping pass in progress: drain waits for it, or a late claim could slip past the hand-back. */
@@ -74,6 +101,22 @@ export class StreamConsumer {
     return this.held.size;
   }
 
+  get concurrency(): number {
+    return this.options.concurrency;
+  }
+
+  /** Running deliveries past their deadline: slots that hold on and do nothing. */
+  stuckSlots(now = Date.now()): number {
+    let stuck = 0;
+    for (const entry of this.held.values())
+      if (entry.started && entry.deadline !== undefined && entry.deadline < now) stuck += 1;
+    return stuck;
+  }
+
+  private get stuckAfterMs(): number {
+    return this.options.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
+  }
+
   async start(): Promise<void> {
     if (this.state !== 'idle') return;
     await this.transport.ensureGroup();
@@ -84,6 +127,38 @@ export class StreamConsumer {
     this.housekeeping = setInterval(() => {
       this.housekeepingPass = this.keepHeldAndClaim();
     }, period);
+    const watch = Math.min(5_000, Math.max(50, Math.floor(this.stuckAfterMs / 4)));
+    this.watchdog = setInterval(() => this.reportStuck(), watch);
+  }
+
+  /** Says once per delivery that it is stuck, and once when it moves again. */
+  private reportStuck(): void {
+    const now = Date.now();
+    const stuck = this.stuckSlots(now);
+    for (const entry of this.held.values()) {
+      if (!entry.started || entry.deadline === undefined) continue;
+      const isStuck = entry.deadline < now;
+      if (isStuck && entry.stuckSince === undefined) {
+        entry.stuckSince = now;
+        this.logger.warn(
+          {
+            notice: parseNotice(entry.delivery.fields),
+            entryId: entry.delivery.id,
+            stuckSlots: stuck,
+            concurrency: this.options.concurrency,
+          },
+          stuck >= this.options.concurrency
+            ? 'delivery stuck past its deadline; every slot of this worker is stuck'
+            : 'delivery stuck past its deadline',
+        );
+      } else if (!isStuck && entry.stuckSince !== undefined) {
+        entry.stuckSince = undefined;
+        this.logger.info(
+          { notice: parseNotice(entry.delivery.fields), entryId: entry.delivery.id },
+          'stuck delivery moves again',
+        );
+      }
+    }
   }
 
   private async readLoop(reader: StreamTransport): Promise<void> {
@@ -109,7 +184,7 @@ export class StreamConsumer {
    * count the same free place. `fill` gives them back.
    */
   private reserveRoom(wanted: number): number {
-    const room = Math.min(wanted, this.options.concurrency - this.held.size - this.reserved);
+    const room = Math.min(wanted, this.options.concurrency - this.lanes.size - this.reserved);
     if (room <= 0) return 0;
     this.reserved += room;
     return room;
@@ -137,34 +212,54 @@ export class StreamConsumer {
   /** NOGROUP after an emptied Redis, or a dropped connection: recreate and back off. */
   private async recoverFromReadError(reader: StreamTransport, error: unknown): Promise<void> {
     this.observer.onError?.(error, 'read');
-    this.logger.warn({ err: describeError(error) }, 'reading the stream failed; retrying');
+    this.logger.warn({ err: logText(error) }, 'reading the stream failed; retrying');
     await new Promise((resolve) => setTimeout(resolve, 500));
     await reader.ensureGroup().catch(() => {});
   }
 
   private accept(delivery: Delivery): void {
     if (this.held.has(delivery.id)) return;
-    const entry: Held = { delivery, started: false };
-    this.held.set(delivery.id, entry);
-    const wait = delivery.notBefore - Date.now();
-    if (wait > 0 && this.state === 'running') {
-      entry.timer = setTimeout(() => this.schedule(entry), wait);
+    const notice = parseNotice(delivery.fields);
+    const key = notice ? JSON.stringify([notice.tenant, notice.executionId]) : delivery.id;
+    const entry: Held = { delivery, lane: key, started: false };
+    const lane = this.lanes.get(key);
+    if (!lane) {
+      this.held.set(delivery.id, entry);
+      this.lanes.set(key, { lead: entry });
+      this.begin(entry);
+    } else if (!lane.next) {
+      this.held.set(delivery.id, entry);
+      lane.next = entry;
     } else {
-      this.schedule(entry);
+      // The follower already covers it (see Lane).
+      this.transport.ack([delivery.id]).catch((error) => this.observer.onError?.(error, 'ack'));
     }
   }
 
-  /** Chains the delivery behind any other of the same execution in this process. */
-  private schedule(entry: Held): void {
-    entry.timer = undefined;
-    const notice = parseNotice(entry.delivery.fields);
-    const key = notice ? `${notice.tenant}\u0000${notice.executionId}` : entry.delivery.id;
-    const previous = this.executionTails.get(key) ?? Promise.resolve();
-    const run = previous.then(() => this.run(entry));
-    this.executionTails.set(key, run);
-    void run.finally(() => {
-      if (this.executionTails.get(key) === run) this.executionTails.delete(key);
-    });
+  /** Runs a lane's lead once its retry time has come. */
+  private begin(entry: Held): void {
+    const wait = entry.delivery.notBefore - Date.now();
+    if (wait > 0 && this.state === 'running') {
+      entry.timer = setTimeout(() => {
+        entry.timer = undefined;
+        void this.run(entry);
+      }, wait);
+    } else {
+      void this.run(entry);
+    }
+  }
+
+  /** The lead ended (or was handed back): its follower leads now. */
+  private advance(entry: Held): void {
+    const lane = this.lanes.get(entry.lane);
+    if (lane?.lead !== entry) return;
+    const next = lane.next;
+    if (next && this.isHeld(next)) {
+      this.lanes.set(entry.lane, { lead: next });
+      this.begin(next);
+    } else {
+      this.lanes.delete(entry.lane);
+    }
   }
 
   private async run(entry: Held): Promise<void> {
@@ -177,16 +272,20 @@ export class StreamConsumer {
       return;
     }
     entry.started = true;
+    const heartbeat: Heartbeat = (extraBudgetMs = 0) => {
+      entry.deadline = Date.now() + this.stuckAfterMs + extraBudgetMs;
+    };
+    heartbeat();
     const startedAt = performance.now();
     try {
-      const outcome = await this.handler.handle(entry.delivery);
+      const outcome = await this.handler.handle(entry.delivery, heartbeat);
       this.observer.onOutcome?.(outcome, performance.now() - startedAt);
     } catch (error) {
       // Redis or PostgreSQL failed mid-handling; the entry stays pending and is taken over later.
       this.observer.onError?.(error, 'handle');
       this.logger.warn(
         {
-          err: describeError(error),
+          err: logText(error),
           entryId: entry.delivery.id,
           notice: parseNotice(entry.delivery.fields),
         },
@@ -195,6 +294,7 @@ export class StreamConsumer {
     } finally {
       this.slots.release();
       if (this.isHeld(entry)) this.held.delete(entry.delivery.id);
+      this.advance(entry);
     }
   }
 
@@ -211,7 +311,7 @@ export class StreamConsumer {
       // this claim for as long as the worker sits idle, and a dead consumer's
       // entries would stay pending for ever. So a claim counts only what is
       // held; at worst one read's batch then waits here for a slot.
-      const room = this.options.concurrency - this.held.size;
+      const room = this.options.concurrency - this.lanes.size;
       if (room <= 0) return;
       this.reserved += room;
       await this.fill(room, () =>
@@ -245,6 +345,7 @@ export class StreamConsumer {
     const finished = this.held.size === 0;
     handedBack += await this.handBack(() => true);
     clearInterval(this.housekeeping);
+    clearInterval(this.watchdog);
     if (wasRunning) await this.transport.leaveGroup(this.options.consumerName).catch(() => false);
     this.state = 'stopped';
     return { finished, handedBack };
@@ -258,6 +359,10 @@ export class StreamConsumer {
     for (const entry of chosen) {
       clearTimeout(entry.timer);
       this.held.delete(entry.delivery.id);
+    }
+    for (const [key, lane] of this.lanes) {
+      if (!this.isHeld(lane.lead)) this.lanes.delete(key);
+      else if (lane.next && !this.isHeld(lane.next)) lane.next = undefined;
     }
     let count = 0;
     for (const entry of chosen) {
