@@ -238,6 +238,26 @@ describe('HTTP API', () => {
       expect(await rowCounts(rt)).toEqual(before);
     });
 
+    it('answers 409 UNKNOWN_WORKFLOW for an execution of a workflow version this API lacks', async () => {
+      // Started by a newer deployment (or a client library) with version 2 of the workflow.
+      await rt.store.createExecution({
+        tenant: 'acme',
+        executionId: 'T-v2',
+        workflowName: 'ticket-lifecycle',
+        workflowVersion: 2,
+        state: 'new',
+        data: {},
+      });
+      const response = await enqueue('T-v2', { event: 'resolve' });
+      expect(response.statusCode).toBe(409);
+      expect(response.json().error).toEqual({
+        code: 'UNKNOWN_WORKFLOW',
+        message: 'workflow ticket-lifecycle@2 is not registered',
+      });
+      const history = await call(app, 'GET', '/v1/executions/T-v2/events');
+      expect(history.json().events).toEqual([]);
+    });
+
     it('answers 400 naming executionId for a malformed id in the path', async () => {
       const response = await enqueue('bad%20id', { event: 'resolve' });
       expect(response.statusCode).toBe(400);

@@ -21,6 +21,9 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   EXECUTION_EXISTS: 409,
   IDEMPOTENCY_CONFLICT: 409,
   NOT_DEAD: 409,
+  // At enqueue: the execution runs a workflow version this API was not given (a deploy in
+  // progress, or one started elsewhere). Retrying here will not help until the API has it.
+  UNKNOWN_WORKFLOW: 409,
   UNAVAILABLE: 503,
 };
 

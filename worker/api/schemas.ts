@@ -46,7 +46,9 @@ export function errorResponses(...statuses: number[]): Record<number, TSchema> {
     400: 'Bad input; `error.field` names what is wrong',
     401: 'Missing or invalid bearer token',
     404: 'Not found (also for another tenant’s execution)',
-    409: 'Conflict',
+    409:
+      'Conflict: EXECUTION_EXISTS, IDEMPOTENCY_CONFLICT, NOT_DEAD, or UNKNOWN_WORKFLOW (the ' +
+      'execution runs a workflow version this API does not have)',
     413:
       'Too large: BODY_TOO_LARGE (body over 1 MiB), PAYLOAD_TOO_LARGE (event payload over ' +
       'FLOWPOOL_MAX_EVENT_PAYLOAD_BYTES, 64 KiB by default) or DATA_TOO_LARGE (execution data ' +
