@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
 import type { Logger } from 'pino';
-import { describeError } from '../errors.js';
+import { logText } from '../runtime/error-record.js';
 
 /** Host and port of a connection URL, never its credentials (for log lines). */
 export function endpointOf(url: string): string {
@@ -127,7 +127,7 @@ export class Reachability {
   }
 
   failed(error: unknown, context = 'retrying'): void {
-    const reason = describeError(error) || 'no answer';
+    const reason = logText(error) || 'no answer';
     const now = Date.now();
     if (!this.down || now - this.lastLoggedAt >= this.repeatMs || reason !== this.lastReason) {
       this.logger.warn(

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { describeError } from '../errors.js';
+import { logText } from '../runtime/error-record.js';
 
 export interface Readiness {
   ready: boolean;
@@ -68,7 +68,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
           send(response, 404, JSON.stringify({ error: `no route ${path}` }));
         }
       } catch (error) {
-        options.logger.error({ err: describeError(error), path }, 'health endpoint failed');
+        options.logger.error({ err: logText(error), path }, 'health endpoint failed');
         if (!response.headersSent) send(response, 500, JSON.stringify({ error: 'internal error' }));
       }
     })();

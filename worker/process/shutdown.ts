@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { logText } from '../runtime/error-record.js';
 
 export type ShutdownCallback = (reason: string) => Promise<void> | void;
 
@@ -56,7 +57,7 @@ export class Shutdown {
           await run(reason);
         } catch (error) {
           failed = true;
-          this.logger.error({ component: name, err: error }, 'shutdown step failed');
+          this.logger.error({ component: name, err: logText(error) }, 'shutdown step failed');
         }
       }
       this.state = 'stopped';

@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
-import { ConfigError, describeError } from '../errors.js';
+import { ConfigError } from '../errors.js';
+import { cleanText, logText } from '../runtime/error-record.js';
 import { loadWorkflows } from '../workflow/loader.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
 
@@ -23,12 +24,18 @@ export function reportConfigError(component: string, error: ConfigError): void {
  */
 export function exitOnCrash(logger: Logger, exit: (code: number) => void): void {
   process.on('uncaughtException', (error) => {
-    logger.fatal({ err: describeError(error), stack: error.stack }, 'uncaught exception');
+    logger.fatal(
+      { err: logText(error), stack: error.stack && cleanText(error.stack) },
+      'uncaught exception',
+    );
     exit(1);
   });
   process.on('unhandledRejection', (reason) => {
     logger.fatal(
-      { err: describeError(reason), stack: reason instanceof Error ? reason.stack : undefined },
+      {
+        err: logText(reason),
+        stack: reason instanceof Error && reason.stack ? cleanText(reason.stack) : undefined,
+      },
       'unhandled promise rejection',
     );
     exit(1);
@@ -48,7 +55,7 @@ export async function loadConfigAndWorkflows<C extends { workflowsPath: string |
     const config = load();
     const registry = await loadWorkflows(config.workflowsPath).catch((error: unknown) => {
       if (error instanceof ConfigError) throw error;
-      throw new ConfigError('FLOWPOOL_WORKFLOWS', `could not load: ${describeError(error)}`);
+      throw new ConfigError('FLOWPOOL_WORKFLOWS', `could not load: ${logText(error)}`);
     });
     return { config, registry };
   } catch (error) {

@@ -1,7 +1,7 @@
 import { loadWorkerConfig } from '../config/config.js';
 import type { Env } from '../config/parse.js';
-import { describeError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
+import { logText } from '../runtime/error-record.js';
 import { Shutdown } from './shutdown.js';
 import { exitOnCrash, loadConfigAndWorkflows } from './startup.js';
 import { WorkerProcess } from './worker-process.js';
@@ -32,7 +32,7 @@ export async function runWorker(
     await worker.start();
   } catch (error) {
     // The HTTP port could not be bound (taken, or not allowed).
-    logger.fatal({ err: describeError(error), port: config.port }, 'worker could not start');
+    logger.fatal({ err: logText(error), port: config.port }, 'worker could not start');
     exit(1);
     return;
   }

@@ -2,9 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from '../config/config.js';
-import { describeError } from '../errors.js';
 import { WorkerMetrics } from '../observability/metrics.js';
 import type { DeliveryOutcome } from '../runtime/delivery-handler.js';
+import { logText } from '../runtime/error-record.js';
 import { createRuntime, DEFAULT_RUNTIME_SETTINGS, type Runtime } from '../runtime/runtime.js';
 import { StreamConsumer } from '../runtime/stream-consumer.js';
 import { RedisStreamTransport } from '../stream/redis-stream-transport.js';
@@ -188,7 +188,7 @@ export class WorkerProcess {
       'worker starting',
     );
     this.bringingUp = this.bringUp().catch((error) => {
-      this.logger.fatal({ err: describeError(error) }, 'worker could not start');
+      this.logger.fatal({ err: logText(error) }, 'worker could not start');
       throw error;
     });
   }
@@ -272,7 +272,7 @@ export class WorkerProcess {
         await withTimeout(work, PING_TIMEOUT_MS, what);
         return 'ok';
       } catch (error) {
-        return describeError(error) || 'no answer';
+        return logText(error) || 'no answer';
       }
     };
     const [postgres, redis] = await Promise.all([
@@ -429,7 +429,7 @@ export class WorkerProcess {
     for (const connection of this.readerConnections) connection.disconnect();
     await withTimeout(this.redis.quit(), 1_000, 'Redis quit').catch(() => this.redis.disconnect());
     await withTimeout(this.knex.destroy(), 2_000, 'closing the PostgreSQL pool').catch((error) =>
-      this.logger.warn({ err: describeError(error) }, 'PostgreSQL pool not closed cleanly'),
+      this.logger.warn({ err: logText(error) }, 'PostgreSQL pool not closed cleanly'),
     );
     this.state = 'stopped';
   }

@@ -12,6 +12,7 @@ import type { Notice } from '../stream/transport.js';
 import type { WorkflowDefinition, WorkflowState } from '../workflow/definition.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
 import type { ActionRunner, Heartbeat } from './actions.js';
+import { cleanText } from './error-record.js';
 import { decide, type ReplayedState, replayFrom } from './replay.js';
 
 export interface ProcessorOptions {
@@ -210,7 +211,14 @@ export class ExecutionProcessor {
         outcomes.push({ eventId: event.eventId, seq: event.seq, ...step });
         current = { state: step.toState, data: step.data };
       } else {
-        outcomes.push({ eventId: event.eventId, seq: event.seq, ...step });
+        // A guard's reason is workflow text stored and shown to callers: it
+        // may quote what the guard looked at, credentials included.
+        outcomes.push({
+          eventId: event.eventId,
+          seq: event.seq,
+          ...step,
+          reason: cleanText(step.reason),
+        });
       }
     }
     if (outcomes.length === 0) return { batch: undefined, failure };

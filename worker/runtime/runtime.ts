@@ -8,6 +8,7 @@ import type { WorkflowRegistry } from '../workflow/registry.js';
 import { ActionRunner } from './actions.js';
 import { DeadLetters } from './dead-letters.js';
 import { DeliveryHandler } from './delivery-handler.js';
+import { logText } from './error-record.js';
 import { OutboxRelay, type RelayOptions } from './outbox-relay.js';
 import { ExecutionProcessor, type ProcessorOptions } from './processor.js';
 import { type ConsumerObserver, type ConsumerOptions, StreamConsumer } from './stream-consumer.js';
@@ -63,7 +64,7 @@ export function createRuntime({ knex, redis, registry, settings, logger }: Runti
   });
   const service = new WorkflowService(store, transport, registry, (error, eventId) =>
     logger.warn(
-      { eventId, err: String(error) },
+      { eventId, err: logText(error) },
       'notice not sent after commit; the relay will resend it',
     ),
   );
