@@ -250,7 +250,8 @@ describe('pool controller on a real API server and Redis', () => {
       perReplicaPerSecond: 20,
     });
     try {
-      const terms = /→ (\d+); arrival ([\d.]+)\/s at ([\d.]+)\/s per replica(?: \([a-z ]+\))? → (\d+)/;
+      const terms =
+        /→ (\d+); arrival ([\d.]+)\/s at ([\d.]+)\/s per replica(?: \([a-z ]+\))? → (\d+)/;
       let figures: RegExpMatchArray | null = null;
       const held = await waitForPool(
         kube,
@@ -431,14 +432,16 @@ describe('pool controller on a real API server and Redis', () => {
       // Arrivals stop: zero follows once the cooldown has passed without any.
       traffic.stopArrivals();
       await waitForReplicas(kube, NS, 'trickle', 0, 30_000);
-      const zero = await waitForPool(
+      await waitForPool(
         kube,
         NS,
         'trickle',
         'at zero',
         (pool) => pool.status?.lastScaleReason === 'ScaleToZero',
       );
-      expect(condition(zero, 'Scaling')?.message ?? '').toMatch(/no arrivals/);
+      await expect
+        .poll(async () => (await eventsFor(kube, NS, 'trickle')).map((e) => e.message))
+        .toContainEqual(expect.stringMatching(/→ 0 after 2s with no arrivals and a backlog of 0/));
     } finally {
       await traffic.stop();
     }
