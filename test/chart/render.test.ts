@@ -163,6 +163,9 @@ describe('the operator', () => {
       POD_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
       PORT: '8080',
       LOG_LEVEL: 'info',
+      // Pools may run the chart's own image (any tag) as their namespace's default account.
+      ALLOWED_IMAGE_PREFIXES: 'flowpool',
+      ALLOWED_SERVICE_ACCOUNTS: '',
     });
     expect(container?.livenessProbe).toMatchObject({ httpGet: { path: '/healthz' } });
     const service = named(manifests, 'Service', 'flowpool-operator');
@@ -228,6 +231,44 @@ describe('the operator', () => {
     expect(binding.metadata.namespace).toBe('team-a');
     const container = podSpec(named(manifests, 'Deployment', 'flowpool-operator')).containers[0]!;
     expect(envOf(container).WATCH_NAMESPACE).toBe('team-a');
+  });
+
+  it('passes the allow-lists of images and ServiceAccounts to the operator', () => {
+    const container = podSpec(
+      named(
+        helmTemplate({
+          values: {
+            operator: {
+              allowedImagePrefixes: ['ghcr.io/acme/', 'flowpool'],
+              allowedServiceAccounts: ['workers', 'team-a/billing'],
+            },
+          },
+        }),
+        'Deployment',
+        'flowpool-operator',
+      ),
+    ).containers[0]!;
+    expect(envOf(container)).toMatchObject({
+      ALLOWED_IMAGE_PREFIXES: 'ghcr.io/acme/,flowpool',
+      ALLOWED_SERVICE_ACCOUNTS: 'workers,team-a/billing',
+    });
+  });
+
+  it('ships the admission policy on pools unless turned off, bound to the watched namespace', () => {
+    const manifests = helmTemplate({ values: { operator: { watchNamespace: 'team-a' } } });
+    named(manifests, 'ValidatingAdmissionPolicy', 'flowpool-pool-author');
+    expect(
+      named(manifests, 'ValidatingAdmissionPolicyBinding', 'flowpool-pool-author').spec,
+    ).toMatchObject({
+      policyName: 'flowpool-pool-author',
+      validationActions: ['Deny'],
+      matchResources: {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'team-a' } },
+      },
+    });
+    const off = helmTemplate({ values: { admissionPolicy: { enabled: false } } });
+    expect(find(off, 'ValidatingAdmissionPolicy')).toBeUndefined();
+    expect(find(off, 'ValidatingAdmissionPolicyBinding')).toBeUndefined();
   });
 
   it('limits Secret reads to the names given', () => {
