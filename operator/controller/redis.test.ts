@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { API_VERSION, KIND, type WorkflowWorkerPool, withDefaults } from '../api/pool.js';
+import { KubeApiError } from '../kube/client.js';
 import { BacklogConnections, RedisUrlResolver } from './redis.js';
 
 function pool(redis: Record<string, unknown>): WorkflowWorkerPool {
@@ -54,15 +55,71 @@ describe('RedisUrlResolver', () => {
     });
     expect(await resolver.resolve(ref('nope', 'url'))).toMatchObject({
       ok: false,
-      reason: 'SecretNotFound',
+      cause: 'secret-missing',
     });
     expect(await resolver.resolve(ref('redis', 'other'))).toMatchObject({
       ok: false,
-      reason: 'SecretKeyNotFound',
+      cause: 'key-missing',
     });
     expect(await resolver.resolve(ref('redis', 'bad'))).toMatchObject({
       ok: false,
-      reason: 'InvalidRedisUrl',
+      cause: 'not-a-redis-url',
+    });
+  });
+
+  it('says the same, and nothing of the value, whether the Secret, its key or a usable value is missing', async () => {
+    const secret: Record<string, string> = {
+      password: 'hunter2:s3cr3t-token',
+      path: 'not a url at all',
+      http: 'https://user:pw@api.internal:443/x',
+    };
+    const resolver = new RedisUrlResolver({
+      readSecretKey: async (_ns, name, key) => {
+        if (name !== 'app') return { found: 'secret-missing' };
+        const value = secret[key];
+        return value === undefined ? { found: 'key-missing' } : { found: 'value', value };
+      },
+    });
+    const shown = async (name: string, key: string) => {
+      const result = await resolver.resolve(pool({ urlSecretRef: { name, key } }));
+      if (result.ok) throw new Error('expected a failure');
+      return {
+        reason: result.reason,
+        message: result.message.replace(`name ${name}, key ${key}`, '<ref>'),
+      };
+    };
+    const answers = [
+      await shown('missing', 'url'),
+      await shown('app', 'url'),
+      await shown('app', 'password'),
+      await shown('app', 'path'),
+      await shown('app', 'http'),
+    ];
+    for (const answer of answers) expect(answer).toEqual(answers[0]);
+    expect(answers[0]).toEqual({
+      reason: 'SecretUnreadable',
+      message:
+        'cannot read the Redis URL from the Secret reference spec.redis.urlSecretRef (<ref>); it must name a Secret of this namespace and a key whose value is a redis:// or rediss:// URL',
+    });
+    const text = JSON.stringify(answers);
+    for (const word of ['hunter2', 's3cr3t', 'https', 'api.internal', 'not a url', 'exist']) {
+      expect(text).not.toContain(word);
+    }
+  });
+
+  it('tells a read the operator is refused apart (that depends only on its RBAC), naming what to do', async () => {
+    const resolver = new RedisUrlResolver({
+      readSecretKey: async () => {
+        throw new KubeApiError(403, 'Forbidden', 'secrets "app" is forbidden');
+      },
+    });
+    const result = await resolver.resolve(pool({ urlSecretRef: { name: 'app', key: 'url' } }));
+    expect(result).toMatchObject({
+      ok: false,
+      reason: 'SecretAccessDenied',
+      message: expect.stringMatching(
+        /^the operator may not read Secret app in namespace ns .*rbac\.secretNamespaces.*give spec\.redis\.url/,
+      ),
     });
   });
 

@@ -6,6 +6,7 @@ import type { WorkflowWorkerPool } from '../api/pool.js';
 import { createBacklogRedis } from '../backlog/connection.js';
 import { RedisBacklogSource } from '../backlog/redis-backlog-source.js';
 import type { BacklogSource, ConsumerAdmin } from '../backlog/types.js';
+import { KubeApiError } from '../kube/client.js';
 import type { KubeTarget } from '../kube/types.js';
 
 export type BacklogClient = BacklogSource & ConsumerAdmin;
@@ -76,21 +77,56 @@ export type RedisUrlResult =
   /** `reason` is CamelCase for the StreamReachable condition. */
   | { ok: false; reason: string; message: string };
 
-function checkUrl(url: string, from: string): RedisUrlResult {
-  let parsed: URL;
+/** The scheme of a usable Redis URL, or undefined; never says what the text was. */
+function redisUrl(value: string): string | undefined {
   try {
-    parsed = new URL(url.trim());
+    const parsed = new URL(value.trim());
+    return parsed.protocol === 'redis:' || parsed.protocol === 'rediss:' ? value.trim() : undefined;
   } catch {
-    return { ok: false, reason: 'InvalidRedisUrl', message: `${from} is not a URL` };
+    return undefined;
   }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    return {
-      ok: false,
-      reason: 'InvalidRedisUrl',
-      message: `${from} must be a redis:// or rediss:// URL, not ${parsed.protocol}//…`,
-    };
-  }
-  return { ok: true, url: url.trim() };
+}
+
+function checkSpecUrl(url: string): RedisUrlResult {
+  if (redisUrl(url) !== undefined) return { ok: true, url: url.trim() };
+  // The spec's own text: its author wrote it, so naming its scheme tells nothing new.
+  return {
+    ok: false,
+    reason: 'InvalidRedisUrl',
+    message: 'spec.redis.url must be a redis:// or rediss:// URL',
+  };
+}
+
+/**
+ * Why a Secret could not give the URL, for tests and for the cache; never
+ * shown. Hazard: conditions and Events are read by whoever may read the
+ * pool, who may not read the Secret, so a missing Secret, a missing key and
+ * an unusable value must look the same there (which reveals neither the
+ * Secret's existence, nor its keys, nor any part of its value).
+ */
+export type SecretProblem = 'secret-missing' | 'key-missing' | 'not-a-redis-url' | 'api-error';
+
+/** The one message for every Secret problem but a refused read. */
+function secretUnusable(name: string, key: string, cause: SecretProblem) {
+  return {
+    ok: false as const,
+    reason: 'SecretUnreadable',
+    message: `cannot read the Redis URL from the Secret reference spec.redis.urlSecretRef (name ${name}, key ${key}); it must name a Secret of this namespace and a key whose value is a redis:// or rediss:// URL`,
+    cause,
+  };
+}
+
+/**
+ * The operator may not read Secrets there (RBAC). That depends on the
+ * operator's rights and the name only, never on what the Secret holds or
+ * whether it exists, so it can be told apart.
+ */
+function secretDenied(namespace: string, name: string, key: string) {
+  return {
+    ok: false as const,
+    reason: 'SecretAccessDenied',
+    message: `the operator may not read Secret ${name} in namespace ${namespace} (its RBAC: the chart's rbac.secretNamespaces and rbac.secretNames), so it cannot read the Redis URL of spec.redis.urlSecretRef (key ${key}) and cannot see the backlog; give spec.redis.url, or ask the cluster admin to let it read this Secret`,
+  };
 }
 
 /**
@@ -108,7 +144,7 @@ export class RedisUrlResolver {
 
   async resolve(pool: WorkflowWorkerPool): Promise<RedisUrlResult> {
     const { redis } = pool.spec;
-    if (redis.url !== undefined) return checkUrl(redis.url, 'spec.redis.url');
+    if (redis.url !== undefined) return checkSpecUrl(redis.url);
     const ref = redis.urlSecretRef;
     if (ref === undefined) {
       return {
@@ -123,38 +159,29 @@ export class RedisUrlResolver {
     if (cached && this.now() - cached.at < this.ttlMs) return cached.result;
     const result = await this.readSecret(namespace, ref.name, ref.key);
     // Failures to reach the API are not cached: the next poll asks again.
-    if (result.ok || result.reason !== 'SecretUnreadable') {
+    if (!('cause' in result && result.cause === 'api-error')) {
       this.cache.set(cacheKey, { at: this.now(), result });
     }
     return result;
   }
 
-  private async readSecret(namespace: string, name: string, key: string): Promise<RedisUrlResult> {
-    const from = `key ${key} of Secret ${namespace}/${name}`;
+  private async readSecret(
+    namespace: string,
+    name: string,
+    key: string,
+  ): Promise<RedisUrlResult & { cause?: SecretProblem }> {
+    let found: Awaited<ReturnType<KubeTarget['readSecretKey']>>;
     try {
-      const found = await this.kube.readSecretKey(namespace, name, key);
-      if (found.found === 'secret-missing') {
-        return {
-          ok: false,
-          reason: 'SecretNotFound',
-          message: `Secret ${namespace}/${name} (spec.redis.urlSecretRef) does not exist`,
-        };
-      }
-      if (found.found === 'key-missing') {
-        return {
-          ok: false,
-          reason: 'SecretKeyNotFound',
-          message: `Secret ${namespace}/${name} has no key ${key} (spec.redis.urlSecretRef.key)`,
-        };
-      }
-      return checkUrl(found.value, from);
+      found = await this.kube.readSecretKey(namespace, name, key);
     } catch (error) {
-      return {
-        ok: false,
-        reason: 'SecretUnreadable',
-        message: `reading Secret ${namespace}/${name}: ${error instanceof Error ? error.message : String(error)}`,
-      };
+      if (error instanceof KubeApiError && error.status === 403) {
+        return secretDenied(namespace, name, key);
+      }
+      return secretUnusable(name, key, 'api-error');
     }
+    if (found.found !== 'value') return secretUnusable(name, key, found.found);
+    const url = redisUrl(found.value);
+    return url === undefined ? secretUnusable(name, key, 'not-a-redis-url') : { ok: true, url };
   }
 
   /** Forgets cached Secret values (e.g. when a pool goes away). */
