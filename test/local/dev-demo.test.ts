@@ -54,15 +54,24 @@ describe('flowpool dev --demo', () => {
   });
 
   it('scales local workers up for each burst and back to zero, applying every event exactly once', async () => {
+    // A password in a given URL must not be printed (the test server trusts
+    // local connections, so any password is accepted).
+    const withPassword = new URL(db.url);
+    if (!withPassword.password) withPassword.password = 'hunter2';
     const { code, output } = await run(
       ['dev', '--demo', '--burst', '400', '--max-workers', '2', '--data-dir', dataDir],
       {
-        DATABASE_URL: db.url,
+        DATABASE_URL: withPassword.toString(),
         REDIS_URL: redis.url,
         LOG_LEVEL: 'warn',
       },
     );
     expect(output).toContain('Every accepted event was applied exactly once.');
+    expect(output).not.toContain(withPassword.password);
+    expect(output).toMatch(/PostgreSQL\s+postgres:\/\/[^:\s]+:\*\*\*@/);
+    // A token made for this run, printed so the user can call the API.
+    const token = output.match(/Authorization: Bearer (\S+)\)/)?.[1];
+    expect(token).toMatch(/^[A-Za-z0-9_-]{32,}$/);
     expect(code).toBe(0);
     expect(output).toMatch(/events accepted\s+800 /);
     expect(output).toMatch(/duplicates\s+0/);

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,7 @@ import { migrateLatest } from '../../migrations/index.js';
 import { createBacklogRedis, RedisBacklogSource } from '../../operator/backlog/index.js';
 import type { ScalerSpec } from '../../operator/scaler/index.js';
 import type { Env } from '../config/parse.js';
+import { redactUrl } from '../observability/redact.js';
 import { scalingChartSvg } from './chart.js';
 import { DemoLoad } from './demo-load.js';
 import { readLiveStats } from './dev-stats.js';
@@ -27,7 +29,6 @@ export interface DevOptions {
   out: (line: string) => void;
 }
 
-const DEV_TOKEN = 'flowpool-dev-token';
 const STREAM = 'workflow:events:global';
 const GROUP = 'workflow-workers';
 
@@ -63,10 +64,11 @@ async function startServers(
     : await RedisServer.start({ dir: path.join(dataDir, 'redis') });
   const databaseUrl = env.DATABASE_URL ?? postgres!.url;
   const redisUrl = env.REDIS_URL ?? redis!.url;
+  // Given URLs may carry passwords; the terminal and its scrollback are no place for them.
   out(
-    `PostgreSQL  ${databaseUrl}${postgres ? ` (data in ${path.join(dataDir, 'postgres')})` : ''}`,
+    `PostgreSQL  ${redactUrl(databaseUrl)}${postgres ? ` (data in ${path.join(dataDir, 'postgres')})` : ''}`,
   );
-  out(`Redis       ${redisUrl}`);
+  out(`Redis       ${redactUrl(redisUrl)}`);
   return {
     databaseUrl,
     redisUrl,
@@ -121,10 +123,12 @@ export async function runDev(env: Env, options: DevOptions): Promise<number> {
   });
   await migrateLatest(knex);
   const port = options.port || (await freePort());
+  // A fresh token each run: a fixed one would be known to anyone who read the docs.
+  const token = randomBytes(24).toString('base64url');
   const childEnv: Env = {
     DATABASE_URL: servers.databaseUrl,
     REDIS_URL: servers.redisUrl,
-    FLOWPOOL_API_TOKENS: JSON.stringify({ [DEV_TOKEN]: 'dev' }),
+    FLOWPOOL_API_TOKENS: JSON.stringify({ [token]: 'dev' }),
     WORKFLOW_DRAIN_TIMEOUT_MS: '10000',
     WORKFLOW_CONCURRENCY: String(DEV_CONCURRENCY),
     LOG_LEVEL: env.LOG_LEVEL ?? 'info',
@@ -137,7 +141,7 @@ export async function runDev(env: Env, options: DevOptions): Promise<number> {
     async () => (await fetch(`${apiUrl}/readyz`)).status === 200,
     { timeoutMs: 30_000 },
   );
-  out(`API         ${apiUrl}  (Authorization: Bearer ${DEV_TOKEN})`);
+  out(`API         ${apiUrl}  (Authorization: Bearer ${token})`);
   out(`Logs        ${logDir}`);
 
   const pool = new LocalWorkerPool({ cliPath, env: childEnv, drainTimeoutMs: 10_000, logDir });
@@ -195,6 +199,7 @@ export async function runDev(env: Env, options: DevOptions): Promise<number> {
 
   const result = await runDemo({
     apiUrl,
+    token,
     autoscaler,
     pool,
     options,
@@ -208,6 +213,7 @@ export async function runDev(env: Env, options: DevOptions): Promise<number> {
 
 interface DemoContext {
   apiUrl: string;
+  token: string;
   autoscaler: LocalAutoscaler;
   pool: LocalWorkerPool;
   options: DevOptions;
@@ -257,7 +263,7 @@ function describeBurst(burst: BurstTimes, samples: readonly ScalingSample[]): st
 }
 
 async function runDemo(ctx: DemoContext): Promise<{ ok: boolean; lines: string[] }> {
-  const load = new DemoLoad(ctx.apiUrl, DEV_TOKEN);
+  const load = new DemoLoad(ctx.apiUrl, ctx.token);
   const started = Date.now();
   ctx.setPhase('starting 100 executions');
   const ids = await load.createExecutions(100);
