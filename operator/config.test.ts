@@ -33,6 +33,7 @@ describe('loadOperatorConfig', () => {
       leaderElection: true,
       leaseNamespace: 'flowpool-system',
       leaseName: 'flowpool-operator',
+      leaseCreate: true,
       identity: 'operator-0',
       resyncSeconds: 300,
       leaseDurationSeconds: 15,

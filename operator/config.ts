@@ -26,6 +26,8 @@ export interface OperatorConfig {
   /** Where the Lease lives (when leaderElection). */
   leaseNamespace: string | undefined;
   leaseName: string;
+  /** Create the Lease when missing (LEASE_CREATE); false when it is created for the operator (the chart). */
+  leaseCreate: boolean;
   /** This replica's name in the Lease: POD_NAME, else host name and pid. */
   identity: string;
   /** Every pool is reconciled at least this often. */
@@ -186,6 +188,7 @@ export function loadOperatorConfig(env: Env): OperatorConfig {
     leaderElection,
     leaseNamespace,
     leaseName,
+    leaseCreate: boolean(env, 'LEASE_CREATE', true),
     identity: optionalText(env, 'POD_NAME') ?? `${os.hostname()}-${process.pid}`,
     resyncSeconds: integer(env, 'RESYNC_SECONDS', 300, { min: 1, max: 86_400 }),
     leaseDurationSeconds,

@@ -84,6 +84,7 @@ export async function startOperator(
           kubeConfig,
           namespace: config.leaseNamespace,
           name: config.leaseName,
+          createLease: config.leaseCreate,
           identity: config.identity,
           logger: logger.child({ component: 'leader-election' }),
           leaseDurationMs: config.leaseDurationSeconds * 1000,

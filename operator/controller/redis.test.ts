@@ -118,7 +118,7 @@ describe('RedisUrlResolver', () => {
       ok: false,
       reason: 'SecretAccessDenied',
       message: expect.stringMatching(
-        /^the operator may not read Secret app in namespace ns .*rbac\.secretNamespaces.*give spec\.redis\.url/,
+        /^the operator may not read Secret app in namespace ns .*rbac\.secretNamespaces.*give spec\.redis\.url.*\(the API server said: secrets "app" is forbidden\)$/,
       ),
     });
   });

@@ -121,11 +121,11 @@ function secretUnusable(name: string, key: string, cause: SecretProblem) {
  * operator's rights and the name only, never on what the Secret holds or
  * whether it exists, so it can be told apart.
  */
-function secretDenied(namespace: string, name: string, key: string) {
+function secretDenied(namespace: string, name: string, key: string, refusal: string) {
   return {
     ok: false as const,
     reason: 'SecretAccessDenied',
-    message: `the operator may not read Secret ${name} in namespace ${namespace} (its RBAC: the chart's rbac.secretNamespaces and rbac.secretNames), so it cannot read the Redis URL of spec.redis.urlSecretRef (key ${key}) and cannot see the backlog; give spec.redis.url, or ask the cluster admin to let it read this Secret`,
+    message: `the operator may not read Secret ${name} in namespace ${namespace} (its RBAC: the chart's rbac.secretNamespaces and rbac.secretNames), so it cannot read the Redis URL of spec.redis.urlSecretRef (key ${key}) and cannot see the backlog; give spec.redis.url, or ask the cluster admin to let it read this Secret (the API server said: ${refusal})`,
   };
 }
 
@@ -175,7 +175,7 @@ export class RedisUrlResolver {
       found = await this.kube.readSecretKey(namespace, name, key);
     } catch (error) {
       if (error instanceof KubeApiError && error.status === 403) {
-        return secretDenied(namespace, name, key);
+        return secretDenied(namespace, name, key, error.message);
       }
       return secretUnusable(name, key, 'api-error');
     }

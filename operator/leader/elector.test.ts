@@ -97,6 +97,41 @@ function world() {
 }
 
 describe('LeaderElector on a fake clock', () => {
+  it('with createLease false, takes a Lease created empty for it, and never brings a deleted one back', async () => {
+    const { clock, store, make, until, run } = world();
+    // What the chart creates: a Lease with an empty spec.
+    store.put({ holderIdentity: '', leaseDurationSeconds: 0, leaseTransitions: 0 });
+    const a = make('a', { createLease: false });
+    a.elector.start();
+    await until(() => a.elector.isLeader());
+    expect(store.lease?.record.holderIdentity).toBe('a');
+
+    // Uninstall deletes it: the leader steps down within the renew deadline and does not create it.
+    store.delete();
+    await until(() => !a.elector.isLeader(), RENEW_DEADLINE_MS + RETRY_MS * 2);
+    await run(LEASE_MS * 3);
+    expect(store.lease).toBeUndefined();
+    expect(a.client.calls.create).toBe(0);
+    expect(a.elector.isLeader()).toBe(false);
+    const stopping = a.elector.stop();
+    await clock.advanceUntil(() => a.elector.state === 'stopped', { stepMs: 50, limitMs: 10_000 });
+    await stopping;
+    expect(store.lease).toBeUndefined();
+  });
+
+  it('with createLease false, waits for a missing Lease instead of creating it', async () => {
+    const { store, make, run, until } = world();
+    const a = make('a', { createLease: false });
+    a.elector.start();
+    await run(LEASE_MS * 2);
+    expect(a.elector.isLeader()).toBe(false);
+    expect(a.client.calls.create).toBe(0);
+    expect(store.lease).toBeUndefined();
+    store.put({ holderIdentity: '', leaseDurationSeconds: 0, leaseTransitions: 0 });
+    await until(() => a.elector.isLeader());
+    await a.elector.stop();
+  });
+
   it('creates an absent Lease, leads, and renews it every retry period without re-reading', async () => {
     const { clock, store, make, run } = world();
     const a = make('a');

@@ -52,6 +52,18 @@ export interface LeaderElectorOptions {
   leaseClient?: LeaseClient;
   /** Field manager for writes through kubeConfig. */
   fieldManager?: string;
+  /**
+   * Create the Lease when it does not exist (default true). False when
+   * someone else owns its life, e.g. the Helm chart, which creates it empty
+   * and deletes it on uninstall: a replica still running then must not
+   * bring it back, so a missing Lease is a failed call, not a create.
+   */
+  createLease?: boolean;
+}
+
+/** The Lease does not exist and this elector may not create it. */
+export class LeaseMissingError extends Error {
+  override readonly name = 'LeaseMissingError';
 }
 
 /** Runs while leading; `signal` aborts when leadership ends. A rejection gives the lease up. */
@@ -114,6 +126,7 @@ export class LeaderElector {
   private readonly retryPeriodMs: number;
   private readonly retryJitter: number;
   private readonly workStopTimeoutMs: number;
+  private readonly createLease: boolean;
   private readonly startedCallbacks: StartedLeadingCallback[] = [];
   private readonly stoppedCallbacks: StoppedLeadingCallback[] = [];
   private readonly stopController = new AbortController();
@@ -163,6 +176,7 @@ export class LeaderElector {
     this.retryPeriodMs = retryPeriodMs;
     this.retryJitter = retryJitter;
     this.workStopTimeoutMs = options.workStopTimeoutMs ?? renewDeadlineMs;
+    this.createLease = options.createLease ?? true;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     if (options.leaseClient) {
@@ -475,6 +489,11 @@ export class LeaderElector {
     if (lease === undefined) {
       this.observation = undefined;
       this.held = false;
+      if (!this.createLease) {
+        throw new LeaseMissingError(
+          `lease ${this.client.description} does not exist, and this replica does not create it (LEASE_CREATE=false: whoever installed the operator creates it, e.g. its Helm chart)`,
+        );
+      }
       try {
         const stored = await this.client.create(this.nextRecord(undefined), opts);
         signal.throwIfAborted();

@@ -14,13 +14,15 @@
  * ```
  *
  * The ServiceAccount needs `get`, `create` and `update` on
- * `leases.coordination.k8s.io` in that namespace.
+ * `leases.coordination.k8s.io` in that namespace; `get` and `update` only
+ * with `createLease: false`, when the Lease is created for it.
  */
 export { systemClock } from './clock.js';
 export {
   LeaderElector,
   type LeaderElectorOptions,
   LeadershipEndedError,
+  LeaseMissingError,
   type StartedLeadingCallback,
   type StoppedLeadingCallback,
 } from './elector.js';

@@ -2,7 +2,7 @@
  * Helpers for the chart tests: run the cached helm binary on charts/flowpool,
  * parse what it renders, and send manifests to a KubeApiServer with kubectl.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,25 +39,58 @@ export interface RunResult {
 
 let helmHome: string | undefined;
 
+/** helm's environment: its cache, config and data folders in a temporary folder (never the user's). */
+function helmEnv(kubeconfig: string | undefined): NodeJS.ProcessEnv {
+  helmHome ??= fs.mkdtempSync(path.join(os.tmpdir(), 'flowpool-helm-'));
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: helmHome,
+    HELM_CACHE_HOME: path.join(helmHome, 'cache'),
+    HELM_CONFIG_HOME: path.join(helmHome, 'config'),
+    HELM_DATA_HOME: path.join(helmHome, 'data'),
+    ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}),
+  };
+}
+
 /** helm with its cache, config and data folders in a temporary folder (never the user's). */
 export function helm(args: string[], options: { kubeconfig?: string } = {}): RunResult {
   const { helm: binary } = requireTestTools(['helm']);
-  helmHome ??= fs.mkdtempSync(path.join(os.tmpdir(), 'flowpool-helm-'));
   const result = spawnSync(binary, args, {
     cwd: REPO_ROOT,
     encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: helmHome,
-      HELM_CACHE_HOME: path.join(helmHome, 'cache'),
-      HELM_CONFIG_HOME: path.join(helmHome, 'config'),
-      HELM_DATA_HOME: path.join(helmHome, 'data'),
-      ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}),
-    },
+    env: helmEnv(options.kubeconfig),
     timeout: 120_000,
   });
   if (result.error) throw result.error;
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * helm as a child process this process does not block on, for tests that
+ * must keep running meanwhile (an operator in this process, say).
+ */
+export function helmAsync(
+  args: string[],
+  options: { kubeconfig?: string } = {},
+): Promise<RunResult> {
+  const { helm: binary } = requireTestTools(['helm']);
+  const child = spawn(binary, args, {
+    cwd: REPO_ROOT,
+    env: helmEnv(options.kubeconfig),
+    timeout: 120_000,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
 }
 
 export interface TemplateOptions {

@@ -203,19 +203,27 @@ describe('the operator', () => {
     });
   });
 
-  it('limits the Lease to its name, except create', () => {
-    const role = named(helmTemplate(), 'Role', 'flowpool-operator-leader-election');
+  it('creates the Lease itself and grants only get and update of it, by name', () => {
+    const manifests = helmTemplate();
+    const role = named(manifests, 'Role', 'flowpool-operator-leader-election');
     expect(role.metadata.namespace).toBe('flowpool-system');
-    const leaseRules = rules(role);
-    expect(leaseRules.every((rule) => rule.resources.join() === 'leases')).toBe(true);
-    for (const rule of leaseRules) {
-      if (rule.verbs.includes('create')) {
-        expect(rule.verbs).toEqual(['create']);
-        expect(rule.resourceNames).toBeUndefined();
-      } else {
-        expect(rule.resourceNames).toEqual(['flowpool-operator']);
-      }
-    }
+    expect(rules(role)).toEqual([
+      {
+        apiGroups: ['coordination.k8s.io'],
+        resources: ['leases'],
+        resourceNames: ['flowpool-operator'],
+        verbs: ['get', 'update'],
+      },
+    ]);
+    const lease = named(manifests, 'Lease', 'flowpool-operator');
+    expect(lease.metadata.namespace).toBe('flowpool-system');
+    expect(lease.spec).toEqual({});
+    const container = podSpec(named(manifests, 'Deployment', 'flowpool-operator')).containers[0]!;
+    expect(envOf(container).LEASE_CREATE).toBe('false');
+    const unelected = helmTemplate({
+      values: { operator: { replicas: 1, leaderElection: { enabled: false } } },
+    });
+    expect(find(unelected, 'Lease')).toBeUndefined();
   });
 
   it('gets a Role in its namespace when it watches one, and may be kept from Secrets', () => {

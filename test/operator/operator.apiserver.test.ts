@@ -64,6 +64,7 @@ function config(identity: string, namespace: string, leaseName: string): Operato
     leaseDurationSeconds: 15,
     renewDeadlineSeconds: 10,
     retryPeriodSeconds: 2,
+    leaseCreate: true,
     podPolicy: UNRESTRICTED_POLICY,
   };
 }

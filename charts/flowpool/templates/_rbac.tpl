@@ -45,12 +45,10 @@ runs the operator with exactly these rules, and with each verb taken away).
 {{- end -}}
 
 {{- define "flowpool.leaderElectionRules" -}}
+# The chart creates the Lease (templates/leader-lease.yaml): the operator only
+# reads and renews that one.
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
   resourceNames: [{{ include "flowpool.leaseName" . | quote }}]
   verbs: ["get", "update"]
-# RBAC cannot limit create by name (a create request carries no name in its URL).
-- apiGroups: ["coordination.k8s.io"]
-  resources: ["leases"]
-  verbs: ["create"]
 {{- end -}}
