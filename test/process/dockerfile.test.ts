@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import semver from 'semver';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLI, childEnv, requireBuild, runCli } from './support.js';
 
@@ -198,6 +199,26 @@ describe('the Dockerfile', () => {
       expect(help.code, `${command.join(' ')} --help`).toBe(0);
       expect(help.stdout).toContain(`Usage: flowpool ${command.join(' ')}`);
     }
+  });
+
+  it('installs only packages that accept its Node (npm would warn EBADENGINE otherwise)', () => {
+    const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean; engines?: { node?: string } | string[] }>;
+    };
+    const { engines } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      engines: { node: string };
+    };
+    // The oldest Node the project supports, on the image's major line.
+    const major = runtime.from.match(/^node:(\d+)/)?.[1];
+    const oldest = semver.minVersion(engines.node)!;
+    expect(major).toBe(String(oldest.major));
+    const refused: Record<string, string> = {};
+    for (const [where, entry] of Object.entries(lock.packages)) {
+      const wanted = Array.isArray(entry.engines) ? undefined : entry.engines?.node;
+      if (where === '' || entry.dev || wanted === undefined) continue;
+      if (!semver.satisfies(oldest, wanted)) refused[where] = wanted;
+    }
+    expect(refused).toEqual({});
   });
 
   it('needs nothing at run time beyond the production dependencies', () => {
