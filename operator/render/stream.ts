@@ -1,6 +1,6 @@
 /**
  * Workers name their stream as WORKFLOW_REDIS_STREAM_PREFIX + WORKFLOW_POOL
- * (see the Environment contract in DESIGN.md), while a pool names the whole
+ * (see the Environment contract in docs/design.md), while a pool names the whole
  * stream in spec.redis.stream. The pool's stream is split at its last ':'
  * so that prefix + pool gives the stream back exactly.
  */
