@@ -39,8 +39,10 @@ describe('loadOperatorConfig', () => {
       leaseDurationSeconds: 15,
       renewDeadlineSeconds: 10,
       retryPeriodSeconds: 2,
+      podDeletionCost: true,
       podPolicy: { imagePrefixes: undefined, serviceAccounts: [] },
     });
+    expect(loadOperatorConfig({ ...base, POD_DELETION_COST: 'false' }).podDeletionCost).toBe(false);
   });
 
   it('reads the images and ServiceAccounts pools may ask for', () => {

@@ -36,6 +36,11 @@ export interface OperatorConfig {
   leaseDurationSeconds: number;
   renewDeadlineSeconds: number;
   retryPeriodSeconds: number;
+  /**
+   * Mark pods with controller.kubernetes.io/pod-deletion-cost before a scale
+   * down so idle workers go first (POD_DELETION_COST); needs patch on pods.
+   */
+  podDeletionCost: boolean;
   /** What pools may ask for: images by prefix, ServiceAccounts (ALLOWED_IMAGE_PREFIXES, ALLOWED_SERVICE_ACCOUNTS). */
   podPolicy: PodPolicy;
 }
@@ -194,6 +199,7 @@ export function loadOperatorConfig(env: Env): OperatorConfig {
     leaseDurationSeconds,
     renewDeadlineSeconds,
     retryPeriodSeconds,
+    podDeletionCost: boolean(env, 'POD_DELETION_COST', true),
     podPolicy: podPolicy(env),
   };
 }

@@ -107,6 +107,7 @@ export async function startOperator(
       logger: logger.child({ component: 'controller' }),
       namespace: config.watchNamespace,
       podPolicy: config.podPolicy,
+      podDeletionCost: config.podDeletionCost,
       metrics,
       resyncMs: options.controller?.resyncMs ?? config.resyncSeconds * 1000,
     });
@@ -153,6 +154,8 @@ export async function startOperator(
       leaderElection: config.leaderElection,
       lease: config.leaderElection ? `${config.leaseNamespace}/${config.leaseName}` : undefined,
       identity: config.identity,
+      // Off: scale downs remove pods in the ReplicaSet's own order (workers still drain).
+      podDeletionCost: config.podDeletionCost,
     },
     'operator started',
   );

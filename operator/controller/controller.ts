@@ -51,6 +51,8 @@ export interface PoolControllerOptions {
   metrics?: OperatorMetrics | undefined;
   /** Images and ServiceAccounts pools may ask for (default: any). */
   podPolicy?: PodPolicy | undefined;
+  /** Mark pods with their deletion cost before a scale down (needs pods patch; default true). */
+  podDeletionCost?: boolean | undefined;
   /** Opens backlog clients for Redis URLs (tests may substitute one). */
   connector?: BacklogConnector | undefined;
   /** The scaler's clock, in ms. */
@@ -132,6 +134,7 @@ export class PoolController {
   private readonly log: Logger;
   private readonly metrics: OperatorMetrics | undefined;
   private readonly podPolicy: PodPolicy;
+  private readonly podDeletionCost: boolean;
   private readonly now: () => number;
   private readonly resyncMs: number;
   private readonly workers: number;
@@ -153,6 +156,7 @@ export class PoolController {
     this.log = options.logger;
     this.metrics = options.metrics;
     this.podPolicy = options.podPolicy ?? UNRESTRICTED_POLICY;
+    this.podDeletionCost = options.podDeletionCost ?? true;
     this.now = options.now ?? Date.now;
     this.resyncMs = options.resyncMs ?? 5 * 60_000;
     this.workers = options.workers ?? 4;
@@ -283,7 +287,7 @@ export class PoolController {
         retry = new Error(apply.message);
       } else {
         const running = deployment?.spec?.replicas;
-        if (running !== undefined && target < running) {
+        if (this.podDeletionCost && running !== undefined && target < running) {
           await this.housekeeping.markDeletionCosts(this.target(key, pool, runtime));
         }
         const result = await this.applyDeployment(pool, runtime, deployment, target);

@@ -234,6 +234,7 @@ async function scenario(
     retryPeriodSeconds: 2,
     // As the chart runs it: the chart creates the Lease.
     leaseCreate: false,
+    podDeletionCost: true,
     podPolicy: UNRESTRICTED_POLICY,
   };
 

@@ -65,6 +65,7 @@ function config(identity: string, namespace: string, leaseName: string): Operato
     renewDeadlineSeconds: 10,
     retryPeriodSeconds: 2,
     leaseCreate: true,
+    podDeletionCost: true,
     podPolicy: UNRESTRICTED_POLICY,
   };
 }
