@@ -553,7 +553,7 @@ describe('HTTP API', () => {
         ['POST', '/v1/executions/T-1', 'GET, HEAD'],
         ['DELETE', '/v1/executions/T-1/events', 'GET, HEAD, POST'],
         ['PUT', '/healthz', 'GET, HEAD'],
-        ['TRACE', '/metrics', 'GET, HEAD'],
+        ['PATCH', '/metrics', 'GET, HEAD'],
       ] as const) {
         const response = await app.inject({
           method,

@@ -30,6 +30,7 @@ import { ApiMetrics } from './metrics.js';
 import { type DocumentedWorkflows, LINKS, swaggerOptions } from './openapi.js';
 import { dependencyReadiness, type Readiness } from './readiness.js';
 import * as S from './schemas.js';
+import { registerTenantLimits } from './tenant-limits.js';
 import { validatorCompiler } from './validation.js';
 
 declare module 'fastify' {
@@ -82,6 +83,7 @@ function send(reply: FastifyReply, answer: HttpError): FastifyReply {
  */
 export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
   const { runtime } = options;
+  const settings = options.settings ?? DEFAULT_API_SETTINGS;
   const auth = new TokenAuthenticator(options.tokens);
   const metrics = new ApiMetrics(options.metricsRegistry);
   const readiness =
@@ -286,7 +288,8 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
       }
       request.tenant = tenant;
     });
-    registerV1Routes(v1, runtime, metrics, options.settings ?? DEFAULT_API_SETTINGS);
+    await registerTenantLimits(v1, settings.tenants);
+    registerV1Routes(v1, runtime, metrics, settings);
   });
 
   return app;

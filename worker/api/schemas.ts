@@ -54,10 +54,13 @@ export function errorResponses(...statuses: number[]): Record<number, TSchema> {
       'FLOWPOOL_MAX_EVENT_PAYLOAD_BYTES, 64 KiB by default) or DATA_TOO_LARGE (execution data ' +
       'over FLOWPOOL_MAX_EXECUTION_DATA_BYTES, 256 KiB by default)',
     415: 'Body is not application/json',
+    429:
+      "Over the tenant's bound: RATE_LIMITED (requests per minute) or TOO_MANY_IN_FLIGHT " +
+      '(requests at once); wait for Retry-After seconds',
     503: 'PostgreSQL or Redis unavailable',
   };
   const responses: Record<number, TSchema> = {};
-  for (const status of [400, 401, 404, ...statuses, 503]) {
+  for (const status of [400, 401, 404, ...statuses, 429, 503]) {
     responses[status] = errorResponse(descriptions[status] ?? 'Error') as unknown as TSchema;
   }
   return responses;
