@@ -85,6 +85,23 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   const { runtime } = options;
   const settings = options.settings ?? DEFAULT_API_SETTINGS;
   const auth = new TokenAuthenticator(options.tokens);
+  const operations =
+    settings.operationsToken === undefined
+      ? undefined
+      : new TokenAuthenticator(new Map([[settings.operationsToken, 'operations']]));
+  /** /metrics: the operations token; /openapi.json: it or a tenant's token. Open when unset. */
+  const guardOperations =
+    (tenantsToo: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
+      if (operations === undefined) return;
+      const header = request.headers.authorization;
+      if (operations.tenantFor(header) !== undefined) return;
+      if (tenantsToo && auth.tenantFor(header) !== undefined) return;
+      return send(reply, {
+        status: 401,
+        body: errorBody('UNAUTHORIZED', 'send Authorization: Bearer <token> with a valid token'),
+      });
+    };
+  const operationsSecurity = operations === undefined ? PUBLIC : { security: [{ bearerAuth: [] }] };
   const metrics = new ApiMetrics(options.metricsRegistry);
   const readiness =
     options.readiness ?? dependencyReadiness({ postgres: runtime.store, redis: runtime.transport });
@@ -246,14 +263,17 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
         tags: ['operations'],
         operationId: 'metrics',
         summary: 'Prometheus metrics',
-        ...PUBLIC,
+        description: 'Needs the operations token when FLOWPOOL_OPERATIONS_TOKEN is set.',
+        ...operationsSecurity,
         response: {
           200: {
             description: 'Prometheus text exposition format',
             content: { 'text/plain': { schema: { type: 'string' } } },
           },
+          ...(operations ? { 401: S.errorResponses()[401] } : {}),
         },
       },
+      onRequest: guardOperations(false),
     },
     async (_request, reply) => {
       const text = await metrics.registry.metrics();
@@ -268,11 +288,15 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
         tags: ['operations'],
         operationId: 'openapi',
         summary: 'This OpenAPI document',
-        ...PUBLIC,
+        description:
+          "Needs the operations token or a tenant's token when FLOWPOOL_OPERATIONS_TOKEN is set.",
+        ...operationsSecurity,
         response: {
           200: { type: 'object', additionalProperties: true, description: 'OpenAPI 3.0 document' },
+          ...(operations ? { 401: S.errorResponses()[401] } : {}),
         },
       },
+      onRequest: guardOperations(true),
     },
     async (_request, reply) => reply.type('application/json').send(JSON.stringify(app.swagger())),
   );

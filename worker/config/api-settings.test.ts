@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
 import { loadApiSettings } from './api-settings.js';
@@ -62,5 +65,30 @@ describe('API settings', () => {
     [{ FLOWPOOL_TENANT_LIMITS: '{"acme": {"concurrency": 1.5}}' }, 'FLOWPOOL_TENANT_LIMITS'],
   ])('refuses %o naming %s', (env, variable) => {
     expect(failure(() => loadApiSettings(env)).variable).toBe(variable);
+  });
+});
+
+describe('the operations token', () => {
+  it('is read from the variable or a file, and refused when short', () => {
+    expect(loadApiSettings({}).operationsToken).toBeUndefined();
+    expect(
+      loadApiSettings({ FLOWPOOL_OPERATIONS_TOKEN: 'scrape-token-0123456789' }).operationsToken,
+    ).toBe('scrape-token-0123456789');
+    const file = path.join(os.tmpdir(), `ops-token-${process.pid}`);
+    fs.writeFileSync(file, 'from-a-file-0123456789\n');
+    try {
+      expect(loadApiSettings({ FLOWPOOL_OPERATIONS_TOKEN_FILE: file }).operationsToken).toBe(
+        'from-a-file-0123456789',
+      );
+    } finally {
+      fs.rmSync(file);
+    }
+    const short = failure(() => loadApiSettings({ FLOWPOOL_OPERATIONS_TOKEN: 'short' }));
+    expect(short.variable).toBe('FLOWPOOL_OPERATIONS_TOKEN');
+    expect(short.message).not.toContain('short');
+    const missing = failure(() =>
+      loadApiSettings({ FLOWPOOL_OPERATIONS_TOKEN_FILE: '/nonexistent/ops-token' }),
+    );
+    expect(missing.variable).toBe('FLOWPOOL_OPERATIONS_TOKEN_FILE');
   });
 });

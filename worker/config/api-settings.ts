@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { SizeLimits } from '../client/limits.js';
 import { DEFAULT_SIZE_LIMITS } from '../client/limits.js';
 import { ConfigError } from '../errors.js';
@@ -30,6 +31,11 @@ export interface ApiSettings {
   historyPageBytes: number;
   /** Request rate and concurrency per tenant. */
   tenants: TenantLimits;
+  /**
+   * When set, GET /metrics needs `Authorization: Bearer <this>`, and GET
+   * /openapi.json needs it or a tenant's token. Unset: both are open.
+   */
+  operationsToken: string | undefined;
 }
 
 /** The largest request body the API reads; a stored value must fit in one. */
@@ -56,7 +62,29 @@ export function loadApiSettings(env: Env): ApiSettings {
       max: 64 * BODY_BYTES,
     }),
     tenants: tenantLimits(env),
+    operationsToken: operationsToken(env),
   };
+}
+
+/** FLOWPOOL_OPERATIONS_TOKEN, or the content of FLOWPOOL_OPERATIONS_TOKEN_FILE (which wins). */
+function operationsToken(env: Env): string | undefined {
+  const file = optionalText(env, 'FLOWPOOL_OPERATIONS_TOKEN_FILE');
+  const variable = file ? 'FLOWPOOL_OPERATIONS_TOKEN_FILE' : 'FLOWPOOL_OPERATIONS_TOKEN';
+  let token: string | undefined;
+  if (file) {
+    try {
+      token = fs.readFileSync(file, 'utf8').trim();
+    } catch {
+      throw new ConfigError(variable, `cannot read ${file}`);
+    }
+  } else {
+    token = optionalText(env, 'FLOWPOOL_OPERATIONS_TOKEN');
+  }
+  if (token === undefined) return undefined;
+  if (token.length < 16 || /\s/.test(token)) {
+    throw new ConfigError(variable, 'expected a token of at least 16 characters without spaces');
+  }
+  return token;
 }
 
 /** The API's database pool holds 10 connections: by default one tenant may use half of them. */
