@@ -26,6 +26,7 @@ import { KubeApiServer } from '../support/kube-apiserver.js';
 import {
   apply,
   ensureNamespaces,
+  find,
   helmTemplate,
   kubectl,
   kubectlPath,
@@ -61,26 +62,36 @@ afterAll(async () => {
   await kube?.destroy();
 });
 
+type Roles = { clusterRole: RoleManifest; leaseRole: RoleManifest; secretRole?: RoleManifest };
+
 /**
  * The chart's operator identity and permissions, under names of their own for
  * one run: a ClusterRole, or with `watchNamespace` a Role in that namespace
- * (kept under the key clusterRole: the rules the operator works with).
+ * (kept under the key clusterRole: the rules the operator works with), and
+ * when watching every namespace a Role for the Secrets of `poolNamespace`.
+ * `deletionCost` turns operator.podDeletionCost on (and with it pods patch).
  */
 function chartRbac(
   name: string,
-  watchNamespace?: string,
-): {
+  options: { watchNamespace?: string; poolNamespace?: string; deletionCost?: boolean } = {},
+): Roles & {
   serviceAccount: Manifest;
-  clusterRole: RoleManifest;
-  leaseRole: RoleManifest;
   bindings: Manifest[];
   lease: Manifest;
   leaseName: string;
 } {
+  const { watchNamespace, poolNamespace, deletionCost = true } = options;
   const manifests = helmTemplate({
     releaseName: name,
     namespace: RELEASE_NS,
-    values: { fullnameOverride: name, operator: { watchNamespace: watchNamespace ?? '' } },
+    values: {
+      fullnameOverride: name,
+      operator: {
+        watchNamespace: watchNamespace ?? '',
+        podDeletionCost: { enabled: deletionCost },
+      },
+      rbac: { secretNamespaces: poolNamespace ? [poolNamespace] : [] },
+    },
   });
   const leaseName = `${name}-operator`;
   const kind = watchNamespace ? 'Role' : 'ClusterRole';
@@ -95,9 +106,11 @@ function chartRbac(
     serviceAccount: named(manifests, 'ServiceAccount', `${name}-operator`),
     clusterRole: role as RoleManifest,
     leaseRole: named(manifests, 'Role', `${name}-operator-leader-election`) as RoleManifest,
+    secretRole: find(manifests, 'Role', `${name}-operator-secrets`) as RoleManifest | undefined,
     bindings: [
       named(manifests, `${kind}Binding`, `${name}-operator`),
       named(manifests, 'RoleBinding', `${name}-operator-leader-election`),
+      ...(watchNamespace ? [] : [named(manifests, 'RoleBinding', `${name}-operator-secrets`)]),
     ],
     lease: named(manifests, 'Lease', leaseName),
     leaseName,
@@ -180,25 +193,34 @@ interface Outcome {
  * refused (a refusal is failure enough).
  */
 async function scenario(
-  change: (roles: { clusterRole: RoleManifest; leaseRole: RoleManifest }) => {
-    clusterRole: RoleManifest;
-    leaseRole: RoleManifest;
-  },
+  change: (roles: Roles) => Roles,
   stepTimeoutMs = 20_000,
   /** Runs once the scenario passed, while the operator still runs and the pool exists. */
   inspect?: (where: { namespace: string; pool: string }) => Promise<void>,
   /** Install the operator for the pool's namespace only (operator.watchNamespace). */
   namespaced = false,
+  /** operator.podDeletionCost.enabled: the scale down marks pods first. */
+  deletionCost = true,
 ): Promise<Outcome> {
   const name = `rbac${++variant}`;
   const namespace = `pools-${name}`;
   await ensureNamespaces(kube, [namespace]);
-  const rbac = chartRbac(name, namespaced ? namespace : undefined);
-  const roles = change({ clusterRole: rbac.clusterRole, leaseRole: rbac.leaseRole });
+  const rbac = chartRbac(
+    name,
+    namespaced
+      ? { watchNamespace: namespace, deletionCost }
+      : { poolNamespace: namespace, deletionCost },
+  );
+  const roles = change({
+    clusterRole: rbac.clusterRole,
+    leaseRole: rbac.leaseRole,
+    secretRole: rbac.secretRole,
+  });
   await apply(kube, [
     rbac.serviceAccount,
     roles.clusterRole,
     roles.leaseRole,
+    ...(roles.secretRole ? [roles.secretRole] : []),
     ...rbac.bindings,
     rbac.lease,
   ]);
@@ -234,7 +256,7 @@ async function scenario(
     retryPeriodSeconds: 2,
     // As the chart runs it: the chart creates the Lease.
     leaseCreate: false,
-    podDeletionCost: true,
+    podDeletionCost: deletionCost,
     podPolicy: UNRESTRICTED_POLICY,
   };
 
@@ -344,14 +366,19 @@ async function scenario(
       [string, ...unknown[]]
     >;
     for (const [id] of pending) await redis.redis.xack(stream, GROUP, id);
-    await step('mark the pods with a deletion cost and scale down', async () => {
-      const answer = await kube.request<{ metadata: { annotations?: Record<string, string> } }>(
-        'GET',
-        `/api/v1/namespaces/${namespace}/pods/${pod}`,
-      );
-      const marked = answer.body.metadata.annotations?.[POD_DELETION_COST] !== undefined;
-      return marked && (await deployment())?.spec.replicas === 1;
-    });
+    await step(
+      deletionCost
+        ? 'mark the pods with a deletion cost and scale down'
+        : 'scale down without marking the pods',
+      async () => {
+        const answer = await kube.request<{ metadata: { annotations?: Record<string, string> } }>(
+          'GET',
+          `/api/v1/namespaces/${namespace}/pods/${pod}`,
+        );
+        const marked = answer.body.metadata.annotations?.[POD_DELETION_COST] !== undefined;
+        return marked === deletionCost && (await deployment())?.spec.replicas === 1;
+      },
+    );
     if (!failedStep && refused.length === 0) await inspect?.({ namespace, pool });
   } finally {
     await operator?.stop();
@@ -364,12 +391,17 @@ async function scenario(
   return { failedStep, refused };
 }
 
-/** Every (resource, verb) the chart grants, from the ClusterRole and the Lease Role. */
-function grants(): Array<{ role: 'clusterRole' | 'leaseRole'; resource: string; verb: string }> {
-  const rbac = chartRbac('listing');
-  const out: Array<{ role: 'clusterRole' | 'leaseRole'; resource: string; verb: string }> = [];
-  for (const role of ['clusterRole', 'leaseRole'] as const) {
-    for (const rule of rbac[role].rules) {
+type RoleKey = 'clusterRole' | 'leaseRole' | 'secretRole';
+
+/**
+ * Every (resource, verb) the chart grants with deletion costs on, from the
+ * ClusterRole, the Lease Role and the Secrets Role of a pool namespace.
+ */
+function grants(): Array<{ role: RoleKey; resource: string; verb: string }> {
+  const rbac = chartRbac('listing', { poolNamespace: 'pools' });
+  const out: Array<{ role: RoleKey; resource: string; verb: string }> = [];
+  for (const role of ['clusterRole', 'leaseRole', 'secretRole'] as const) {
+    for (const rule of rbac[role]?.rules ?? []) {
       for (const resource of rule.resources) {
         for (const verb of rule.verbs) out.push({ role, resource, verb });
       }
@@ -463,6 +495,16 @@ describe("the chart's RBAC and the operator", () => {
     }
   });
 
+  it('is enough by default, without pods patch: the scale down leaves pods unmarked', async () => {
+    const defaults = chartRbac('defaults', { poolNamespace: 'pools', deletionCost: false });
+    expect(
+      defaults.clusterRole.rules.find((rule) => rule.resources.includes('pods'))?.verbs,
+    ).toEqual(['list']);
+    const outcome = await scenario((roles) => roles, 20_000, undefined, false, false);
+    expect(outcome.refused).toEqual([]);
+    expect(outcome.failedStep).toBeUndefined();
+  });
+
   it('is enough with operator.watchNamespace: a Role in that namespace', async () => {
     const outcome = await scenario((roles) => roles, 20_000, undefined, true);
     expect(outcome.refused).toEqual([]);
@@ -498,7 +540,7 @@ describe("the chart's RBAC and the operator", () => {
     async ({ role, resource, verb }) => {
       const outcome = await scenario((roles) => ({
         ...roles,
-        [role]: without(roles[role], resource, verb),
+        [role]: without(roles[role]!, resource, verb),
       }));
       // The finalizers check is the admission plugin's, which words its refusal itself.
       const refusal =

@@ -19,6 +19,7 @@ import {
   find,
   helmLint,
   helmTemplate,
+  helmTemplateRaw,
   type Manifest,
   named,
   REPO_ROOT,
@@ -178,7 +179,8 @@ describe('the operator', () => {
       values: { operator: { replicas: 1, leaderElection: { enabled: false } } },
     });
     expect(find(single, 'PodDisruptionBudget')).toBeUndefined();
-    expect(find(single, 'Role')).toBeUndefined();
+    expect(find(single, 'Role', 'flowpool-operator-leader-election')).toBeUndefined();
+    expect(find(single, 'Lease')).toBeUndefined();
   });
 
   it('gets a ClusterRole without wildcards when it watches every namespace', () => {
@@ -192,8 +194,23 @@ describe('the operator', () => {
       expect(rule.verbs).not.toContain('delete');
       expect(rule.verbs).not.toContain('deletecollection');
     }
-    const secrets = rules(role).filter((rule) => rule.resources.includes('secrets'));
-    expect(secrets).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }]);
+    // Narrow by default: no Secrets anywhere but the release namespace, and no pods patch.
+    expect(rules(role).some((rule) => rule.resources.includes('secrets'))).toBe(false);
+    expect(rules(role).find((rule) => rule.resources.includes('pods'))?.verbs).toEqual(['list']);
+    const secretRole = named(manifests, 'Role', 'flowpool-operator-secrets');
+    expect(secretRole.metadata.namespace).toBe('flowpool-system');
+    expect(rules(secretRole)).toEqual([
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+    ]);
+    expect(named(manifests, 'RoleBinding', 'flowpool-operator-secrets')).toMatchObject({
+      metadata: { namespace: 'flowpool-system' },
+      roleRef: { kind: 'Role', name: 'flowpool-operator-secrets' },
+      subjects: [
+        { kind: 'ServiceAccount', name: 'flowpool-operator', namespace: 'flowpool-system' },
+      ],
+    });
+    const container = podSpec(named(manifests, 'Deployment', 'flowpool-operator')).containers[0]!;
+    expect(envOf(container).POD_DELETION_COST).toBe('false');
     const binding = named(manifests, 'ClusterRoleBinding');
     expect(binding).toMatchObject({
       roleRef: { kind: 'ClusterRole', name: 'flowpool-operator' },
@@ -279,17 +296,71 @@ describe('the operator', () => {
     expect(find(off, 'ValidatingAdmissionPolicyBinding')).toBeUndefined();
   });
 
-  it('limits Secret reads to the names given', () => {
-    const role = named(
-      helmTemplate({ values: { rbac: { secretNames: ['redis-a', 'redis-b'] } } }),
-      'ClusterRole',
-    );
-    expect(rules(role).find((rule) => rule.resources.includes('secrets'))).toEqual({
-      apiGroups: [''],
-      resources: ['secrets'],
-      verbs: ['get'],
-      resourceNames: ['redis-a', 'redis-b'],
+  it('limits Secret reads to the namespaces and names given', () => {
+    const manifests = helmTemplate({
+      values: {
+        rbac: { secretNamespaces: ['team-a', 'team-b'], secretNames: ['redis-a', 'redis-b'] },
+      },
     });
+    const roles = manifests.filter(
+      (m) => m.kind === 'Role' && m.metadata.name === 'flowpool-operator-secrets',
+    );
+    expect(roles.map((role) => role.metadata.namespace)).toEqual(['team-a', 'team-b']);
+    for (const role of roles) {
+      expect(rules(role)).toEqual([
+        {
+          apiGroups: [''],
+          resources: ['secrets'],
+          verbs: ['get'],
+          resourceNames: ['redis-a', 'redis-b'],
+        },
+      ]);
+    }
+    expect(
+      manifests
+        .filter((m) => m.kind === 'RoleBinding' && m.metadata.name === 'flowpool-operator-secrets')
+        .map((binding) => binding.metadata.namespace),
+    ).toEqual(['team-a', 'team-b']);
+    expect(
+      rules(named(manifests, 'ClusterRole')).some((r) => r.resources.includes('secrets')),
+    ).toBe(false);
+    // ["*"]: every namespace, as a ClusterRole rule (the wide grant, asked for by name).
+    const everywhere = helmTemplate({ values: { rbac: { secretNamespaces: ['*'] } } });
+    expect(find(everywhere, 'Role', 'flowpool-operator-secrets')).toBeUndefined();
+    expect(
+      rules(named(everywhere, 'ClusterRole')).find((r) => r.resources.includes('secrets')),
+    ).toEqual({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
+  });
+
+  it('grants pods patch and marks deletion costs only when asked', () => {
+    const manifests = helmTemplate({
+      values: { operator: { podDeletionCost: { enabled: true } } },
+    });
+    expect(
+      rules(named(manifests, 'ClusterRole')).find((r) => r.resources.includes('pods'))?.verbs,
+    ).toEqual(['list', 'patch']);
+    const container = podSpec(named(manifests, 'Deployment', 'flowpool-operator')).containers[0]!;
+    expect(envOf(container).POD_DELETION_COST).toBe('true');
+  });
+
+  it('refuses pools whose Redis Secret the operator could not read', () => {
+    const result = helmTemplateRaw({
+      values: {
+        database: { url: 'postgres://db/flowpool' },
+        redis: { url: 'redis://redis:6379' },
+        pools: [
+          {
+            name: 'billing',
+            namespace: 'billing',
+            spec: { redis: { urlSecretRef: { name: 'billing-redis', key: 'url' } } },
+          },
+        ],
+      },
+    });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(
+      'flowpool: pools[0] (billing) reads its Redis URL from a Secret in namespace billing, where the operator may not read Secrets: add billing to rbac.secretNamespaces',
+    );
   });
 });
 

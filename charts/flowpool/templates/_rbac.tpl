@@ -23,20 +23,18 @@ runs the operator with exactly these rules, and with each verb taken away).
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "create", "patch"]
-# Worker pods: matched to stream consumers, and marked with
-# controller.kubernetes.io/pod-deletion-cost before a scale down.
+# Worker pods: matched to stream consumers; with operator.podDeletionCost,
+# marked with controller.kubernetes.io/pod-deletion-cost before a scale down
+# (patch allows any change to a pod, so it is off unless asked for).
 - apiGroups: [""]
   resources: ["pods"]
+  {{- if .Values.operator.podDeletionCost.enabled }}
   verbs: ["list", "patch"]
-{{- if .Values.rbac.readSecrets }}
-# The Redis URL of pools that use spec.redis.urlSecretRef (get only: never list or watch).
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["get"]
-  {{- with .Values.rbac.secretNames }}
-  resourceNames:
-    {{- toYaml . | nindent 4 }}
+  {{- else }}
+  verbs: ["list"]
   {{- end }}
+{{- if eq (include "flowpool.secretScope" .) "operator-role" }}
+{{ include "flowpool.secretRule" . }}
 {{- end }}
 # Events on the pools that explain scale decisions (kubectl describe wwp).
 - apiGroups: [""]
@@ -51,4 +49,39 @@ runs the operator with exactly these rules, and with each verb taken away).
   resources: ["leases"]
   resourceNames: [{{ include "flowpool.leaseName" . | quote }}]
   verbs: ["get", "update"]
+{{- end -}}
+
+
+{{- /* The Redis URL of pools that use spec.redis.urlSecretRef (get only: never list or watch). */ -}}
+{{- define "flowpool.secretRule" -}}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+  {{- with .Values.rbac.secretNames }}
+  resourceNames:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{- /*
+Where the Secret rule goes: "none" (rbac.readSecrets false); "operator-role"
+(in the operator's Role when it watches one namespace, or its ClusterRole
+with rbac.secretNamespaces ["*"]); "namespaces" (a Role in each namespace of
+flowpool.secretNamespaces).
+*/ -}}
+{{- define "flowpool.secretScope" -}}
+{{- if not .Values.rbac.readSecrets -}}
+none
+{{- else if or (include "flowpool.watchNamespace" .) (has "*" .Values.rbac.secretNamespaces) -}}
+operator-role
+{{- else -}}
+namespaces
+{{- end -}}
+{{- end -}}
+
+{{- /* The namespaces whose Secrets the operator may read, one per line: rbac.secretNamespaces, default the release namespace. */ -}}
+{{- define "flowpool.secretNamespaces" -}}
+{{- range (.Values.rbac.secretNamespaces | default (list .Release.Namespace)) | uniq }}
+{{ . }}
+{{- end }}
 {{- end -}}
