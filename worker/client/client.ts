@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
-import { BadInputError } from '../errors.js';
+import { BadInputError, errorCode } from '../errors.js';
+import { backoffMs } from '../runtime/backoff.js';
 import { checkIdentifier, WorkflowService } from '../runtime/workflow-service.js';
 import { PostgresEventStore } from '../store/postgres-event-store.js';
 import { RedisStreamTransport } from '../stream/redis-stream-transport.js';
@@ -50,6 +53,12 @@ export interface FlowpoolClientOptions {
    * event is accepted all the same; the workers' relay sends the notice later.
    */
   onPublishFailure?: (error: unknown, eventId: string) => void;
+  /**
+   * Tries of one enqueue while PostgreSQL or Redis is unavailable (default 3;
+   * 1 never retries). Every try sends the same idempotency key, so a try
+   * whose commit went through but whose answer was lost is not added twice.
+   */
+  enqueueAttempts?: number;
 }
 
 export interface StartExecutionRequest<I = unknown> {
@@ -63,7 +72,11 @@ export interface EnqueueEventRequest<P = unknown> {
   executionId: string;
   event: string;
   payload?: P;
-  /** A retry with the same key and payload returns the first event instead of adding another. */
+  /**
+   * A retry with the same key and payload returns the first event instead of
+   * adding another. When omitted the client makes one up for this call and
+   * reuses it across its own retries (see `enqueueAttempts`).
+   */
   idempotencyKey?: string;
   userId?: string;
 }
@@ -113,6 +126,26 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Pause before retry `attempt` (1-based) of an enqueue: 100 ms doubling, up to 2 s, jittered. */
+const ENQUEUE_RETRY_BASE_MS = 100;
+const ENQUEUE_RETRY_MAX_MS = 2_000;
+
+/**
+ * Runs `work` up to `attempts` times while it fails with UNAVAILABLE. Hazard:
+ * an outage can strike after the commit, before the answer arrives; `work`
+ * must therefore be idempotent (an enqueue with a fixed idempotency key is).
+ */
+async function withRetries<T>(attempts: number, work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= attempts || errorCode(error) !== 'UNAVAILABLE') throw error;
+      await sleep(backoffMs(attempt, ENQUEUE_RETRY_BASE_MS, ENQUEUE_RETRY_MAX_MS));
+    }
+  }
+}
+
 /** Builds a client over its own PostgreSQL pool and Redis connection. */
 export function createFlowpoolClient(options: FlowpoolClientOptions): FlowpoolClient {
   if (typeof options.tenant !== 'string' || options.tenant.trim() === '') {
@@ -120,6 +153,10 @@ export function createFlowpoolClient(options: FlowpoolClientOptions): FlowpoolCl
   }
   checkStorable('tenant', options.tenant);
   const tenant = options.tenant;
+  const enqueueAttempts = options.enqueueAttempts ?? 3;
+  if (!Number.isInteger(enqueueAttempts) || enqueueAttempts < 1 || enqueueAttempts > 20) {
+    throw new BadInputError('enqueueAttempts', 'must be a whole number from 1 to 20');
+  }
   const knex: Knex = knexFactory({
     client: 'pg',
     connection: options.databaseUrl,
@@ -171,8 +208,14 @@ export function createFlowpoolClient(options: FlowpoolClientOptions): FlowpoolCl
         checkStorable('payload', request.payload);
         checkStorable('idempotencyKey', request.idempotencyKey);
         checkStorable('userId', request.userId);
-        const { eventId, seq, duplicate } = await service.enqueueEvent({ tenant, ...request });
-        return { eventId, seq, duplicate };
+        // A key of our own, so that our retries (and only they) find the first try's event.
+        const ownKey = request.idempotencyKey === undefined;
+        const idempotencyKey = request.idempotencyKey ?? `client:${randomUUID()}`;
+        const { eventId, seq, duplicate } = await withRetries(enqueueAttempts, () =>
+          guarded(() => service.enqueueEvent({ tenant, ...request, idempotencyKey })),
+        );
+        // A generated key can only repeat our own earlier try: to the caller it is new.
+        return { eventId, seq, duplicate: ownKey ? false : duplicate };
       });
     },
 
