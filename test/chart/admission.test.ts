@@ -203,6 +203,19 @@ describe("the chart's admission policy on pools", () => {
     expect((await create('admin', pool('more', { env: env(7) }))).status).toBe(201);
   });
 
+  it('refuses a ConfigMap named by an env entry that the user may not get', async () => {
+    const answer = await create(
+      'author',
+      pool('cm', {
+        env: [{ name: 'SETTINGS', valueFrom: { configMapKeyRef: { name: 'settings', key: 'a' } } }],
+      }),
+    );
+    expect(answer.status).toBe(403);
+    expect(answer.body.message).toContain(
+      'user author may not get ConfigMap settings named by spec.podTemplate.env[SETTINGS].valueFrom.configMapKeyRef in namespace team-a',
+    );
+  });
+
   it('refuses a ServiceAccount the user may not get', async () => {
     const answer = await create('no-service-account', pool('d', { serviceAccountName: 'workers' }));
     expect(answer.status).toBe(403);
