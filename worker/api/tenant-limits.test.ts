@@ -178,6 +178,52 @@ describe('per-tenant request bounds', () => {
     }
   });
 
+  it('refuses a request over its rate at once, without waiting for a slot', async () => {
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let entered = 0;
+    const slow: ApiRuntime = {
+      ...rt,
+      service: {
+        startExecution: rt.service.startExecution.bind(rt.service),
+        enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
+        historyPage: rt.service.historyPage.bind(rt.service),
+        getExecution: async (tenant, executionId) => {
+          entered++;
+          await gate;
+          return rt.service.getExecution(tenant, executionId);
+        },
+      },
+    };
+    const app = await buildApiApp({
+      runtime: slow,
+      tokens: TOKENS,
+      logger: silentLogger,
+      settings: {
+        ...DEFAULT_API_SETTINGS,
+        tenants: {
+          defaults: { requestsPerMinute: 1, concurrency: 1, queue: 10 },
+          maxWaitMs: 25_000,
+          overrides: new Map(),
+        },
+      },
+    });
+    try {
+      const held = get(app, '/v1/executions/R-1', ACME);
+      await waitFor('one acme request inside its handler', () => entered === 1);
+      const refused = await get(app, '/v1/executions/R-1', ACME);
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json().error.code).toBe('RATE_LIMITED');
+      open();
+      expect((await held).statusCode).toBe(200);
+    } finally {
+      open();
+      await app.close();
+    }
+  });
+
   it('documents 429 on every /v1 route', async () => {
     const app = await buildApiApp({ runtime: rt, tokens: TOKENS, logger: silentLogger });
     try {

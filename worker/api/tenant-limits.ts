@@ -42,8 +42,9 @@ export async function registerTenantLimits(
   });
 
   const gate = new TenantGate((tenant) => limitOf(limits, tenant), limits.maxWaitMs);
-  // onRequest, before the body is read: a waiting request holds no parsed body.
-  v1.addHook('onRequest', async (request, reply) => {
+  // preParsing: after the rate limit (an onRequest hook), so a request over its rate never
+  // takes a slot, and before the body is read, so a waiting request holds no parsed body.
+  v1.addHook('preParsing', async (request, reply) => {
     const admission = await gate.enter(request.tenant);
     if (!admission.admitted) {
       const { concurrency } = limitOf(limits, request.tenant);
