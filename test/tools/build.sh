@@ -10,21 +10,27 @@
 # exist, nothing is built. Needs Go (see the go directive of the go.mod files);
 # the first build downloads modules and takes a while.
 #
-# Usage: test/tools/build.sh [--print-dir] [--force]
+# Usage: test/tools/build.sh [--print-dir] [--force] [--node]
 #   --print-dir  print the bin directory and exit (builds nothing)
 #   --force      rebuild even when the cached binaries exist
+#   --node       also build kubelet, kube-controller-manager, kube-scheduler and
+#                kube-proxy for the single-node cluster of test/node/ (about
+#                200 s of two cores more on the first build; the normal test
+#                run skips them)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 print_dir=false
 force=false
+node=false
 for arg in "$@"; do
   case "$arg" in
     --print-dir) print_dir=true ;;
     --force) force=true ;;
+    --node) node=true ;;
     -h | --help)
-      sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -76,6 +82,14 @@ builds=(
   "etcd go.etcd.io/etcd/server/v3 etcd"
   "helm helm.sh/helm/v3/cmd/helm helm ${helm_ldflags}"
 )
+if $node; then
+  builds+=(
+    "kube k8s.io/kubernetes/cmd/kubelet kubelet ${kube_ldflags}"
+    "kube k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager ${kube_ldflags}"
+    "kube k8s.io/kubernetes/cmd/kube-scheduler kube-scheduler ${kube_ldflags}"
+    "kube k8s.io/kubernetes/cmd/kube-proxy kube-proxy ${kube_ldflags}"
+  )
+fi
 
 # Each binary has a stamp recording how it was built; one whose stamp
 # differs from the recipe below (say, after a change of flags) is built again.
