@@ -37,6 +37,20 @@ describe('the api process', () => {
     await db.close();
   });
 
+  it('listens only where HOST says (local mode keeps it on loopback)', async () => {
+    const api = await startApi({
+      config: loadApiConfig({ ...env(0), HOST: '127.0.0.1' }),
+      registry: new WorkflowRegistry(bundledWorkflows),
+      logger: silentLogger,
+    });
+    try {
+      expect(api.app.server.address()).toMatchObject({ address: '127.0.0.1' });
+    } finally {
+      await api.closeServer();
+      await api.closeConnections();
+    }
+  });
+
   it('startApi serves the API over a real socket and closes cleanly', async () => {
     const api = await startApi({
       config: loadApiConfig(env(0)),

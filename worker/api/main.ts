@@ -19,12 +19,9 @@ import type { WorkflowRegistry } from '../workflow/registry.js';
 import { buildApiApp } from './app.js';
 import { dependencyReadiness } from './readiness.js';
 
-/** Address the API binds to: every interface (it runs in a pod behind a Service). */
-export const API_HOST = '0.0.0.0';
-
 export interface StartedApi {
   app: FastifyInstance;
-  /** e.g. http://0.0.0.0:8080 */
+  /** e.g. http://0.0.0.0:8080 (HOST and PORT) */
   address: string;
   /** Stops taking requests, lets in-flight ones finish, then closes PostgreSQL and Redis. */
   closeServer(): Promise<void>;
@@ -97,7 +94,7 @@ export async function startApi({
   }
   let address: string;
   try {
-    address = await app.listen({ port: config.port, host: API_HOST });
+    address = await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await app.close().catch(() => undefined);
     await knex.destroy().catch(() => undefined);

@@ -69,6 +69,15 @@ describe('configuration', () => {
     expect(error.message).not.toContain('\n');
   });
 
+  it('listens on all interfaces unless HOST names an address', () => {
+    expect(loadApiConfig(base).host).toBe('0.0.0.0');
+    expect(loadApiConfig({ ...base, HOST: '127.0.0.1' }).host).toBe('127.0.0.1');
+    expect(loadApiConfig({ ...base, HOST: '::1' }).host).toBe('::1');
+    const error = failure(() => loadApiConfig({ ...base, HOST: 'example.com' }));
+    expect(error.variable).toBe('HOST');
+    expect(error.message).toContain('IP address');
+  });
+
   it('reads API tokens as a JSON object and rejects anything else', () => {
     expect(
       loadApiConfig({ ...base, FLOWPOOL_API_TOKENS: '{"secret-token-a":"acme"}' }).tokens.get(

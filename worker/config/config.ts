@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import os from 'node:os';
 import { ConfigError } from '../errors.js';
 import { type ApiSettings, loadApiSettings } from './api-settings.js';
@@ -44,6 +45,8 @@ export interface WorkerConfig extends CommonConfig {
 }
 
 export interface ApiConfig extends CommonConfig {
+  /** Address the API listens on (HOST): all interfaces in a pod, loopback in local mode. */
+  host: string;
   /** token → tenant */
   tokens: Map<string, string>;
   /** Bounds on what one caller may cost the API (api-settings.ts). */
@@ -113,5 +116,22 @@ export function loadToolConfig(env: Env): CommonConfig {
 }
 
 export function loadApiConfig(env: Env): ApiConfig {
-  return { ...common(env), tokens: apiTokens(env), settings: loadApiSettings(env) };
+  return {
+    ...common(env),
+    host: listenAddress(env, 'HOST', '0.0.0.0'),
+    tokens: apiTokens(env),
+    settings: loadApiSettings(env),
+  };
+}
+
+/** An IP address to listen on, or localhost; a host name would depend on what DNS says at start. */
+function listenAddress(env: Env, name: string, fallback: string): string {
+  const value = text(env, name, fallback);
+  if (value !== 'localhost' && isIP(value) === 0) {
+    throw new ConfigError(
+      name,
+      'expected an IP address such as 0.0.0.0, 127.0.0.1 or ::, or localhost',
+    );
+  }
+  return value;
 }

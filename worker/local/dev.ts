@@ -134,7 +134,8 @@ export async function runDev(env: Env, options: DevOptions): Promise<number> {
     LOG_LEVEL: env.LOG_LEVEL ?? 'info',
     ...(env.FLOWPOOL_WORKFLOWS ? { FLOWPOOL_WORKFLOWS: env.FLOWPOOL_WORKFLOWS } : {}),
   };
-  const api = startApi(cliPath, { ...childEnv, PORT: String(port) }, logDir);
+  // Loopback only: the local API is for this machine's user, not its network.
+  const api = startApi(cliPath, { ...childEnv, PORT: String(port), HOST: '127.0.0.1' }, logDir);
   const apiUrl = `http://127.0.0.1:${port}`;
   await waitFor(
     'the API to be ready',
