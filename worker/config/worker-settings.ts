@@ -26,7 +26,7 @@ export function loadWorkerSettings(env: Env): WorkerSettings {
       max: 86_400_000,
     }),
     stuckAfterMs: integer(env, 'WORKFLOW_STUCK_AFTER_MS', 60_000, { min: 100, max: 86_400_000 }),
-    catchUpReadBytes: integer(env, 'WORKFLOW_CATCHUP_READ_BYTES', 8 * MIB, {
+    catchUpReadBytes: integer(env, 'WORKFLOW_CATCHUP_READ_BYTES', 2 * MIB, {
       min: 1_024,
       max: 1_024 * MIB,
     }),

@@ -113,6 +113,8 @@ export class WorkerProcess {
         maxDeliveries: config.maxDeliveries,
         snapshotEvery: config.snapshotEvery,
         actionTimeoutMs: config.settings.actionTimeoutMs,
+        readBytes: config.settings.catchUpReadBytes,
+        stateCacheBytes: config.settings.stateCacheBytes,
         relay: {
           ...DEFAULT_RUNTIME_SETTINGS.relay,
           unpublishedAfterMs: config.relayUnpublishedAfterMs,

@@ -1,5 +1,11 @@
+import { DEFAULT_WORKER_SETTINGS } from '../config/worker-settings.js';
 import { ActionFailedError, ActionTimeoutError, FlowpoolError, LockBusyError } from '../errors.js';
-import type { ActionIntent, EventStore, ExecutionRecord } from '../store/event-store.js';
+import type {
+  ActionCursor,
+  ActionIntent,
+  EventStore,
+  ExecutionRecord,
+} from '../store/event-store.js';
 import { declaredAction, type WorkflowDefinition } from '../workflow/definition.js';
 import { storedError } from './error-record.js';
 
@@ -13,7 +19,12 @@ export type Heartbeat = (extraBudgetMs?: number) => void;
 export interface ActionRunnerOptions {
   /** An action running longer than this is aborted and counted as a failed attempt. */
   timeoutMs: number;
+  /** Payload bytes one read of pending actions brings into memory (it always brings one). */
+  readBytes?: number;
 }
+
+const PAGE_SIZE = 100;
+const DEFAULT_READ_BYTES = DEFAULT_WORKER_SETTINGS.catchUpReadBytes;
 
 export function actionKey(eventId: string, actionName: string): string {
   return `${eventId}:${actionName}`;
@@ -38,17 +49,29 @@ export class ActionRunner {
     signal: AbortSignal,
     heartbeat: Heartbeat = () => {},
   ): Promise<number> {
-    const intents = await this.store.pendingActions(execution.tenant, execution.executionId);
+    // Paged by their events' payload bytes: intents carry the payloads.
+    let after: ActionCursor | undefined;
+    let ran = 0;
     let firstFailure: ActionFailedError | undefined;
-    for (const intent of intents) {
-      if (signal.aborted) break;
-      heartbeat(this.options.timeoutMs);
-      const failure = await this.runOne(definition, execution, intent, signal);
-      heartbeat();
-      firstFailure ??= failure;
+    for (;;) {
+      const intents = await this.store.pendingActions(execution.tenant, execution.executionId, {
+        limit: PAGE_SIZE,
+        maxBytes: this.options.readBytes ?? DEFAULT_READ_BYTES,
+        after,
+      });
+      for (const intent of intents) {
+        if (signal.aborted) break;
+        heartbeat(this.options.timeoutMs);
+        const failure = await this.runOne(definition, execution, intent, signal);
+        heartbeat();
+        ran += 1;
+        firstFailure ??= failure;
+      }
+      after = intents.at(-1)?.cursor;
+      if (intents.length === 0 || signal.aborted) break;
     }
     if (firstFailure) throw firstFailure;
-    return intents.length;
+    return ran;
   }
 
   private async runOne(

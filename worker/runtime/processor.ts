@@ -1,19 +1,25 @@
+import { DEFAULT_WORKER_SETTINGS } from '../config/worker-settings.js';
 import { LockBusyError, PoisonNoticeError, WorkflowCodeError } from '../errors.js';
 import type { ExecutionLock, Lease } from '../lock/execution-lock.js';
 import type {
   AppliedBatch,
   EventOutcome,
+  EventPage,
   EventRecord,
   EventStore,
   ExecutionRecord,
   LoadedExecution,
+  ReadBounds,
 } from '../store/event-store.js';
 import type { Notice } from '../stream/transport.js';
 import type { WorkflowDefinition, WorkflowState } from '../workflow/definition.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
 import type { ActionRunner, Heartbeat } from './actions.js';
 import { cleanText } from './error-record.js';
-import { decide, type ReplayedState, replayFrom } from './replay.js';
+import { decide, type ReplayedState, replayFrom, replayMore } from './replay.js';
+
+const DEFAULT_READ_BYTES = DEFAULT_WORKER_SETTINGS.catchUpReadBytes;
+const DEFAULT_STATE_CACHE_BYTES = DEFAULT_WORKER_SETTINGS.stateCacheBytes;
 
 export interface ProcessorOptions {
   workerId: string;
@@ -23,8 +29,10 @@ export interface ProcessorOptions {
   snapshotEvery: number;
   /** Test seam: runs inside the commit transaction just before the fence. */
   beforeFence?: (batch: AppliedBatch) => Promise<void>;
-  /** Folded states kept in memory between lock holds (0 turns it off). */
-  stateCacheSize?: number;
+  /** Bytes of folded states kept in memory between lock holds (0 turns it off). */
+  stateCacheBytes?: number;
+  /** Payload bytes one read of events brings into memory (it always brings one event). */
+  readBytes?: number;
 }
 
 export interface ProcessResult {
@@ -56,7 +64,7 @@ export class ExecutionProcessor {
     private readonly actions: ActionRunner,
     private readonly options: ProcessorOptions,
   ) {
-    this.states = new StateCache(options.stateCacheSize ?? 10_000);
+    this.states = new StateCache(options.stateCacheBytes ?? DEFAULT_STATE_CACHE_BYTES);
   }
 
   async process(notice: Notice, heartbeat: Heartbeat = () => {}): Promise<ProcessResult> {
@@ -97,38 +105,29 @@ export class ExecutionProcessor {
         break;
       }
       current ??= this.states.take(execution);
-      let waiting: EventRecord[];
+      let waiting: EventPage;
       let replayed: ReplayedState | undefined;
       if (current) {
-        waiting = await this.store.unappliedEvents(
+        waiting = await this.store.eventsAfter(
           notice.tenant,
           notice.executionId,
           execution.appliedSeq,
-          this.options.batchSize,
+          this.bounds(),
         );
       } else {
-        // Replay base and waiting events in one read.
-        const read = await this.store.catchUpBase(
-          notice.tenant,
-          notice.executionId,
-          execution.appliedSeq,
-          this.options.batchSize,
-        );
-        if (!read) throw new Error(`execution ${execution.executionId} has no initial snapshot`);
-        waiting = read.waiting;
-        if (waiting[0]?.status === 'pending' && waiting[0].seq === execution.appliedSeq + 1)
-          replayed = replayFrom(definition, execution, read.base);
+        ({ waiting, replayed } = await this.replayAndRead(definition, execution, heartbeat));
       }
-      const runnable = contiguousPending(waiting, execution.appliedSeq);
+      const runnable = contiguousPending(waiting.events, execution.appliedSeq);
       if (runnable.length === 0) {
-        if (waiting[0] !== undefined && isDecided(waiting[0].status) && reloads++ < 3) {
+        const next = waiting.events[0];
+        if (next !== undefined && isDecided(next.status) && reloads++ < 3) {
           // Another worker moved applied_seq since the read: start from its state.
           loaded = await this.load(notice);
           execution = loaded.execution;
           current = undefined;
           continue;
         }
-        result.blocked = waiting[0]?.status === 'dead';
+        result.blocked = next?.status === 'dead';
         break;
       }
       if (!current) {
@@ -160,7 +159,7 @@ export class ExecutionProcessor {
         heartbeat();
       }
       failure = decided.failure;
-      if (failure || waiting.length < this.options.batchSize) break;
+      if (failure || !waiting.more) break;
     }
     // The events before a failing one are committed; their actions run now
     // rather than wait until the failing event is retried or buried.
@@ -173,6 +172,53 @@ export class ExecutionProcessor {
       );
     if (failure) throw failure;
     return result;
+  }
+
+  /** One read's bounds: a batch of events, and no more payload bytes than configured. */
+  private bounds(): ReadBounds {
+    return {
+      limit: this.options.batchSize,
+      maxBytes: this.options.readBytes ?? DEFAULT_READ_BYTES,
+    };
+  }
+
+  /**
+   * Rebuilds the state at applied_seq and reads the events waiting after
+   * it. One read usually brings both; when its byte bound cuts the replay
+   * short, what was read is folded and dropped before reading on, so memory
+   * holds one read's worth of events whatever the history since the snapshot.
+   * The fold is skipped when nothing can run (a duplicate notice).
+   */
+  private async replayAndRead(
+    definition: WorkflowDefinition,
+    execution: ExecutionRecord,
+    heartbeat: Heartbeat,
+  ): Promise<{ waiting: EventPage; replayed: ReplayedState | undefined }> {
+    const { tenant, executionId, appliedSeq } = execution;
+    const read = await this.store.catchUpBase(tenant, executionId, appliedSeq, this.bounds());
+    if (!read) throw new Error(`execution ${executionId} has no initial snapshot`);
+    let base = read.base;
+    let waiting: EventPage = { events: read.waiting, more: read.more };
+    let folded: ReplayedState | undefined;
+    let lastSeq = base.events.at(-1)?.seq ?? base.snapshot?.seq ?? 0;
+    // Also when the replay ended exactly at applied_seq: the waiting events are yet to be read.
+    while (waiting.events.length === 0 && waiting.more) {
+      folded = folded
+        ? replayMore(definition, folded, base.events)
+        : replayFrom(definition, execution, base);
+      heartbeat();
+      const page = await this.store.eventsAfter(tenant, executionId, lastSeq, this.bounds());
+      base = { snapshot: undefined, events: page.events.filter((e) => e.seq <= appliedSeq) };
+      waiting = { events: page.events.filter((e) => e.seq > appliedSeq), more: page.more };
+      lastSeq = base.events.at(-1)?.seq ?? appliedSeq;
+    }
+    const next = waiting.events[0];
+    if (next?.status !== 'pending' || next.seq !== appliedSeq + 1)
+      return { waiting, replayed: undefined };
+    const replayed = folded
+      ? replayMore(definition, folded, base.events)
+      : replayFrom(definition, execution, base);
+    return { waiting, replayed };
   }
 
   private async load(notice: Notice): Promise<LoadedExecution> {
@@ -263,29 +309,56 @@ function isDecided(status: EventRecord['status']): boolean {
  * its seq; it saves the replay reads when the same execution has work again.
  * An entry is taken out while in use, so a failed attempt cannot leave a
  * half-changed state behind.
+ *
+ * Bounded by bytes, not entries: a state is kept as its JSON text (what
+ * PostgreSQL stores, so a round trip through it changes nothing), whose
+ * length is its cost; the least recently kept go first, and a state larger
+ * than the whole budget is not kept.
  */
 export class StateCache {
-  private readonly entries = new Map<string, { seq: number; state: WorkflowState }>();
+  private readonly entries = new Map<string, { seq: number; json: string; bytes: number }>();
+  private used = 0;
 
-  constructor(private readonly capacity = 10_000) {}
+  constructor(private readonly capacityBytes = DEFAULT_STATE_CACHE_BYTES) {}
+
+  /** Bytes the kept states take (as JSON text, two bytes a character). */
+  get bytes(): number {
+    return this.used;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
 
   take(execution: ExecutionRecord): WorkflowState | undefined {
-    const key = `${execution.tenant}\u0000${execution.executionId}`;
+    const key = JSON.stringify([execution.tenant, execution.executionId]);
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    this.entries.delete(key);
-    return entry.seq === execution.appliedSeq ? entry.state : undefined;
+    this.drop(key, entry.bytes);
+    return entry.seq === execution.appliedSeq
+      ? (JSON.parse(entry.json) as WorkflowState)
+      : undefined;
   }
 
   keep(execution: ExecutionRecord, state: WorkflowState): void {
-    if (this.capacity <= 0) return;
-    const key = `${execution.tenant}\u0000${execution.executionId}`;
-    this.entries.delete(key);
-    if (this.entries.size >= this.capacity) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
+    if (this.capacityBytes <= 0) return;
+    const key = JSON.stringify([execution.tenant, execution.executionId]);
+    const earlier = this.entries.get(key);
+    if (earlier) this.drop(key, earlier.bytes);
+    const json = JSON.stringify(state);
+    const bytes = json.length * 2;
+    if (bytes > this.capacityBytes) return;
+    for (const [oldest, entry] of this.entries) {
+      if (this.used + bytes <= this.capacityBytes) break;
+      this.drop(oldest, entry.bytes);
     }
-    this.entries.set(key, { seq: execution.appliedSeq, state: structuredClone(state) });
+    this.entries.set(key, { seq: execution.appliedSeq, json, bytes });
+    this.used += bytes;
+  }
+
+  private drop(key: string, bytes: number): void {
+    this.entries.delete(key);
+    this.used -= bytes;
   }
 }
 

@@ -43,6 +43,22 @@ export function replayFrom(
   };
 }
 
+/** Folds further events (read after those `replayed` was built from) into it. */
+export function replayMore(
+  definition: WorkflowDefinition,
+  replayed: ReplayedState,
+  events: readonly EventRecord[],
+): ReplayedState {
+  const folded = guarded('replay', () =>
+    fold(
+      definition,
+      { state: replayed.state, data: replayed.data },
+      decidedEvents(events).map((e) => ({ name: e.name, payload: e.payload })),
+    ),
+  );
+  return { ...replayed, ...folded, eventsRead: replayed.eventsRead + events.length };
+}
+
 /**
  * Runs workflow code, turning what it throws into a WorkflowCodeError that
  * names the event being applied, when there is one.

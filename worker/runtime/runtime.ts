@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import { DEFAULT_WORKER_SETTINGS } from '../config/worker-settings.js';
 import { RedlockExecutionLock } from '../lock/redlock-execution-lock.js';
 import { PostgresEventStore } from '../store/postgres-event-store.js';
 import { RedisStreamTransport } from '../stream/redis-stream-transport.js';
@@ -24,6 +25,10 @@ export interface RuntimeSettings {
   applyBatchSize: number;
   snapshotEvery: number;
   actionTimeoutMs: number;
+  /** Payload bytes one read of events or pending actions brings into memory. */
+  readBytes: number;
+  /** Bytes of folded states kept between deliveries. */
+  stateCacheBytes: number;
   retryBaseMs: number;
   retryMaxMs: number;
   busyRetryMs: number;
@@ -37,7 +42,9 @@ export const DEFAULT_RUNTIME_SETTINGS: Omit<RuntimeSettings, 'stream' | 'group' 
   maxDeliveries: 5,
   applyBatchSize: 100,
   snapshotEvery: 50,
-  actionTimeoutMs: 30_000,
+  actionTimeoutMs: DEFAULT_WORKER_SETTINGS.actionTimeoutMs,
+  readBytes: DEFAULT_WORKER_SETTINGS.catchUpReadBytes,
+  stateCacheBytes: DEFAULT_WORKER_SETTINGS.stateCacheBytes,
   retryBaseMs: 250,
   retryMaxMs: 30_000,
   busyRetryMs: 50,
@@ -68,11 +75,16 @@ export function createRuntime({ knex, redis, registry, settings, logger }: Runti
       'notice not sent after commit; the relay will resend it',
     ),
   );
-  const actions = new ActionRunner(store, { timeoutMs: settings.actionTimeoutMs });
+  const actions = new ActionRunner(store, {
+    timeoutMs: settings.actionTimeoutMs,
+    readBytes: settings.readBytes,
+  });
   const processor = new ExecutionProcessor(store, registry, lock, actions, {
     workerId: settings.workerId,
     batchSize: settings.applyBatchSize,
     snapshotEvery: settings.snapshotEvery,
+    readBytes: settings.readBytes,
+    stateCacheBytes: settings.stateCacheBytes,
     beforeFence: settings.beforeFence,
   });
   const handler = new DeliveryHandler(

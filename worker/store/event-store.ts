@@ -103,7 +103,28 @@ export interface AppliedBatch {
   workerId: string;
 }
 
+/** Where a page of pending actions ended. */
+export interface ActionCursor {
+  seq: number;
+  position: number;
+}
+
+/** How much one read may bring into memory. */
+export interface ReadBounds {
+  limit: number;
+  /** Payload bytes (as JSON text); a read always brings at least one row. */
+  maxBytes: number;
+}
+
+/** Events in seq order; `more` says whether others follow the last. */
+export interface EventPage {
+  events: EventRecord[];
+  more: boolean;
+}
+
 export interface ActionIntent {
+  /** The intent's own event seq and insertion order: its place in a paged read. */
+  cursor: ActionCursor;
   tenant: string;
   executionId: string;
   eventId: string;
@@ -156,6 +177,8 @@ export interface HistoryPage {
 export interface CatchUpBase {
   base: ReplayBase;
   waiting: EventRecord[];
+  /** Events follow the last one read (the read was cut by its bounds). */
+  more: boolean;
 }
 
 /** An execution with what a worker needs to know before taking its lock. */
@@ -185,29 +208,44 @@ export interface EventStore {
   /** The execution and whether it has pending actions, in one read. */
   loadExecution(tenant: string, executionId: string): Promise<LoadedExecution | undefined>;
   /**
-   * The latest snapshot at or below appliedSeq with the events after it, and
-   * unappliedEvents(appliedSeq, limit), in one read; undefined when the execution has no snapshot at or below appliedSeq.
+   * The latest snapshot at or below appliedSeq and the events after it (up
+   * to appliedSeq, then at most `bounds.limit` more), in one read bounded by
+   * payload bytes like eventsAfter; undefined when the execution has no
+   * snapshot at or below appliedSeq. The events may stop short of
+   * appliedSeq (`more` is then true): read on with eventsAfter.
    */
   catchUpBase(
     tenant: string,
     executionId: string,
     appliedSeq: number,
-    limit: number,
+    bounds: ReadBounds,
   ): Promise<CatchUpBase | undefined>;
-  /** Events after `afterSeq` that are not yet applied, in seq order. */
-  unappliedEvents(
+  /**
+   * Events after `afterSeq` (any status), in seq order: at most
+   * `bounds.limit`, and no more payload bytes than `bounds.maxBytes`
+   * (always at least one event).
+   */
+  eventsAfter(
     tenant: string,
     executionId: string,
     afterSeq: number,
-    limit: number,
-  ): Promise<EventRecord[]>;
+    bounds: ReadBounds,
+  ): Promise<EventPage>;
   /**
    * Commits a batch of outcomes if and only if applied_seq still equals
    * `expectedSeq`; otherwise throws FencedError and writes nothing.
    */
   commitBatch(batch: AppliedBatch, beforeFence?: () => Promise<void>): Promise<void>;
 
-  pendingActions(tenant: string, executionId: string): Promise<ActionIntent[]>;
+  /**
+   * Pending action intents in (seq, position) order after `after`, bounded
+   * like eventsAfter by their events' payload bytes.
+   */
+  pendingActions(
+    tenant: string,
+    executionId: string,
+    bounds: ReadBounds & { after?: ActionCursor },
+  ): Promise<ActionIntent[]>;
   recordActionAttempt(outcome: ActionOutcome): Promise<void>;
 
   recordFailure(tenant: string, eventId: string, workerId: string, error: string): Promise<void>;

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { ConflictError, FencedError, FlowpoolError, NotFoundError } from '../errors.js';
 import type {
+  ActionCursor,
   ActionIntent,
   ActionOutcome,
   AppendedEvent,
@@ -8,6 +9,7 @@ import type {
   CatchUpBase,
   DeadCulprit,
   DeadMarking,
+  EventPage,
   EventRecord,
   EventStore,
   ExecutionRecord,
@@ -16,6 +18,7 @@ import type {
   LoadedExecution,
   NewEvent,
   NewExecution,
+  ReadBounds,
   Snapshot,
 } from './event-store.js';
 import {
@@ -236,27 +239,47 @@ export class PostgresEventStore implements EventStore {
     tenant: string,
     executionId: string,
     appliedSeq: number,
-    limit: number,
+    bounds: ReadBounds,
   ): Promise<CatchUpBase | undefined> {
     // The latest snapshot, the decided events after it and the next `limit`
-    // events, in one round trip; the snapshot's data comes on the first row only.
+    // events, in one round trip; the snapshot's data comes on the first row
+    // only. The byte budget is counted in PostgreSQL, so rows past it never
+    // reach this process; one row more than kept tells whether more follow.
     const result = await this.knex.raw(
       `with snap as (
          select seq, current_state, data from ${SNAPSHOTS}
           where tenant = ? and execution_id = ? and seq <= ?
-          order by seq desc limit 1)
+          order by seq desc limit 1),
+       candidates as (
+         select ev.*, row_number() over w as n, sum(octet_length(ev.payload::text)) over w as running
+           from snap, lateral (
+             select * from ${EVENTS} e
+              where e.tenant = ? and e.execution_id = ? and e.seq > snap.seq
+              order by e.seq limit (? - snap.seq) + ? + 1) ev
+         window w as (order by ev.seq)),
+       kept as (
+         select c.* from candidates c, snap
+          where c.n <= (? - snap.seq) + ? and (c.n = 1 or c.running <= ?))
        select snap.seq as snap_seq, snap.current_state as snap_state,
               case when row_number() over (order by e.seq) = 1 then snap.data end as snap_data,
-              e.*
-         from snap left join lateral (
-           select * from ${EVENTS} ev
-            where ev.tenant = ? and ev.execution_id = ? and ev.seq > snap.seq
-            order by ev.seq limit (? - snap.seq) + ?) e on true
+              e.*, (select count(*) from candidates) as fetched
+         from snap left join kept e on true
         order by e.seq`,
-      [tenant, executionId, appliedSeq, tenant, executionId, appliedSeq, limit],
+      [
+        tenant,
+        executionId,
+        appliedSeq,
+        tenant,
+        executionId,
+        appliedSeq,
+        bounds.limit,
+        appliedSeq,
+        bounds.limit,
+        bounds.maxBytes,
+      ],
     );
     const rows = result.rows as Array<
-      EventRow & { snap_seq: string; snap_state: string; snap_data: unknown }
+      EventRow & { snap_seq: string; snap_state: string; snap_data: unknown; fetched: string }
     >;
     const first = rows[0];
     if (!first) return undefined;
@@ -267,26 +290,37 @@ export class PostgresEventStore implements EventStore {
     };
     const replay: EventRecord[] = [];
     const waiting: EventRecord[] = [];
+    let kept = 0;
     for (const row of rows) {
       if (row.event_id === null) continue;
+      kept += 1;
       const event = toEvent(row);
       (event.seq <= appliedSeq ? replay : waiting).push(event);
     }
-    return { base: { snapshot, events: replay }, waiting };
+    return { base: { snapshot, events: replay }, waiting, more: Number(first.fetched) > kept };
   }
 
-  async unappliedEvents(
+  async eventsAfter(
     tenant: string,
     executionId: string,
     afterSeq: number,
-    limit: number,
-  ): Promise<EventRecord[]> {
-    const rows = await this.knex(EVENTS)
-      .where({ tenant, execution_id: executionId })
-      .andWhere('seq', '>', afterSeq)
-      .orderBy('seq', 'asc')
-      .limit(limit);
-    return (rows as EventRow[]).map(toEvent);
+    bounds: ReadBounds,
+  ): Promise<EventPage> {
+    const { rows } = await this.knex.raw<{ rows: Array<EventRow & { fetched: string }> }>(
+      `with candidates as (
+         select e.*, row_number() over w as n, sum(octet_length(e.payload::text)) over w as running
+           from (select * from ${EVENTS}
+                  where tenant = ? and execution_id = ? and seq > ?
+                  order by seq limit ?) e
+         window w as (order by e.seq))
+       select c.*, (select count(*) from candidates) as fetched
+         from candidates c
+        where c.n <= ? and (c.n = 1 or c.running <= ?)
+        order by c.seq`,
+      [tenant, executionId, afterSeq, bounds.limit + 1, bounds.limit, bounds.maxBytes],
+    );
+    const fetched = rows.length === 0 ? 0 : Number(rows[0]!.fetched);
+    return { events: rows.map(toEvent), more: fetched > rows.length };
   }
 
   async commitBatch(batch: AppliedBatch, beforeFence?: () => Promise<void>): Promise<void> {
@@ -383,22 +417,35 @@ export class PostgresEventStore implements EventStore {
       throw new FencedError(batch.executionId, batch.expectedSeq);
   }
 
-  async pendingActions(tenant: string, executionId: string): Promise<ActionIntent[]> {
-    const rows = await this.knex(`${ACTIONS} as a`)
-      .join(`${EVENTS} as e`, function joinEvent() {
-        this.on('e.tenant', 'a.tenant').andOn('e.event_id', 'a.event_id');
-      })
-      .where({ 'a.tenant': tenant, 'a.execution_id': executionId, 'a.status': 'pending' })
-      .orderBy([{ column: 'e.seq' }, { column: 'a.id' }])
-      .select('a.event_id', 'a.action_name', 'a.attempts', 'e.event_name', 'e.payload');
-    return rows.map((row) => ({
+  async pendingActions(
+    tenant: string,
+    executionId: string,
+    bounds: ReadBounds & { after?: ActionCursor },
+  ): Promise<ActionIntent[]> {
+    const after = bounds.after ?? { seq: -1, position: -1 };
+    const { rows } = await this.knex.raw(
+      `select * from (
+         select a.id, a.event_id, a.action_name, a.attempts, e.seq, e.event_name, e.payload,
+                row_number() over w as n, sum(octet_length(e.payload::text)) over w as running
+           from ${ACTIONS} a
+           join ${EVENTS} e on e.tenant = a.tenant and e.event_id = a.event_id
+          where a.tenant = ? and a.execution_id = ? and a.status = 'pending'
+            and (e.seq, a.id) > (?, ?)
+         window w as (order by e.seq, a.id)
+          order by e.seq, a.id limit ?) c
+        where c.n = 1 or c.running <= ?
+        order by c.seq, c.id`,
+      [tenant, executionId, after.seq, after.position, bounds.limit, bounds.maxBytes],
+    );
+    return (rows as Array<Record<string, unknown>>).map((row) => ({
+      cursor: { seq: Number(row.seq), position: Number(row.id) },
       tenant,
       executionId,
-      eventId: row.event_id,
-      eventName: row.event_name,
+      eventId: row.event_id as string,
+      eventName: row.event_name as string,
       payload: row.payload,
-      actionName: row.action_name,
-      attempts: row.attempts,
+      actionName: row.action_name as string,
+      attempts: row.attempts as number,
     }));
   }
 
