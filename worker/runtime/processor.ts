@@ -46,8 +46,16 @@ export interface ProcessResult {
   outcomes: EventOutcome[];
 }
 
+/**
+ * The lock's name for an execution. Tenants and ids may contain ':', so a
+ * plain join would give tenant "a" + id "b:c" and tenant "a:b" + id "c" one
+ * lock; the tenant's length in front makes the split unambiguous.
+ * Hazard: workers of an older release name the lock differently, so during
+ * a rolling deploy both may hold "the" lock; the applied_seq fence keeps
+ * commits correct, as for any lock lost.
+ */
 export function lockResource(notice: Notice): string {
-  return `${notice.tenant}:${notice.executionId}`;
+  return `${notice.tenant.length}:${notice.tenant}:${notice.executionId}`;
 }
 
 /**

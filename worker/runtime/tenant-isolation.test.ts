@@ -4,6 +4,7 @@ import {
   type TestRuntime,
   waitUntilSettled,
 } from '../../test/support/runtime.js';
+import { lockResource } from './processor.js';
 import { verifyExecution } from './verify.js';
 
 describe('tenant isolation', () => {
@@ -75,6 +76,24 @@ describe('tenant isolation', () => {
       assignee: null,
     });
     expect(a.executionId).toBe(b.executionId);
+  });
+});
+
+describe('execution locks', () => {
+  let rt: TestRuntime;
+  beforeAll(async () => {
+    rt = await startTestRuntime();
+  });
+  afterAll(() => rt.close());
+
+  it('of two tenants whose names and ids join to the same text are different locks', async () => {
+    // "a" + "b:c" and "a:b" + "c" both read a:b:c when joined with ":".
+    const other = { tenant: 'a', executionId: 'b:c' };
+    const mine = { tenant: 'a:b', executionId: 'c' };
+    await rt.service.startExecution({ ...mine, workflow: 'ticket-lifecycle' });
+    await rt.service.enqueueEvent({ ...mine, event: 'assign', payload: { assignee: 'ana' } });
+    const result = await rt.lock.withLock(lockResource(other), () => rt.processor.process(mine));
+    expect(result.applied).toBe(1);
   });
 });
 
