@@ -61,7 +61,11 @@ async function create(user: string, body: unknown) {
 beforeAll(async () => {
   kube = await KubeApiServer.start({ users: USERS.map((name) => ({ name })) });
   const chart = helmTemplate({ releaseName: 'fp', namespace: 'flowpool-system' });
-  const admission = chart.filter((m) => m.kind.startsWith('ValidatingAdmissionPolicy'));
+  const admission = chart.filter(
+    (m) =>
+      m.kind.startsWith('ValidatingAdmissionPolicy') &&
+      m.metadata.name === 'fp-flowpool-pool-author',
+  );
   expect(admission.map((m) => m.kind).sort()).toEqual([
     'ValidatingAdmissionPolicy',
     'ValidatingAdmissionPolicyBinding',

@@ -8,9 +8,10 @@
  * synced (watch), reads the pool's Redis URL from a Secret, creates the worker
  * Deployment and scales it up from the backlog, writes the pool's status,
  * records Events, and before scaling down lists the pool's pods and marks
- * them with a deletion cost. With every rule as rendered the scenario passes
- * and nothing is refused; with any single verb taken away it is refused that
- * exact call.
+ * them with a deletion cost (through the chart's admission policy that lets
+ * it change only that annotation). With every rule as rendered the scenario
+ * passes and nothing is refused; with any single verb taken away it is
+ * refused that exact call.
  */
 import { Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -64,12 +65,15 @@ afterAll(async () => {
 
 type Roles = { clusterRole: RoleManifest; leaseRole: RoleManifest; secretRole?: RoleManifest };
 
+const GUARD_KINDS = ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
+
 /**
  * The chart's operator identity and permissions, under names of their own for
  * one run: a ClusterRole, or with `watchNamespace` a Role in that namespace
  * (kept under the key clusterRole: the rules the operator works with), and
  * when watching every namespace a Role for the Secrets of `poolNamespace`.
- * `deletionCost` turns operator.podDeletionCost on (and with it pods patch).
+ * `deletionCost` sets operator.podDeletionCost (default: the chart's default,
+ * on), which brings pods patch and the policy that guards it.
  */
 function chartRbac(
   name: string,
@@ -77,10 +81,12 @@ function chartRbac(
 ): Roles & {
   serviceAccount: Manifest;
   bindings: Manifest[];
+  /** The policy and binding that narrow pods patch to the deletion cost (none when off). */
+  podGuard: Manifest[];
   lease: Manifest;
   leaseName: string;
 } {
-  const { watchNamespace, poolNamespace, deletionCost = true } = options;
+  const { watchNamespace, poolNamespace, deletionCost } = options;
   const manifests = helmTemplate({
     releaseName: name,
     namespace: RELEASE_NS,
@@ -88,7 +94,7 @@ function chartRbac(
       fullnameOverride: name,
       operator: {
         watchNamespace: watchNamespace ?? '',
-        podDeletionCost: { enabled: deletionCost },
+        ...(deletionCost === undefined ? {} : { podDeletionCost: { enabled: deletionCost } }),
       },
       rbac: { secretNamespaces: poolNamespace ? [poolNamespace] : [] },
     },
@@ -112,6 +118,9 @@ function chartRbac(
       named(manifests, 'RoleBinding', `${name}-operator-leader-election`),
       ...(watchNamespace ? [] : [named(manifests, 'RoleBinding', `${name}-operator-secrets`)]),
     ],
+    podGuard: manifests.filter(
+      (m) => GUARD_KINDS.includes(m.kind) && m.metadata.name === `${name}-pod-deletion-cost`,
+    ),
     lease: named(manifests, 'Lease', leaseName),
     leaseName,
   };
@@ -158,6 +167,28 @@ async function serviceAccountConfig(namespace: string, name: string): Promise<Ku
     currentContext: name,
   });
   return config;
+}
+
+/**
+ * Waits until the operator's ServiceAccount is refused a label change of
+ * `pod` (dry run): the chart's pod guard is loaded (or RBAC refuses pods
+ * patch outright), so the deletion costs the scenario sees went through it.
+ */
+async function waitForPodGuard(namespace: string, pod: string, kubeConfig: KubeConfig) {
+  const token = kubeConfig.getCurrentUser()?.token;
+  if (!token) throw new Error('the ServiceAccount kubeconfig has no token');
+  await waitFor(
+    "the chart's pod guard to take effect",
+    async () => {
+      const answer = await kube.request(
+        'PATCH',
+        `/api/v1/namespaces/${namespace}/pods/${pod}?dryRun=All`,
+        { token, body: { metadata: { labels: { probe: 'x' } } } },
+      );
+      return answer.status === 403;
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
 }
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, stop: () => boolean) {
@@ -216,12 +247,14 @@ async function scenario(
     leaseRole: rbac.leaseRole,
     secretRole: rbac.secretRole,
   });
+  expect(rbac.podGuard).toHaveLength(deletionCost ? 2 : 0);
   await apply(kube, [
     rbac.serviceAccount,
     roles.clusterRole,
     roles.leaseRole,
     ...(roles.secretRole ? [roles.secretRole] : []),
     ...rbac.bindings,
+    ...rbac.podGuard,
     rbac.lease,
   ]);
   const kubeConfig = await serviceAccountConfig(RELEASE_NS, rbac.serviceAccount.metadata.name);
@@ -294,6 +327,7 @@ async function scenario(
     }),
   ]);
   for (const answer of created) expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+  if (deletionCost) await waitForPodGuard(namespace, pod, kubeConfig);
 
   let operator: RunningOperator | undefined;
   let failedStep: string | undefined;
@@ -394,7 +428,7 @@ async function scenario(
 type RoleKey = 'clusterRole' | 'leaseRole' | 'secretRole';
 
 /**
- * Every (resource, verb) the chart grants with deletion costs on, from the
+ * Every (resource, verb) the chart grants by default (deletion costs on), from the
  * ClusterRole, the Lease Role and the Secrets Role of a pool namespace.
  */
 function grants(): Array<{ role: RoleKey; resource: string; verb: string }> {
@@ -495,11 +529,15 @@ describe("the chart's RBAC and the operator", () => {
     }
   });
 
-  it('is enough by default, without pods patch: the scale down leaves pods unmarked', async () => {
-    const defaults = chartRbac('defaults', { poolNamespace: 'pools', deletionCost: false });
+  it('is enough with operator.podDeletionCost off, without pods patch: the scale down leaves pods unmarked', async () => {
+    const off = chartRbac('costs-off', { poolNamespace: 'pools', deletionCost: false });
+    expect(off.clusterRole.rules.find((rule) => rule.resources.includes('pods'))?.verbs).toEqual([
+      'list',
+    ]);
+    const defaults = chartRbac('defaults', { poolNamespace: 'pools' });
     expect(
       defaults.clusterRole.rules.find((rule) => rule.resources.includes('pods'))?.verbs,
-    ).toEqual(['list']);
+    ).toEqual(['list', 'patch']);
     const outcome = await scenario((roles) => roles, 20_000, undefined, false, false);
     expect(outcome.refused).toEqual([]);
     expect(outcome.failedStep).toBeUndefined();

@@ -194,9 +194,14 @@ describe('the operator', () => {
       expect(rule.verbs).not.toContain('delete');
       expect(rule.verbs).not.toContain('deletecollection');
     }
-    // Narrow by default: no Secrets anywhere but the release namespace, and no pods patch.
+    // Narrow by default: no Secrets anywhere but the release namespace; pods patch
+    // (for deletion costs) comes with the admission policy that narrows it to that.
     expect(rules(role).some((rule) => rule.resources.includes('secrets'))).toBe(false);
-    expect(rules(role).find((rule) => rule.resources.includes('pods'))?.verbs).toEqual(['list']);
+    expect(rules(role).find((rule) => rule.resources.includes('pods'))?.verbs).toEqual([
+      'list',
+      'patch',
+    ]);
+    named(manifests, 'ValidatingAdmissionPolicy', 'flowpool-pod-deletion-cost');
     const secretRole = named(manifests, 'Role', 'flowpool-operator-secrets');
     expect(secretRole.metadata.namespace).toBe('flowpool-system');
     expect(rules(secretRole)).toEqual([
@@ -210,7 +215,7 @@ describe('the operator', () => {
       ],
     });
     const container = podSpec(named(manifests, 'Deployment', 'flowpool-operator')).containers[0]!;
-    expect(envOf(container).POD_DELETION_COST).toBe('false');
+    expect(envOf(container).POD_DELETION_COST).toBe('true');
     const binding = named(manifests, 'ClusterRoleBinding');
     expect(binding).toMatchObject({
       roleRef: { kind: 'ClusterRole', name: 'flowpool-operator' },
@@ -332,15 +337,53 @@ describe('the operator', () => {
     ).toEqual({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
   });
 
-  it('grants pods patch and marks deletion costs only when asked', () => {
+  it('grants pods patch and marks deletion costs unless turned off', () => {
     const manifests = helmTemplate({
-      values: { operator: { podDeletionCost: { enabled: true } } },
+      values: { operator: { podDeletionCost: { enabled: false } } },
     });
     expect(
       rules(named(manifests, 'ClusterRole')).find((r) => r.resources.includes('pods'))?.verbs,
-    ).toEqual(['list', 'patch']);
+    ).toEqual(['list']);
     const container = podSpec(named(manifests, 'Deployment', 'flowpool-operator')).containers[0]!;
-    expect(envOf(container).POD_DELETION_COST).toBe('true');
+    expect(envOf(container).POD_DELETION_COST).toBe('false');
+    expect(
+      find(manifests, 'ValidatingAdmissionPolicy', 'flowpool-pod-deletion-cost'),
+    ).toBeUndefined();
+  });
+
+  it("guards the operator's pod patches: its own ServiceAccount, bound to the watched namespace", () => {
+    const manifests = helmTemplate({
+      releaseName: 'fp',
+      namespace: 'ops',
+      values: { operator: { watchNamespace: 'team-a' }, serviceAccount: { name: 'scaler' } },
+    });
+    const policy = named(manifests, 'ValidatingAdmissionPolicy', 'fp-flowpool-pod-deletion-cost');
+    expect(policy.spec).toMatchObject({
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [
+          { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods'] },
+        ],
+      },
+      matchConditions: [
+        { expression: "request.userInfo.username == 'system:serviceaccount:ops:scaler'" },
+      ],
+    });
+    expect(
+      named(manifests, 'ValidatingAdmissionPolicyBinding', 'fp-flowpool-pod-deletion-cost').spec,
+    ).toMatchObject({
+      policyName: 'fp-flowpool-pod-deletion-cost',
+      validationActions: ['Deny'],
+      matchResources: {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'team-a' } },
+      },
+    });
+    // Without admission policies (clusters before 1.30) the patch is granted unguarded.
+    const unguarded = helmTemplate({ values: { admissionPolicy: { enabled: false } } });
+    expect(find(unguarded, 'ValidatingAdmissionPolicy')).toBeUndefined();
+    expect(
+      rules(named(unguarded, 'ClusterRole')).find((r) => r.resources.includes('pods'))?.verbs,
+    ).toEqual(['list', 'patch']);
   });
 
   it('refuses pools whose Redis Secret the operator could not read', () => {
