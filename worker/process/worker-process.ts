@@ -115,6 +115,7 @@ export class WorkerProcess {
         actionTimeoutMs: config.settings.actionTimeoutMs,
         readBytes: config.settings.catchUpReadBytes,
         stateCacheBytes: config.settings.stateCacheBytes,
+        deadLetterMaxLength: config.settings.deadLetterMaxLength,
         relay: {
           ...DEFAULT_RUNTIME_SETTINGS.relay,
           unpublishedAfterMs: config.relayUnpublishedAfterMs,

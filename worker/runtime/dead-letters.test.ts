@@ -292,3 +292,67 @@ describe('workflow code that throws in the middle of a batch', () => {
     });
   });
 });
+
+describe('the dead-letter stream', () => {
+  let rt: TestRuntime;
+  beforeAll(async () => {
+    rt = await startTestRuntime({
+      workflows: [...bundledWorkflows, testWorkflow],
+      settings: { maxDeliveries: 1, retryBaseMs: 10, retryMaxMs: 50, deadLetterMaxLength: 200 },
+    });
+  });
+  afterAll(() => rt.close());
+  beforeEach(() => {
+    flakyCalls.length = 0;
+    flakyPlan.failuresBeforeSuccess = 0;
+    flakyPlan.onCall = undefined;
+  });
+
+  const dlq = () => `${rt.settings.stream}:dlq`;
+
+  /** Buries `count` notices of executions nobody created, as a worker would. */
+  async function buryUnknown(count: number, tenant: string) {
+    await rt.transport.ensureGroup();
+    await rt.transport.publish(
+      Array.from({ length: count }, (_, i) => ({ tenant, executionId: `gone-${i}` })),
+    );
+    const deliveries = await rt.transport.readNew('burier', count, 100);
+    for (const delivery of deliveries) await rt.handler.handle(delivery);
+  }
+
+  it('keeps about as many entries as configured, dropping the oldest', async () => {
+    await buryUnknown(1_000, 'trim');
+    const length = await rt.redisHandle.redis.xlen(dlq());
+    // Approximate trimming removes whole stream nodes (100 entries each by default).
+    expect(length).toBeGreaterThanOrEqual(200);
+    expect(length).toBeLessThan(400);
+    const [newest] = await rt.deadLetters.listStream(1);
+    expect(newest?.fields.execution).toBe('gone-999');
+    // The index that finds an execution's letters forgets the trimmed ones too.
+    expect(await rt.redisHandle.redis.hlen(`${dlq()}:index`)).toBeLessThanOrEqual(length);
+  });
+
+  it('retry finds an old entry by its execution, however many letters came after it', async () => {
+    flakyPlan.failuresBeforeSuccess = 1;
+    const { executionId } = await rt.service.startExecution({
+      tenant: 'old',
+      workflow: 'test-flow',
+    });
+    const notified = await rt.service.enqueueEvent({ tenant: 'old', executionId, event: 'notify' });
+    const started = await rt.startConsumer();
+    await waitFor('the notice to be dead-lettered', async () => {
+      const letters = await rt.deadLetters.listStream(10);
+      return letters.some((l) => l.fields.execution === executionId);
+    });
+    await started.consumer.drain(5_000);
+    // Ten thousand newer letters, written past the worker (as an older release left them).
+    const pipeline = rt.redisHandle.redis.pipeline();
+    for (let i = 0; i < 10_050; i += 1)
+      pipeline.xadd(dlq(), '*', 'tenant', 'other', 'execution', `x-${i}`, '_error', 'INTERNAL: x');
+    await pipeline.exec();
+
+    await rt.deadLetters.retry('old', notified.eventId);
+    const all = (await rt.redisHandle.redis.xrange(dlq(), '-', '+')) as Array<[string, string[]]>;
+    expect(all.some(([, fields]) => fields.includes(executionId))).toBe(false);
+  });
+});

@@ -22,11 +22,7 @@ export class DeadLetters {
     const ref = await this.store.reviveDead(tenant, eventId);
     await this.transport.publish([ref]);
     await this.store.markPublished(tenant, [eventId]);
-    for (const letter of await this.transport.listDeadLetters(10_000)) {
-      if (letter.fields.tenant === tenant && letter.fields.execution === ref.executionId) {
-        await this.transport.removeDeadLetter(letter.id);
-      }
-    }
+    await this.transport.removeDeadLettersOf(tenant, ref.executionId);
     return { executionId: ref.executionId };
   }
 }

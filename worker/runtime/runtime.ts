@@ -29,6 +29,8 @@ export interface RuntimeSettings {
   readBytes: number;
   /** Bytes of folded states kept between deliveries. */
   stateCacheBytes: number;
+  /** Entries the dead-letter stream keeps (approximately). */
+  deadLetterMaxLength: number;
   retryBaseMs: number;
   retryMaxMs: number;
   busyRetryMs: number;
@@ -45,6 +47,7 @@ export const DEFAULT_RUNTIME_SETTINGS: Omit<RuntimeSettings, 'stream' | 'group' 
   actionTimeoutMs: DEFAULT_WORKER_SETTINGS.actionTimeoutMs,
   readBytes: DEFAULT_WORKER_SETTINGS.catchUpReadBytes,
   stateCacheBytes: DEFAULT_WORKER_SETTINGS.stateCacheBytes,
+  deadLetterMaxLength: DEFAULT_WORKER_SETTINGS.deadLetterMaxLength,
   retryBaseMs: 250,
   retryMaxMs: 30_000,
   busyRetryMs: 50,
@@ -62,7 +65,9 @@ export interface RuntimeDependencies {
 /** Wires the runtime's parts over one PostgreSQL pool and one Redis connection. */
 export function createRuntime({ knex, redis, registry, settings, logger }: RuntimeDependencies) {
   const store = new PostgresEventStore(knex);
-  const transport = new RedisStreamTransport(redis, settings.stream, settings.group);
+  const transport = new RedisStreamTransport(redis, settings.stream, settings.group, {
+    deadLetterMaxLength: settings.deadLetterMaxLength,
+  });
   const lock = new RedlockExecutionLock(redis, {
     ttlMs: settings.lockTtlMs,
     retryCount: 3,

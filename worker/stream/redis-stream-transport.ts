@@ -1,11 +1,18 @@
 import type { Redis } from 'ioredis';
 import { Batcher } from './batcher.js';
-import { DEAD_LETTER, REMOVE_CONSUMER, REQUEUE, TRIM_CONSUMED } from './scripts.js';
+import {
+  DEAD_LETTER,
+  REMOVE_CONSUMER,
+  REMOVE_DEAD_LETTERS,
+  REQUEUE,
+  TRIM_CONSUMED,
+} from './scripts.js';
 import {
   type DeadLetter,
   type Delivery,
   type Notice,
   noticeFields,
+  parseNotice,
   type StreamTransport,
   type TrimResult,
 } from './transport.js';
@@ -41,9 +48,24 @@ function toDelivery(entry: RawEntry, extraDeliveries: number): Delivery {
   };
 }
 
+export interface TransportOptions {
+  /** Entries the dead-letter stream keeps (approximately: whole stream nodes are trimmed). */
+  deadLetterMaxLength?: number;
+}
+
+const DEFAULT_DEAD_LETTER_MAX_LENGTH = 100_000;
+
+/** The dead-letter index's name for an execution: unambiguous whatever the characters. */
+function executionKey(tenant: string, executionId: string): string {
+  return JSON.stringify([tenant, executionId]);
+}
+
 /** The stream transport on Redis Streams with one consumer group. */
 export class RedisStreamTransport implements StreamTransport {
   readonly deadLetterStream: string;
+  private readonly deadLetterIndex: string;
+  private readonly deadLetterAges: string;
+  private readonly deadLetterMaxLength: number;
   /** Acks of deliveries finishing together go out as one XACK. */
   private readonly acks = new Batcher<readonly string[]>((batches) => this.xack(batches.flat()));
 
@@ -51,8 +73,12 @@ export class RedisStreamTransport implements StreamTransport {
     private readonly redis: Redis,
     readonly stream: string,
     readonly group: string,
+    options: TransportOptions = {},
   ) {
     this.deadLetterStream = `${stream}:dlq`;
+    this.deadLetterIndex = `${stream}:dlq:index`;
+    this.deadLetterAges = `${stream}:dlq:index-ages`;
+    this.deadLetterMaxLength = options.deadLetterMaxLength ?? DEFAULT_DEAD_LETTER_MAX_LENGTH;
   }
 
   async ensureGroup(): Promise<void> {
@@ -156,18 +182,35 @@ export class RedisStreamTransport implements StreamTransport {
   }
 
   async deadLetter(delivery: Delivery, error: string): Promise<void> {
+    const notice = parseNotice(delivery.fields);
     await this.redis.eval(
       DEAD_LETTER,
-      2,
+      4,
       this.stream,
       this.deadLetterStream,
+      this.deadLetterIndex,
+      this.deadLetterAges,
       this.group,
       delivery.id,
       error,
       String(delivery.deliveries),
       String(Date.now()),
+      String(this.deadLetterMaxLength),
+      notice ? executionKey(notice.tenant, notice.executionId) : '',
       ...payloadPairs(delivery.fields),
     );
+  }
+
+  async removeDeadLettersOf(tenant: string, executionId: string): Promise<number> {
+    const removed = await this.redis.eval(
+      REMOVE_DEAD_LETTERS,
+      3,
+      this.deadLetterStream,
+      this.deadLetterIndex,
+      this.deadLetterAges,
+      executionKey(tenant, executionId),
+    );
+    return Number(removed);
   }
 
   async listDeadLetters(count: number): Promise<DeadLetter[]> {

@@ -33,24 +33,71 @@ if ARGV[5] ~= '' then fields[#fields + 1] = '_error'; fields[#fields + 1] = ARGV
 return redis.call('XADD', KEYS[1], '*', unpack(fields))
 `;
 
+/** Lua: the milliseconds part of a stream entry id, as a number (13 digits are exact in a double). */
+const ID_MS = `
+local function id_ms(id)
+  return tonumber(string.match(id, '^(%d+)-'))
+end
+`;
+
 /**
- * dead-letter — move a pending entry to the dead-letter stream.
- * KEYS[1] stream, KEYS[2] dead-letter stream
+ * dead-letter — move a pending entry to the dead-letter stream, trimmed to
+ * about its maximum length, and index it by execution so a retry finds its
+ * entries without scanning the stream.
+ * KEYS[1] stream, KEYS[2] dead-letter stream, KEYS[3] index (hash: execution
+ * key → space-separated entry ids), KEYS[4] index ages (sorted set:
+ * execution key scored by the ms of its newest entry)
  * ARGV[1] group, ARGV[2] entry id, ARGV[3] error, ARGV[4] deliveries, ARGV[5] now (ms),
- * ARGV[6..] field/value pairs of the entry
+ * ARGV[6] maximum length, ARGV[7] execution key ('' for a malformed notice),
+ * ARGV[8..] field/value pairs of the entry
  * Result: the dead-letter entry id, or false when the entry was no longer pending.
+ * Hazard: the trim forgets the executions all of whose entries it removed
+ * (at most 100 a call, the rest on later calls); an execution with some
+ * entries left keeps the ids of trimmed ones, which a retry deletes harmlessly.
  */
-export const DEAD_LETTER = `
+export const DEAD_LETTER = `${ID_MS}
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 if acked == 0 then return false end
 redis.call('XDEL', KEYS[1], ARGV[2])
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
 fields[#fields + 1] = '_error'; fields[#fields + 1] = ARGV[3]
 fields[#fields + 1] = '_deliveries'; fields[#fields + 1] = ARGV[4]
 fields[#fields + 1] = '_dead_at'; fields[#fields + 1] = ARGV[5]
 fields[#fields + 1] = '_source_id'; fields[#fields + 1] = ARGV[2]
-return redis.call('XADD', KEYS[2], '*', unpack(fields))
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', unpack(fields))
+if ARGV[7] ~= '' then
+  local known = redis.call('HGET', KEYS[3], ARGV[7])
+  redis.call('HSET', KEYS[3], ARGV[7], known and (known .. ' ' .. id) or id)
+  redis.call('ZADD', KEYS[4], id_ms(id), ARGV[7])
+end
+local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+if first then
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. id_ms(first[1]), 'LIMIT', 0, 100)
+  for _, key in ipairs(gone) do
+    redis.call('HDEL', KEYS[3], key)
+    redis.call('ZREM', KEYS[4], key)
+  end
+end
+return id
+`;
+
+/**
+ * remove-dead-letters — delete one execution's dead-letter entries through the index.
+ * KEYS[1] dead-letter stream, KEYS[2] index, KEYS[3] index ages
+ * ARGV[1] execution key
+ * Result: entries deleted.
+ */
+export const REMOVE_DEAD_LETTERS = `
+local known = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if not known then return 0 end
+local removed = 0
+for id in string.gmatch(known, '%S+') do
+  removed = removed + redis.call('XDEL', KEYS[1], id)
+end
+return removed
 `;
 
 /**

@@ -60,6 +60,8 @@ export interface StreamTransport {
   deadLetter(delivery: Delivery, error: string): Promise<void>;
   listDeadLetters(count: number): Promise<DeadLetter[]>;
   removeDeadLetter(id: string): Promise<void>;
+  /** Deletes every dead-letter entry of one execution (found through an index, not a scan). */
+  removeDeadLettersOf(tenant: string, executionId: string): Promise<number>;
   /**
    * Trims entries that every consumer group has read and acknowledged (not
    * just this transport's group); pending and unread entries always stay.
