@@ -5,6 +5,7 @@ import {
   waitUntilSettled,
 } from '../../test/support/runtime.js';
 import { flakyCalls, flakyPlan, testWorkflow } from '../../test/support/workflows.js';
+import { type Clock, systemClock } from '../clock.js';
 import { waitFor } from '../local/process.js';
 import { bundledWorkflows } from '../workflows/index.js';
 
@@ -354,5 +355,54 @@ describe('the dead-letter stream', () => {
     await rt.deadLetters.retry('old', notified.eventId);
     const all = (await rt.redisHandle.redis.xrange(dlq(), '-', '+')) as Array<[string, string[]]>;
     expect(all.some(([, fields]) => fields.includes(executionId))).toBe(false);
+  });
+});
+
+describe('a retry requeued by a worker whose clock is an hour ahead', () => {
+  const HOUR = 3_600_000;
+  const ahead: Clock = { ...systemClock, now: () => Date.now() + HOUR };
+  const behind: Clock = { ...systemClock, now: () => Date.now() - HOUR };
+  let skewed: TestRuntime;
+  let other: TestRuntime;
+  beforeAll(async () => {
+    skewed = await startTestRuntime({
+      workflows: [testWorkflow],
+      settings: { clock: ahead, retryBaseMs: 100, retryMaxMs: 100 },
+    });
+    // The worker that reads the retry is an hour behind.
+    other = await startTestRuntime({
+      workflows: [testWorkflow],
+      shareWith: skewed,
+      settings: { clock: behind },
+    });
+  });
+  afterAll(async () => {
+    await other.close();
+    await skewed.close();
+  });
+  beforeEach(() => {
+    flakyCalls.length = 0;
+    flakyPlan.failuresBeforeSuccess = 0;
+    flakyPlan.onCall = undefined;
+  });
+
+  it('is run by a worker whose clock is an hour behind after its delay, not hours later', async () => {
+    flakyPlan.failuresBeforeSuccess = 1;
+    const { executionId } = await skewed.service.startExecution({
+      tenant: 'clock',
+      workflow: 'test-flow',
+    });
+    await skewed.service.enqueueEvent({ tenant: 'clock', executionId, event: 'notify' });
+    await skewed.transport.ensureGroup();
+    const [delivery] = await skewed.transport.readNew('skewed', 1, 100);
+    expect(await skewed.handler.handle(delivery!)).toMatchObject({ kind: 'retry' });
+
+    await other.startConsumer();
+    await waitFor(
+      'the retried action to succeed at the other worker',
+      async () =>
+        (await other.store.actionResults('clock', executionId))[0]?.status === 'succeeded',
+      { timeoutMs: 30_000 },
+    );
   });
 });

@@ -138,7 +138,9 @@ export class DeliveryHandler {
     delayMs: number,
     error: string,
   ): Promise<void> {
-    await this.transport.requeue(delivery, { deliveries, notBefore: Date.now() + delayMs, error });
+    // A delay, not a time: the retry's time is set on Redis's clock, which
+    // every worker reads alike (see StreamConsumer's clock offset).
+    await this.transport.requeue(delivery, { deliveries, delayMs, error });
   }
 
   private async infrastructureDown(): Promise<boolean> {

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
 import { DEFAULT_WORKER_SETTINGS } from '../config/worker-settings.js';
 import { RedlockExecutionLock } from '../lock/redlock-execution-lock.js';
 import { PostgresEventStore } from '../store/postgres-event-store.js';
@@ -35,6 +36,8 @@ export interface RuntimeSettings {
   retryMaxMs: number;
   busyRetryMs: number;
   relay: RelayOptions;
+  /** This process's clock (a test may skew it). */
+  clock?: Clock;
   beforeFence?: ProcessorOptions['beforeFence'];
 }
 
@@ -110,7 +113,14 @@ export function createRuntime({ knex, redis, registry, settings, logger }: Runti
     const readers = readerConnections.map(
       (conn) => new RedisStreamTransport(conn, settings.stream, settings.group),
     );
-    const consumer = new StreamConsumer(transport, readers, handler, options, logger, observer);
+    const consumer = new StreamConsumer(
+      transport,
+      readers,
+      handler,
+      { clock: settings.clock, ...options },
+      logger,
+      observer,
+    );
     const closeReaders = () => {
       for (const conn of readerConnections) conn.disconnect();
     };

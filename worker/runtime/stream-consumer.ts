@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../clock.js';
 import { type Delivery, parseNotice, type StreamTransport } from '../stream/transport.js';
 import type { Heartbeat } from './actions.js';
 import type { DeliveryHandler, DeliveryOutcome } from './delivery-handler.js';
@@ -21,6 +22,8 @@ export interface ConsumerOptions {
    * timeout of the action it runs) is stuck: it holds a slot and does nothing.
    */
   stuckAfterMs?: number;
+  /** This process's clock (a test may skew it); retry times are read through its offset to Redis's. */
+  clock?: Clock;
 }
 
 const DEFAULT_STUCK_AFTER_MS = 60_000;
@@ -76,6 +79,8 @@ export class StreamConsumer {
   private readonly lanes = new Map<string, Lane>();
   private readonly slots: Semaphore;
   private watchdog: NodeJS.Timeout | undefined;
+  /** Redis's clock minus this process's, as last measured: retry times are on Redis's clock. */
+  private clockOffset = 0;
   private readonly loopsDone: Promise<void>[] = [];
   private housekeeping: NodeJS.Timeout | undefined;
   /** The housekeeping pass in progress: drain waits for it, or a late claim could slip past the hand-back. */
@@ -120,6 +125,7 @@ export class StreamConsumer {
   async start(): Promise<void> {
     if (this.state !== 'idle') return;
     await this.transport.ensureGroup();
+    await this.syncClock();
     this.state = 'running';
     for (const reader of this.readers.slice(0, this.options.loops))
       this.loopsDone.push(this.readLoop(reader));
@@ -129,6 +135,18 @@ export class StreamConsumer {
     }, period);
     const watch = Math.min(5_000, Math.max(50, Math.floor(this.stuckAfterMs / 4)));
     this.watchdog = setInterval(() => this.reportStuck(), watch);
+  }
+
+  private get clock(): Clock {
+    return this.options.clock ?? systemClock;
+  }
+
+  /** Measures the offset to Redis's clock, halving the round trip. */
+  private async syncClock(): Promise<void> {
+    const before = this.clock.now();
+    const redisNow = await this.transport.time();
+    const after = this.clock.now();
+    this.clockOffset = redisNow - (before + after) / 2;
   }
 
   /** Says once per delivery that it is stuck, and once when it moves again. */
@@ -238,7 +256,7 @@ export class StreamConsumer {
 
   /** Runs a lane's lead once its retry time has come. */
   private begin(entry: Held): void {
-    const wait = entry.delivery.notBefore - Date.now();
+    const wait = entry.delivery.notBefore - (this.clock.now() + this.clockOffset);
     if (wait > 0 && this.state === 'running') {
       entry.timer = setTimeout(() => {
         entry.timer = undefined;
@@ -305,6 +323,7 @@ export class StreamConsumer {
   private async keepHeldAndClaim(): Promise<void> {
     try {
       await this.transport.touch(this.options.consumerName, [...this.held.keys()]);
+      await this.syncClock();
       if (this.state !== 'running') return;
       // Hazard: reads blocked in XREADGROUP keep their reservation for up to
       // blockMs and mostly come back empty. Counted here, they would starve

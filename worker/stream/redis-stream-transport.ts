@@ -13,6 +13,7 @@ import {
   type Notice,
   noticeFields,
   parseNotice,
+  type Retry,
   type StreamTransport,
   type TrimResult,
 } from './transport.js';
@@ -164,10 +165,7 @@ export class RedisStreamTransport implements StreamTransport {
     if (ids.length > 0) await this.redis.xack(this.stream, this.group, ...ids);
   }
 
-  async requeue(
-    delivery: Delivery,
-    retry: { deliveries: number; notBefore: number; error?: string },
-  ): Promise<void> {
+  async requeue(delivery: Delivery, retry: Retry): Promise<void> {
     await this.redis.eval(
       REQUEUE,
       1,
@@ -175,10 +173,16 @@ export class RedisStreamTransport implements StreamTransport {
       this.group,
       delivery.id,
       String(retry.deliveries),
-      String(retry.notBefore),
+      retry.notBefore === undefined ? '' : String(retry.notBefore),
+      String(Math.max(0, Math.round(retry.delayMs ?? 0))),
       retry.error ?? '',
       ...payloadPairs(delivery.fields),
     );
+  }
+
+  async time(): Promise<number> {
+    const [seconds, micros] = await this.redis.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   }
 
   async deadLetter(delivery: Delivery, error: string): Promise<void> {

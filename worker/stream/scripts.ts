@@ -16,20 +16,29 @@ end
 /**
  * requeue — replace a pending entry with a fresh copy carrying retry metadata.
  * KEYS[1] stream
- * ARGV[1] group, ARGV[2] entry id, ARGV[3] deliveries so far, ARGV[4] not-before (ms),
- * ARGV[5] last error ('' for none), ARGV[6..] field/value pairs of the notice
+ * ARGV[1] group, ARGV[2] entry id, ARGV[3] deliveries so far, ARGV[4] not-before
+ * (ms on Redis's clock; '' to set it from ARGV[5]), ARGV[5] delay (ms from now
+ * on Redis's clock), ARGV[6] last error ('' for none), ARGV[7..] field/value
+ * pairs of the notice
  * Result: the new entry id, or false when the entry was no longer pending
  * (someone else acked or claimed it, so the copy is not made).
+ * Hazard: workers' clocks differ; a retry time set on the writer's clock and
+ * read on another's would wait too long or not at all, so it is set here.
  */
 export const REQUEUE = `
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 if acked == 0 then return false end
 redis.call('XDEL', KEYS[1], ARGV[2])
+local not_before = ARGV[4]
+if not_before == '' then
+  local now = redis.call('TIME')
+  not_before = tostring(tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[5]))
+end
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
 fields[#fields + 1] = '_deliveries'; fields[#fields + 1] = ARGV[3]
-fields[#fields + 1] = '_not_before'; fields[#fields + 1] = ARGV[4]
-if ARGV[5] ~= '' then fields[#fields + 1] = '_error'; fields[#fields + 1] = ARGV[5] end
+fields[#fields + 1] = '_not_before'; fields[#fields + 1] = not_before
+if ARGV[6] ~= '' then fields[#fields + 1] = '_error'; fields[#fields + 1] = ARGV[6] end
 return redis.call('XADD', KEYS[1], '*', unpack(fields))
 `;
 

@@ -18,10 +18,19 @@ export interface Delivery {
   fields: Record<string, string>;
   /** How many times this notice has been handed out, counting this time. */
   deliveries: number;
-  /** Not to be processed before this time (ms since epoch); set on retries. */
+  /** Not to be processed before this time (ms since epoch on Redis's clock, see `time`); set on retries. */
   notBefore: number;
   lastError: string | undefined;
 }
+
+/**
+ * How a requeued entry waits: `delayMs` from now on Redis's clock (a retry),
+ * or until `notBefore` as it already was (a hand-back keeps its time).
+ */
+export type Retry = { deliveries: number; error?: string } & (
+  | { delayMs: number; notBefore?: undefined }
+  | { notBefore: number; delayMs?: undefined }
+);
 
 export interface DeadLetter {
   id: string;
@@ -52,10 +61,9 @@ export interface StreamTransport {
   touch(consumer: string, ids: readonly string[]): Promise<void>;
   ack(ids: readonly string[]): Promise<void>;
   /** Atomically replaces an entry with a fresh copy: a retry (or a hand-back) anyone can read. */
-  requeue(
-    delivery: Delivery,
-    retry: { deliveries: number; notBefore: number; error?: string },
-  ): Promise<void>;
+  requeue(delivery: Delivery, retry: Retry): Promise<void>;
+  /** Redis's clock (ms since epoch): the one clock retry times are set and read on. */
+  time(): Promise<number>;
   /** Atomically moves an entry to the dead-letter stream with its error. */
   deadLetter(delivery: Delivery, error: string): Promise<void>;
   listDeadLetters(count: number): Promise<DeadLetter[]>;
