@@ -5,14 +5,16 @@
  * dependencies, so it runs from a ConfigMap in a Job on the flowpool image
  * (test/e2e/kind.sh) as well as against a local api (test/e2e/burst.test.ts).
  *
- *   node burst.mjs send    start BURST_EXECUTIONS ticket-lifecycle executions and send
+ *   node burst.mjs send    start BURST_EXECUTIONS BURST_WORKFLOW executions and send
  *                          BURST_EVENTS `comment` events to each
  *   node burst.mjs check   wait until every execution has applied each of its events
  *                          once: commentCount = BURST_EVENTS, every event applied, no
  *                          seq twice, no dead letters
  *
  * Environment: FLOWPOOL_API_URL (e.g. http://flowpool-api), FLOWPOOL_API_TOKEN,
- * BURST_RUN (execution id prefix, default e2e), BURST_EXECUTIONS (40),
+ * BURST_WORKFLOW (default ticket-lifecycle, the bundled example; any workflow whose
+ * `comment` event adds one to data.commentCount will do), BURST_RUN (execution id
+ * prefix, default e2e), BURST_EXECUTIONS (40),
  * BURST_EVENTS (25), BURST_CONCURRENCY (16), BURST_TIMEOUT_SECONDS (600).
  *
  * Both commands are safe to run again (a Job may retry): executions that
@@ -20,7 +22,6 @@
  * Prints one JSON line; exits 0 on success, 1 on failure, 2 on bad usage.
  */
 
-const WORKFLOW = 'ticket-lifecycle';
 
 function setting(name, fallback) {
   const value = process.env[name] ?? fallback;
@@ -45,6 +46,7 @@ if (command !== 'send' && command !== 'check') usage(`unknown command '${command
 const config = {
   api: setting('FLOWPOOL_API_URL').replace(/\/$/, ''),
   token: setting('FLOWPOOL_API_TOKEN'),
+  workflow: setting('BURST_WORKFLOW', 'ticket-lifecycle'),
   run: setting('BURST_RUN', 'e2e'),
   executions: count('BURST_EXECUTIONS', 40),
   events: count('BURST_EVENTS', 25),
@@ -105,7 +107,7 @@ async function send() {
     await call(
       'POST',
       '/v1/executions',
-      { workflow: WORKFLOW, executionId: id, input: { title: `burst ${config.run}` } },
+      { workflow: config.workflow, executionId: id, input: { title: `burst ${config.run}` } },
       { expect: [201, 409] },
     );
   });

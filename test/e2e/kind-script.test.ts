@@ -1,7 +1,8 @@
 /**
  * test/e2e/kind.sh cannot run here (it needs Docker and kind), so what can be
- * checked without them is: it parses, shellcheck finds nothing, every file it
- * names exists, and the CI workflow runs it.
+ * checked without them is: it and the scenario it shares with test/node/run.sh
+ * (test/e2e/scenario.sh) parse, shellcheck finds nothing, every file they name
+ * exists, and the CI workflow runs it.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,6 +13,7 @@ import { parse } from 'yaml';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SCRIPT = path.join(ROOT, 'test/e2e/kind.sh');
+const SCENARIO = path.join(ROOT, 'test/e2e/scenario.sh');
 const WORKFLOW = path.join(ROOT, '.github/workflows/e2e-kind.yaml');
 
 function shellcheckPath(): string | undefined {
@@ -23,22 +25,28 @@ function shellcheckPath(): string | undefined {
 }
 
 describe('test/e2e/kind.sh', () => {
-  it('is an executable bash script that parses', () => {
+  it('is an executable bash script that parses, and so does the scenario it sources', () => {
     expect(fs.statSync(SCRIPT).mode & 0o111).not.toBe(0);
-    const result = spawnSync('bash', ['-n', SCRIPT], { encoding: 'utf8' });
-    expect(result.stderr).toBe('');
-    expect(result.status).toBe(0);
+    for (const file of [SCRIPT, SCENARIO]) {
+      const result = spawnSync('bash', ['-n', file], { encoding: 'utf8' });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+    }
+    expect(fs.readFileSync(SCRIPT, 'utf8')).toContain('source "$root/test/e2e/scenario.sh"');
   });
 
   const shellcheck = shellcheckPath();
   it.skipIf(shellcheck === undefined)('is shellcheck-clean (skipped without shellcheck)', () => {
-    const result = spawnSync(shellcheck!, ['-x', SCRIPT], { encoding: 'utf8' });
+    const result = spawnSync(shellcheck!, ['-x', '-P', 'SCRIPTDIR/../..', SCRIPT], {
+      encoding: 'utf8',
+      cwd: ROOT,
+    });
     expect(result.stdout + result.stderr).toBe('');
     expect(result.status).toBe(0);
   });
 
   it('names only files that exist', () => {
-    const text = fs.readFileSync(SCRIPT, 'utf8');
+    const text = fs.readFileSync(SCRIPT, 'utf8') + fs.readFileSync(SCENARIO, 'utf8');
     const named = [...text.matchAll(/\$root\/([\w./-]+)/g)]
       .map((match) => match[1]!)
       // Where it writes its diagnostics, created on failure.
@@ -54,6 +62,8 @@ describe('test/e2e/kind.sh', () => {
         'test/e2e/burst.mjs',
         'test/e2e/burst-jobs.yaml',
         'test/e2e/exactly-once.sql',
+        'test/e2e/workflow/Containerfile',
+        'test/e2e/scenario.sh',
       ]),
     );
     for (const file of named) expect(fs.existsSync(path.join(ROOT, file)), file).toBe(true);

@@ -103,11 +103,13 @@ node_image_services() {
   fi
 }
 
-# node_image_build TAG CONTEXT [DOCKERFILE]: builds with the network of the
-# host (npm ci reaches the registry through the machine's proxy).
+# node_image_build TAG CONTEXT [DOCKERFILE [BUILD OPTIONS...]]: builds with
+# the network of the host (npm ci reaches the registry through the machine's
+# proxy).
 node_image_build() {
   local tag="$1" context="$2" file="${3:-$2/Dockerfile}"
-  node_podman build --pull=never --network host -f "$file" -t "$tag" "$context"
+  shift 3 || shift $#
+  node_podman build --pull=never --network host -f "$file" -t "docker.io/library/$tag" "$@" "$context"
 }
 
 # node_image_load IMAGE...: copies images from podman into containerd's
@@ -121,4 +123,10 @@ node_image_load() {
     ctr --address "$containerd_socket" -n k8s.io images import "$archive" >/dev/null
     rm -f "$archive"
   done
+}
+
+node_images_prerequisites() {
+  node_image_node_base
+  node_image_pause
+  node_image_services
 }

@@ -13,10 +13,10 @@
 # Usage: test/tools/build.sh [--print-dir] [--force] [--node]
 #   --print-dir  print the bin directory and exit (builds nothing)
 #   --force      rebuild even when the cached binaries exist
-#   --node       also build kubelet, kube-controller-manager, kube-scheduler and
-#                kube-proxy for the single-node cluster of test/node/ (about
-#                200 s of two cores more on the first build; the normal test
-#                run skips them)
+#   --node       also build kubelet, kube-controller-manager, kube-scheduler,
+#                kube-proxy and kubectl for the single-node cluster of
+#                test/node/ (about 250 s of two cores more on the first build;
+#                the normal test run skips them)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -88,6 +88,7 @@ if $node; then
     "kube k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager ${kube_ldflags}"
     "kube k8s.io/kubernetes/cmd/kube-scheduler kube-scheduler ${kube_ldflags}"
     "kube k8s.io/kubernetes/cmd/kube-proxy kube-proxy ${kube_ldflags}"
+    "kube k8s.io/kubernetes/cmd/kubectl kubectl ${kube_ldflags}"
   )
 fi
 
