@@ -173,7 +173,7 @@ describe('errors the worker stores', () => {
     const [action] = await runtime.store.actionResults(tenant, calling.executionId);
     expect(action).toMatchObject({ status: 'failed' });
     expect(action?.error).toMatch(
-      /^ACTION_FAILED: action \S+:hook failed: POST https:\/\/svc:\*\*\*@h\/x\?password=\*\*\*/,
+      /^ACTION_FAILED: action hook failed: POST https:\/\/svc:\*\*\*@h\/x\?password=\*\*\*/,
     );
     expect(deadLetters).toContain('WORKFLOW_CODE: ');
     expect(deadLetters).toContain('ACTION_FAILED: ');

@@ -13,7 +13,18 @@ export interface ErrorRecord {
 
 export function errorRecord(error: unknown): ErrorRecord {
   const named = specific(error);
-  return { code: errorCode(named) ?? 'INTERNAL', message: cleanText(describeError(named)) };
+  return { code: errorCode(named) ?? 'INTERNAL', message: cleanText(messageOf(named)) };
+}
+
+/**
+ * A failed action is named without its event id: every place the error is
+ * stored already names the event, and listings cut long messages short.
+ */
+function messageOf(error: unknown): string {
+  if (!(error instanceof ActionFailedError)) return describeError(error);
+  // Event ids are UUIDs, so the action's name is all after the first ':'.
+  const actionName = error.actionKey.slice(error.actionKey.indexOf(':') + 1);
+  return `action ${actionName} failed: ${describeError(error.cause)}`;
 }
 
 /** A timed-out action is named as such wherever its failure travels. */
