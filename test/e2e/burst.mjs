@@ -22,7 +22,6 @@
  * Prints one JSON line; exits 0 on success, 1 on failure, 2 on bad usage.
  */
 
-
 function setting(name, fallback) {
   const value = process.env[name] ?? fallback;
   if (value === undefined || value === '') usage(`${name} is required`);
