@@ -149,6 +149,20 @@ check_exactly_once() {
   ((events == sent)) || die "$run: $events events stored, $sent sent"
 }
 
+# burst_to_ready RUN: seconds from the start of RUN's send Job (the first
+# events arrive then) to the first worker pod Ready, from the objects' own
+# timestamps (whole seconds).
+burst_to_ready() {
+  local run="$1" sent_at ready_at
+  sent_at="$(k get pods -l "job-name=$run-burst-send" \
+    -o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.startedAt}')"
+  ready_at="$(k get pods -l app.kubernetes.io/name=flowpool-worker \
+    -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].lastTransitionTime}{"\n"}{end}' |
+    sort | awk -v t="$sent_at" '$1 >= t { print; exit }')"
+  if [[ -z "$sent_at" || -z "$ready_at" ]]; then echo -; return 0; fi
+  echo $(($(date -d "$ready_at" +%s) - $(date -d "$sent_at" +%s)))
+}
+
 # first_ready_after T: seconds from T to the first sample with a ready worker.
 first_ready_after() {
   awk -v t="$1" '$1 >= t && $3 >= 1 { printf "%.1f", $1 - t; found = 1; exit } END { if (!found) print "-" }' "$e2e_samples"
@@ -194,6 +208,14 @@ scenario_install() {
   [[ "$ready" == 2 ]] || die "expected 2 operator replicas Ready, found ${ready:-0}"
   wait_until "an operator holds the leader Lease" 120 bash -c "[[ -n \"\$(kubectl ${FLOWPOOL_E2E_CONTEXT:+--context $FLOWPOOL_E2E_CONTEXT} -n $namespace get lease $release-operator -o jsonpath='{.spec.holderIdentity}')\" ]]"
   log "operator leader: $(lease_holder)"
+  # The image runs as its non-root user under the chart's security context,
+  # on a read-only root filesystem.
+  local uid
+  uid="$(k exec "deployment/$release-api" -- node -e 'console.log(process.getuid())')"
+  [[ "$uid" == 10001 ]] || die "the api runs as uid $uid, not 10001"
+  if k exec "deployment/$release-api" -- node -e 'require("node:fs").writeFileSync("/app/probe", "x")' 2>/dev/null; then
+    die "the api container could write to its root filesystem"
+  fi
   kc explain workflowworkerpools.spec.autoscaling >/dev/null
 }
 
@@ -213,6 +235,7 @@ scenario_first_burst() {
   wait_until "the pool has at least 2 workers" 180 replicas_at_least 2
   wait_until "a worker is Ready" 180 workers_ready
   figure backlog_to_first_worker_ready_s "$(first_ready_after "$(first_backlog_after "$begun")")"
+  figure burst_start_to_first_worker_ready_s "$(burst_to_ready e2e)"
   check_exactly_once e2e "$sent"
   figure burst_applied_s "$(elapsed "$begun" "$(now)")"
 
@@ -245,7 +268,8 @@ scenario_failover_and_wake() {
   begun="$(now)"
   sent="$(send_burst e2e-wake)"
   wait_until "a worker is Ready" 180 workers_ready
-  figure wake_from_zero_to_first_worker_ready_s "$(first_ready_after "$(first_backlog_after "$begun")")"
+  figure wake_backlog_to_first_worker_ready_s "$(first_ready_after "$(first_backlog_after "$begun")")"
+  figure wake_burst_start_to_first_worker_ready_s "$(burst_to_ready e2e-wake)"
   check_exactly_once e2e-wake "$sent"
   k rollout status "deployment/$release-operator" --timeout=300s
 }
@@ -294,13 +318,17 @@ scenario_drains() {
       const status = (pod.status?.containerStatuses ?? []).find((s) => s.name === "worker") ?? pod.status?.containerStatuses?.[0];
       const done = status?.state?.terminated ?? status?.lastState?.terminated;
       if (!done || !pod.metadata.deletionTimestamp) continue;
+      // deletionTimestamp is when the grace period ends; all in whole seconds.
       const asked = Date.parse(pod.metadata.deletionTimestamp) - (pod.metadata.deletionGracePeriodSeconds ?? 0) * 1000;
-      ended.set(pod.metadata.name, { exitCode: done.exitCode, reason: done.reason, seconds: (Date.parse(done.finishedAt) - asked) / 1000 });
+      const cost = pod.metadata.annotations?.["controller.kubernetes.io/pod-deletion-cost"] ?? "none";
+      ended.set(pod.metadata.name, { exitCode: done.exitCode, reason: done.reason, cost, seconds: Math.max(0, (Date.parse(done.finishedAt) - asked) / 1000) });
     }
     const all = [...ended.values()];
     const bad = [...ended].filter(([, e]) => e.exitCode !== 0).map(([name, e]) => `${name}: exit ${e.exitCode} (${e.reason})`);
     const seconds = all.map((e) => e.seconds).sort((a, b) => a - b);
-    console.log(JSON.stringify({ stopped: all.length, bad, medianDrainSeconds: seconds[Math.floor(seconds.length / 2)] ?? null, maxDrainSeconds: seconds.at(-1) ?? null }));
+    const costs = {};
+    for (const e of all) costs[e.cost] = (costs[e.cost] ?? 0) + 1;
+    console.log(JSON.stringify({ stopped: all.length, bad, deletionCosts: costs, medianDrainSeconds: seconds[Math.floor(seconds.length / 2)] ?? null, maxDrainSeconds: seconds.at(-1) ?? null }));
   ' "$e2e_pod_events")"
   log "stopped workers: $summary"
   local stopped
@@ -316,15 +344,17 @@ scenario_uninstall() {
   step "helm uninstall: the CRD stays (helm.sh/resource-policy: keep), nothing of the release remains"
   h uninstall "$release" --wait --timeout 5m
   kc get crd workflowworkerpools.flowpool.dev >/dev/null || die "the CRD was deleted with the release"
+  # Pods stop after their owners are gone: wait for them, then nothing is left.
+  wait_until "the release's pods are gone" 120 bash -c \
+    "[[ -z \"\$(kubectl ${FLOWPOOL_E2E_CONTEXT:+--context $FLOWPOOL_E2E_CONTEXT} -n $namespace get pods -l app.kubernetes.io/instance=$release -o name)\" ]]"
   local left
   left="$(k get all,jobs,secrets,configmaps,serviceaccounts,roles,rolebindings,leases,poddisruptionbudgets \
     -l "app.kubernetes.io/instance=$release" -o name 2>/dev/null)"
   left+="$(kc get clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings \
     -l "app.kubernetes.io/instance=$release" -o name 2>/dev/null)"
   [[ -z "$left" ]] || die "left behind by helm uninstall: $(tr '\n' ' ' <<<"$left")"
-  # No pod of the release is left running either.
-  wait_until "the release's pods are gone" 120 bash -c \
-    "[[ -z \"\$(kubectl ${FLOWPOOL_E2E_CONTEXT:+--context $FLOWPOOL_E2E_CONTEXT} -n $namespace get pods -l app.kubernetes.io/instance=$release -o name)\" ]]"
+  # The pool was applied apart from the release: it and its workers stay.
+  k get workflowworkerpools "$pool" >/dev/null || die "the pool went with the release"
 }
 
 # scenario_diagnostics DIR: objects, events and logs, for a failed run.
