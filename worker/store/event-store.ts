@@ -181,6 +181,25 @@ export interface CatchUpBase {
   more: boolean;
 }
 
+/** One execution a batched read asks for. */
+export interface BatchReadRequest {
+  tenant: string;
+  executionId: string;
+  /** The applied_seq of a folded state the caller holds: then no replay base is read if it is current. */
+  cachedSeq?: number;
+}
+
+/** One execution as a batched read found it. */
+export interface BatchRead {
+  loaded: LoadedExecution;
+  /** The replay base at applied_seq; undefined when the caller's cached state is current. */
+  base: ReplayBase | undefined;
+  /** Events after applied_seq (any status), in seq order. */
+  waiting: EventRecord[];
+  /** Events follow the last one read (the read was cut by its bounds). */
+  more: boolean;
+}
+
 /** An execution with what a worker needs to know before taking its lock. */
 export interface LoadedExecution {
   execution: ExecutionRecord;
@@ -236,6 +255,22 @@ export interface EventStore {
    * `expectedSeq`; otherwise throws FencedError and writes nothing.
    */
   commitBatch(batch: AppliedBatch, beforeFence?: () => Promise<void>): Promise<void>;
+  /**
+   * Many executions in one read (see batch-apply.ts): each one's row, the
+   * replay base unless its cached state is current, and the events waiting
+   * after applied_seq, bounded per execution like catchUpBase. Executions
+   * that do not exist are left out.
+   */
+  readBatch(requests: readonly BatchReadRequest[], bounds: ReadBounds): Promise<BatchRead[]>;
+  /**
+   * Commits many executions' batches in one transaction, each behind its own
+   * fence; returns the executionKey of each that committed (a fenced one
+   * writes nothing and the others commit).
+   */
+  commitBatches(
+    batches: readonly AppliedBatch[],
+    beforeFence?: (batch: AppliedBatch) => Promise<void>,
+  ): Promise<Set<string>>;
 
   /**
    * Pending action intents in (seq, position) order after `after`, bounded

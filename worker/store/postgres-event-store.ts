@@ -1,11 +1,14 @@
 import type { Knex } from 'knex';
 import { ConflictError, FencedError, FlowpoolError, NotFoundError } from '../errors.js';
+import { commitBatches, readBatch } from './batch-apply.js';
 import type {
   ActionCursor,
   ActionIntent,
   ActionOutcome,
   AppendedEvent,
   AppliedBatch,
+  BatchRead,
+  BatchReadRequest,
   CatchUpBase,
   DeadCulprit,
   DeadMarking,
@@ -321,6 +324,21 @@ export class PostgresEventStore implements EventStore {
     );
     const fetched = rows.length === 0 ? 0 : Number(rows[0]!.fetched);
     return { events: rows.map(toEvent), more: fetched > rows.length };
+  }
+
+  readBatch(requests: readonly BatchReadRequest[], bounds: ReadBounds): Promise<BatchRead[]> {
+    return readBatch(this.knex, requests, bounds);
+  }
+
+  async commitBatches(
+    batches: readonly AppliedBatch[],
+    beforeFence?: (batch: AppliedBatch) => Promise<void>,
+  ): Promise<Set<string>> {
+    if (!beforeFence) return commitBatches(this.knex, batches);
+    return this.knex.transaction(async (trx) => {
+      for (const batch of batches) await beforeFence(batch);
+      return commitBatches(trx, batches);
+    });
   }
 
   async commitBatch(batch: AppliedBatch, beforeFence?: () => Promise<void>): Promise<void> {
