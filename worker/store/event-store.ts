@@ -1,3 +1,5 @@
+import type { AppendResult, PublishedRef } from './append-batch.js';
+
 /**
  * The event store: everything the runtime reads from and writes to
  * PostgreSQL, the source of truth. Every method takes the tenant and every
@@ -212,6 +214,17 @@ export interface EventStore {
   /** Commits the event, its processing record and the outbox mark in one transaction. */
   appendEvent(event: NewEvent): Promise<AppendedEvent>;
   markPublished(tenant: string, eventIds: readonly string[]): Promise<void>;
+  /**
+   * Group commit (see append-batch.ts): many events of any executions in one
+   * transaction, with `published` (events of earlier batches whose notices
+   * went out) marked in the same commit. One result per event, in order.
+   */
+  appendEvents(
+    events: readonly NewEvent[],
+    published?: readonly PublishedRef[],
+  ): Promise<AppendResult[]>;
+  /** Marks events of any tenants published in one statement (rows held elsewhere are skipped). */
+  markPublishedRefs(refs: readonly PublishedRef[]): Promise<void>;
   /**
    * Pending events whose notice may be lost: never published and older than
    * `unpublishedOlderThanMs`, or published longer ago than `stalePublishedMs`.

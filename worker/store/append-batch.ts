@@ -1,0 +1,286 @@
+import type { Knex } from 'knex';
+import { ConflictError, NotFoundError } from '../errors.js';
+import type { AppendedEvent, NewEvent } from './event-store.js';
+
+const EXECUTIONS = 'workflow_executions';
+const EVENTS = 'workflow_events';
+const PROCESSING = 'workflow_event_processing';
+
+/** An event whose notice went out: its row may be marked published. */
+export interface PublishedRef {
+  tenant: string;
+  eventId: string;
+}
+
+/**
+ * One item's outcome in a group commit: its event (new, or the earlier one
+ * of a repeated key), or why it alone was refused (ConflictError,
+ * NotFoundError, or what the database said of its data).
+ */
+export type AppendResult = AppendedEvent | { error: unknown };
+
+/**
+ * Tries of one group statement that lost a race (an idempotency key
+ * committed by another transaction after this statement's snapshot, or a
+ * deadlock on execution rows). Each retry reads a fresh snapshot.
+ */
+const RACE_RETRIES = 3;
+
+/** SQLSTATEs of a lost race: unique_violation, deadlock_detected, serialization_failure. */
+const RACES = new Set(['23505', '40P01', '40001']);
+
+function sqlState(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A data exception (class 22): something in one item the database refused. */
+function isDataException(error: unknown): boolean {
+  return sqlState(error)?.startsWith('22') ?? false;
+}
+
+function keyOf(event: NewEvent): string | undefined {
+  if (!event.idempotencyKey) return undefined;
+  return JSON.stringify([event.tenant, event.executionId, event.idempotencyKey]);
+}
+
+/**
+ * Splits items into rounds in which no idempotency key repeats. A later
+ * item with the key of an earlier one in the same batch must see the
+ * earlier one's row (to come back as its duplicate, or as a conflict), so
+ * it goes in a later round: exactly what running them one after the other
+ * would give.
+ */
+export function roundsOf(events: readonly NewEvent[]): number[][] {
+  const rounds: number[][] = [];
+  const seen = new Map<string, number>();
+  events.forEach((event, index) => {
+    const key = keyOf(event);
+    const round = key === undefined ? 0 : (seen.get(key) ?? -1) + 1;
+    if (key !== undefined) seen.set(key, round);
+    while (rounds.length <= round) rounds.push([]);
+    rounds[round]!.push(index);
+  });
+  return rounds;
+}
+
+/**
+ * The group-commit statement: one transaction for many events across
+ * executions and tenants (the statement runs in autocommit, so one round
+ * trip and one commit).
+ *
+ * - Seqs: the executions taking new events are locked in (tenant,
+ *   execution_id) order, so two batches over the same executions wait for
+ *   each other instead of deadlocking, and `next_seq` is bumped by how many
+ *   new events each takes; an event's seq is `next_seq` before the bump plus
+ *   its rank in the batch. The row lock serialises writers per execution as
+ *   the single append does, so seqs commit in order and without gaps.
+ * - Idempotency keys: a key already stored returns that row (`same` tells
+ *   whether name and payload match). Hazard: that lookup reads the
+ *   statement's snapshot, taken before the execution lock was granted; a
+ *   key another transaction committed meanwhile surfaces as a unique
+ *   violation that aborts the whole statement (nothing written, no seq
+ *   skipped), and the caller runs it again on a fresh snapshot.
+ * - Marks: rows of earlier batches whose notices went out are marked
+ *   published in the same commit (rows another transaction holds are
+ *   skipped, as in markPublished: waiting on them could deadlock with a
+ *   worker, and an unmarked row only costs a resend by the relay).
+ *
+ * Keys must not repeat within `events` (see roundsOf).
+ */
+async function groupStatement(
+  knex: Knex,
+  events: readonly NewEvent[],
+  marks: readonly PublishedRef[],
+): Promise<AppendResult[]> {
+  const result = await knex.raw(
+    `with input as (
+       select * from unnest(?::int[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[])
+         as t(idx, tenant, execution_id, event_id, event_name, payload, user_id, idempotency_key)),
+     earlier as (
+       select i.idx, e.event_id, e.seq, (e.event_name = i.event_name and e.payload = i.payload::jsonb) as same
+         from input i
+         join ${EVENTS} e on e.tenant = i.tenant and e.execution_id = i.execution_id
+          and e.idempotency_key = i.idempotency_key),
+     fresh as (
+       select i.* from input i where not exists (select 1 from earlier r where r.idx = i.idx)),
+     counts as (
+       select tenant, execution_id, count(*)::bigint as n from fresh group by tenant, execution_id),
+     locked as (
+       select x.id, x.tenant, x.execution_id from ${EXECUTIONS} x
+        where (x.tenant, x.execution_id) in (select tenant, execution_id from counts)
+        order by x.tenant, x.execution_id
+        for update),
+     bumped as (
+       update ${EXECUTIONS} x set next_seq = x.next_seq + c.n
+         from locked l join counts c on c.tenant = l.tenant and c.execution_id = l.execution_id
+        where x.id = l.id
+       returning x.tenant, x.execution_id, x.next_seq - c.n as first_seq),
+     numbered as (
+       select f.idx, f.tenant, f.execution_id, f.event_id, f.event_name, f.payload, f.user_id,
+              f.idempotency_key,
+              b.first_seq + row_number() over (partition by f.tenant, f.execution_id order by f.idx) - 1 as seq
+         from fresh f join bumped b on b.tenant = f.tenant and b.execution_id = f.execution_id),
+     inserted as (
+       insert into ${EVENTS} (tenant, event_id, execution_id, seq, event_name, payload, user_id, idempotency_key)
+       select tenant, event_id, execution_id, seq, event_name, payload::jsonb, user_id, idempotency_key
+         from numbered
+       returning tenant, event_id),
+     processing as (
+       insert into ${PROCESSING} (tenant, event_id) select tenant, event_id from inserted),
+     marks as (
+       select * from unnest(?::text[], ?::uuid[]) as m(tenant, event_id)),
+     mark_events as (
+       select e.id, e.tenant, e.event_id from ${EVENTS} e
+         join marks m on e.tenant = m.tenant and e.event_id = m.event_id
+        where e.published_at is null
+        for update of e skip locked),
+     mark_processing as (
+       select p.processing_id from ${PROCESSING} p
+         join mark_events t on t.tenant = p.tenant and t.event_id = p.event_id
+        where p.status = 'pending'
+        for update of p skip locked),
+     marked_events as (
+       update ${EVENTS} e set published_at = now() from mark_events t where e.id = t.id),
+     marked_processing as (
+       update ${PROCESSING} p set status = 'published', updated_at = now()
+         from mark_processing t where p.processing_id = t.processing_id)
+     select idx, event_id, seq, null::boolean as same from numbered
+     union all
+     select idx, event_id, seq, same from earlier`,
+    [
+      events.map((_, index) => index),
+      events.map((e) => e.tenant),
+      events.map((e) => e.executionId),
+      events.map((e) => e.eventId),
+      events.map((e) => e.name),
+      events.map((e) => JSON.stringify(e.payload ?? {})),
+      events.map((e) => e.userId ?? null),
+      events.map((e) => e.idempotencyKey ?? null),
+      marks.map((m) => m.tenant),
+      marks.map((m) => m.eventId),
+    ] as unknown as Knex.RawBinding[],
+  );
+  const rows = result.rows as Array<{
+    idx: number;
+    event_id: string;
+    seq: string;
+    same: boolean | null;
+  }>;
+  const outcomes: AppendResult[] = events.map((event) => ({
+    error: new NotFoundError(`execution ${event.executionId}`),
+  }));
+  for (const row of rows) {
+    const event = events[row.idx]!;
+    if (row.same === null) {
+      outcomes[row.idx] = { eventId: row.event_id, seq: Number(row.seq), duplicate: false };
+    } else if (row.same) {
+      outcomes[row.idx] = { eventId: row.event_id, seq: Number(row.seq), duplicate: true };
+    } else {
+      outcomes[row.idx] = {
+        error: new ConflictError(
+          'IDEMPOTENCY_CONFLICT',
+          `idempotencyKey ${event.idempotencyKey} was already used with another event or payload`,
+        ),
+      };
+    }
+  }
+  return outcomes;
+}
+
+/**
+ * Appends a round (keys unique) in one statement, retrying lost races. When
+ * the database refuses the data of some item (a class 22 error), or the race
+ * keeps being lost, each item goes alone through `appendOne`, so one bad item
+ * fails only itself. Any other error (the database is down) fails the round.
+ */
+async function appendRound(
+  knex: Knex,
+  events: readonly NewEvent[],
+  marks: readonly PublishedRef[],
+  appendOne: (event: NewEvent) => Promise<AppendedEvent>,
+): Promise<AppendResult[]> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await groupStatement(knex, events, marks);
+    } catch (error) {
+      const race = RACES.has(sqlState(error) ?? '');
+      if (race && attempt < RACE_RETRIES) continue;
+      if (!race && !isDataException(error)) throw error;
+      const alone: AppendResult[] = [];
+      for (const event of events) {
+        try {
+          alone.push(await appendOne(event));
+        } catch (itemError) {
+          alone.push({ error: itemError });
+        }
+      }
+      return alone;
+    }
+  }
+}
+
+/**
+ * Appends events of any executions and tenants as a group commit: one
+ * statement (one transaction) per round of distinct idempotency keys,
+ * usually one. Results are in the order of `events`; a round that failed
+ * as a whole (the database unreachable: nothing of it committed) gives its
+ * error to each of its items.
+ */
+export async function appendBatch(
+  knex: Knex,
+  events: readonly NewEvent[],
+  marks: readonly PublishedRef[],
+  appendOne: (event: NewEvent) => Promise<AppendedEvent>,
+): Promise<AppendResult[]> {
+  const results: AppendResult[] = new Array(events.length);
+  let pendingMarks = marks;
+  for (const round of roundsOf(events)) {
+    let outcomes: AppendResult[];
+    try {
+      outcomes = await appendRound(
+        knex,
+        round.map((index) => events[index]!),
+        pendingMarks,
+        appendOne,
+      );
+    } catch (error) {
+      // Nothing of this round committed; earlier rounds did and keep their results.
+      outcomes = round.map(() => ({ error }));
+    }
+    pendingMarks = [];
+    round.forEach((index, position) => {
+      results[index] = outcomes[position]!;
+    });
+  }
+  return results;
+}
+
+/**
+ * Marks rows published whose notices went out, for any tenants, in one
+ * statement; rows another transaction holds are skipped (see groupStatement).
+ * Used when no group commit comes along to carry the marks.
+ */
+export async function markPublishedRefs(knex: Knex, marks: readonly PublishedRef[]): Promise<void> {
+  if (marks.length === 0) return;
+  await knex.raw(
+    `with marks as (
+       select * from unnest(?::text[], ?::uuid[]) as m(tenant, event_id)),
+     mark_events as (
+       select e.id, e.tenant, e.event_id from ${EVENTS} e
+         join marks m on e.tenant = m.tenant and e.event_id = m.event_id
+        where e.published_at is null
+        for update of e skip locked),
+     mark_processing as (
+       select p.processing_id from ${PROCESSING} p
+         join mark_events t on t.tenant = p.tenant and t.event_id = p.event_id
+        where p.status = 'pending'
+        for update of p skip locked),
+     marked_events as (
+       update ${EVENTS} e set published_at = now() from mark_events t where e.id = t.id)
+     update ${PROCESSING} p set status = 'published', updated_at = now()
+       from mark_processing t where p.processing_id = t.processing_id`,
+    [marks.map((m) => m.tenant), marks.map((m) => m.eventId)] as unknown as Knex.RawBinding[],
+  );
+}
