@@ -3,13 +3,15 @@ import { Value } from '@sinclair/typebox/value';
 import { checkSize, DEFAULT_SIZE_LIMITS, type SizeLimits } from '../client/limits.js';
 import { BadInputError, NotFoundError } from '../errors.js';
 import { IDENTIFIER_RULE, isIdentifier } from '../identifiers.js';
+import type { AppendResult, PublishedRef } from '../store/append-batch.js';
 import type {
   EventRecord,
   EventStore,
   ExecutionRecord,
   HistoryPage,
+  NewEvent,
 } from '../store/event-store.js';
-import { Batcher } from '../stream/batcher.js';
+import { GroupBatcher, type Settled } from '../stream/batcher.js';
 import type { Notice, StreamTransport } from '../stream/transport.js';
 import { declaredEvent, type WorkflowDefinition } from '../workflow/definition.js';
 import { initialState } from '../workflow/reducer.js';
@@ -41,9 +43,26 @@ export interface EnqueuedEvent {
   duplicate: boolean;
 }
 
+/** One item's outcome in enqueueEvents: its event, or the error it alone was refused with. */
+export type EnqueueOutcome = Settled<EnqueuedEvent>;
+
 export type PublishFailureListener = (error: unknown, eventId: string) => void;
 
+export interface WorkflowServiceOptions {
+  /**
+   * How long published marks wait for the next group commit to carry them
+   * before going in a statement of their own (default 1000 ms). Keep it
+   * under the relay's unpublishedAfterMs, or the relay resends notices that
+   * did go out (harmless, but work for nothing).
+   */
+  markIdleMs?: number;
+  /** Most events one group commit carries (default 1000). */
+  maxBatch?: number;
+}
+
 const WORKFLOW_CACHE_SIZE = 100_000;
+const DEFAULT_MARK_IDLE_MS = 1_000;
+const DEFAULT_MAX_BATCH = 1_000;
 
 export function checkIdentifier(field: string, value: string): void {
   if (!isIdentifier(value)) throw new BadInputError(field, IDENTIFIER_RULE);
@@ -60,6 +79,18 @@ function firstSchemaError(schema: Parameters<typeof Value.Errors>[0], value: unk
  * events. Enqueue is a transactional outbox: the event is accepted once its
  * row commits; the stream notice is sent after the commit, and the relay
  * resends it if that send fails.
+ *
+ * Enqueues group-commit: calls arriving while a commit is in flight go
+ * together in the next one (one statement, one transaction), then their
+ * notices go out in one XADD pipeline, one per execution. The published mark
+ * that tells the relay a notice went out rides in the next group commit (or,
+ * when none comes within markIdleMs, in a statement of its own), never in a
+ * second transaction per enqueue. Hazard: until its mark lands, a notice that
+ * did go out looks unpublished, so the relay may resend it once; a duplicate
+ * notice finds nothing to do. A notice that never went out (XADD failed, or
+ * the process died between the commit and the XADD) is never marked, and the
+ * relay sends it after unpublishedAfterMs: a lost notice delays work, never
+ * loses it.
  */
 export class WorkflowService {
   /**
@@ -68,16 +99,30 @@ export class WorkflowService {
    * still exists is settled by the insert itself.
    */
   private readonly workflows = new Map<string, { name: string; version: number }>();
-  /** Notices of commits that finish together go out in one pipeline, and are marked in one update. */
-  private readonly notices: Batcher<Notice & { eventId: string }>;
+  /** Lookups in flight, so concurrent enqueues to one new execution read it once. */
+  private readonly loading = new Map<string, Promise<{ name: string; version: number }>>();
+  private readonly appends: GroupBatcher<NewEvent, EnqueuedEvent>;
+  /** Events whose notices went out, waiting to be marked published. */
+  private marks: PublishedRef[] = [];
+  private markTimer: NodeJS.Timeout | undefined;
+  private appending = false;
+  private readonly markIdleMs: number;
 
   constructor(
     private readonly store: EventStore,
     private readonly transport: StreamTransport,
     private readonly registry: WorkflowRegistry,
     private readonly onPublishFailure: PublishFailureListener = () => {},
+    options: WorkflowServiceOptions = {},
   ) {
-    this.notices = new Batcher((notices) => this.publishBatch(notices));
+    this.markIdleMs = options.markIdleMs ?? DEFAULT_MARK_IDLE_MS;
+    this.appends = new GroupBatcher(
+      (events) => this.groupCommit(events),
+      options.maxBatch ?? DEFAULT_MAX_BATCH,
+      (moreWaiting) => {
+        if (!moreWaiting) this.scheduleMarks();
+      },
+    );
   }
 
   async startExecution(request: StartExecutionInput): Promise<ExecutionRecord> {
@@ -97,7 +142,7 @@ export class WorkflowService {
     // The data is what every later read and replay of the execution carries.
     const limits = request.limits ?? DEFAULT_SIZE_LIMITS;
     checkSize('input', start.data, limits.executionDataBytes, 'DATA_TOO_LARGE');
-    return this.store.createExecution({
+    const created = await this.store.createExecution({
       tenant: request.tenant,
       executionId,
       workflowName: definition.name,
@@ -105,9 +150,42 @@ export class WorkflowService {
       state: start.state,
       data: start.data,
     });
+    this.remember(`${request.tenant}\u0000${executionId}`, {
+      name: definition.name,
+      version: definition.version,
+    });
+    return created;
   }
 
+  /** Enqueues one event; it shares its commit with the enqueues in flight with it. */
   async enqueueEvent(request: EnqueueEventInput): Promise<EnqueuedEvent> {
+    return this.appends.add(await this.prepare(request));
+  }
+
+  /**
+   * Enqueues many events (of any executions) together: one result per
+   * request, in order. Each is checked and committed on its own terms: a bad
+   * request, an unknown execution or a reused idempotency key fails only
+   * itself. The rest go in one group commit (more when over maxBatch).
+   */
+  async enqueueEvents(requests: readonly EnqueueEventInput[]): Promise<EnqueueOutcome[]> {
+    const prepared = await Promise.all(
+      requests.map((request) =>
+        this.prepare(request).then(
+          (event): Settled<NewEvent> => ({ ok: true, value: event }),
+          (error: unknown): Settled<NewEvent> => ({ ok: false, error }),
+        ),
+      ),
+    );
+    const valid: NewEvent[] = [];
+    for (const item of prepared) if (item.ok) valid.push(item.value);
+    const committed = await this.appends.addAll(valid);
+    let next = 0;
+    return prepared.map((item) => (item.ok ? committed[next++]! : item));
+  }
+
+  /** Checks a request and makes its event, before it joins a group commit. */
+  private async prepare(request: EnqueueEventInput): Promise<NewEvent> {
     checkIdentifier('tenant', request.tenant);
     const workflow = await this.workflowOf(request.tenant, request.executionId);
     const definition = this.registry.get(workflow.name, workflow.version);
@@ -122,7 +200,7 @@ export class WorkflowService {
     ) {
       throw new BadInputError('idempotencyKey', 'must be 1-200 characters');
     }
-    const appended = await this.store.appendEvent({
+    return {
       tenant: request.tenant,
       executionId: request.executionId,
       eventId: randomUUID(),
@@ -130,10 +208,7 @@ export class WorkflowService {
       payload,
       idempotencyKey: request.idempotencyKey ?? null,
       userId: request.userId ?? null,
-    });
-    if (!appended.duplicate)
-      await this.publish(request.tenant, request.executionId, appended.eventId);
-    return appended;
+    };
   }
 
   private async workflowOf(
@@ -143,15 +218,27 @@ export class WorkflowService {
     const key = `${tenant}\u0000${executionId}`;
     const known = this.workflows.get(key);
     if (known) return known;
-    const execution = await this.store.getExecution(tenant, executionId);
-    if (!execution) throw new NotFoundError(`execution ${executionId}`);
-    const workflow = { name: execution.workflowName, version: execution.workflowVersion };
+    const inFlight = this.loading.get(key);
+    if (inFlight) return inFlight;
+    const loading = this.store
+      .getExecution(tenant, executionId)
+      .then((execution) => {
+        if (!execution) throw new NotFoundError(`execution ${executionId}`);
+        const workflow = { name: execution.workflowName, version: execution.workflowVersion };
+        this.remember(key, workflow);
+        return workflow;
+      })
+      .finally(() => this.loading.delete(key));
+    this.loading.set(key, loading);
+    return loading;
+  }
+
+  private remember(key: string, workflow: { name: string; version: number }): void {
     if (this.workflows.size >= WORKFLOW_CACHE_SIZE) {
       const oldest = this.workflows.keys().next().value;
       if (oldest !== undefined) this.workflows.delete(oldest);
     }
     this.workflows.set(key, workflow);
-    return workflow;
   }
 
   private checkEvent(definition: WorkflowDefinition, event: string, payload: unknown): void {
@@ -169,26 +256,73 @@ export class WorkflowService {
   }
 
   /**
-   * Runs after the commit, never inside it. A failure here loses nothing: the
-   * row stays unpublished and the relay sends the notice later.
+   * One group commit: the events in one transaction (carrying the marks of
+   * earlier notices), then their notices. Nothing goes to Redis before the
+   * commit, so a notice never names an event that might not exist.
    */
-  private async publish(tenant: string, executionId: string, eventId: string): Promise<void> {
+  private async groupCommit(events: NewEvent[]): Promise<Array<Settled<EnqueuedEvent>>> {
+    this.appending = true;
     try {
-      await this.notices.add({ tenant, executionId, eventId });
-    } catch (error) {
-      this.onPublishFailure(error, eventId);
+      const marks = this.takeMarks();
+      const results = await this.store.appendEvents(events, marks);
+      await this.publishNew(events, results);
+      return results.map((result) =>
+        'error' in result ? { ok: false, error: result.error } : { ok: true, value: result },
+      );
+    } finally {
+      this.appending = false;
     }
   }
 
-  private async publishBatch(notices: ReadonlyArray<Notice & { eventId: string }>): Promise<void> {
-    await this.transport.publish(notices);
-    const byTenant = new Map<string, string[]>();
-    for (const notice of notices) {
-      const ids = byTenant.get(notice.tenant) ?? [];
-      ids.push(notice.eventId);
-      byTenant.set(notice.tenant, ids);
+  /**
+   * Runs after the commit, never inside it: one notice per execution that
+   * took new events (the catch-up applies all of them), in one pipeline. A
+   * failure here loses nothing: the rows stay unmarked and the relay sends
+   * their notices later.
+   */
+  private async publishNew(events: NewEvent[], results: AppendResult[]): Promise<void> {
+    const fresh: PublishedRef[] = [];
+    const notices = new Map<string, Notice>();
+    events.forEach((event, index) => {
+      const result = results[index]!;
+      if ('error' in result || result.duplicate) return;
+      fresh.push({ tenant: event.tenant, eventId: result.eventId });
+      const key = `${event.tenant}\u0000${event.executionId}`;
+      if (!notices.has(key)) {
+        notices.set(key, {
+          tenant: event.tenant,
+          executionId: event.executionId,
+          eventId: result.eventId,
+        });
+      }
+    });
+    if (notices.size === 0) return;
+    try {
+      await this.transport.publish([...notices.values()]);
+      this.marks.push(...fresh);
+    } catch (error) {
+      for (const ref of fresh) this.onPublishFailure(error, ref.eventId);
     }
-    for (const [tenant, ids] of byTenant) await this.store.markPublished(tenant, ids);
+  }
+
+  private takeMarks(): PublishedRef[] {
+    const marks = this.marks;
+    this.marks = [];
+    return marks;
+  }
+
+  /** With no group commit in sight, the marks go on their own after markIdleMs. */
+  private scheduleMarks(): void {
+    if (this.marks.length === 0 || this.markTimer !== undefined) return;
+    this.markTimer = setTimeout(() => {
+      this.markTimer = undefined;
+      // A group commit in flight carries them, or schedules this again after.
+      if (this.appending) return;
+      const marks = this.takeMarks();
+      // An unmarked row costs at most a resend by the relay, so a failure is not retried.
+      this.store.markPublishedRefs(marks).catch(() => {});
+    }, this.markIdleMs);
+    this.markTimer.unref();
   }
 
   getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined> {
