@@ -340,6 +340,21 @@ scenario_drains() {
   figure drain_max_s "$(sed -n 's/.*"maxDrainSeconds":\([0-9.]*\).*/\1/p' <<<"$summary")"
 }
 
+# Error lines (pino level 50 and up) the release's programs logged; shown,
+# not failed on: a run that passes with errors logged still needs a look.
+scenario_logged_errors() {
+  local selector errors
+  for selector in app.kubernetes.io/component=operator app.kubernetes.io/component=api \
+    app.kubernetes.io/name=flowpool-worker; do
+    errors="$(k logs -l "$selector" --all-containers --prefix --tail=-1 2>/dev/null |
+      grep -E '"level":(50|60)' || true)"
+    if [[ -n "$errors" ]]; then
+      log "logged errors ($selector): $(wc -l <<<"$errors") lines, e.g. $(head -n 3 <<<"$errors" | cut -c1-400)"
+    fi
+    figure "logged_errors_${selector##*=}" "$(grep -c . <<<"$errors" || true)"
+  done
+}
+
 scenario_uninstall() {
   step "helm uninstall: the CRD stays (helm.sh/resource-policy: keep), nothing of the release remains"
   h uninstall "$release" --wait --timeout 5m
@@ -386,6 +401,7 @@ scenario_run() {
   scenario_failover_and_wake
   scenario_upgrade
   scenario_drains
+  scenario_logged_errors
   scenario_uninstall
   figure scenario_total_s "$((SECONDS - e2e_started))"
 }
