@@ -173,6 +173,42 @@ describe('the client library', () => {
     expect(await client.getHistory('C-bad')).toEqual([]);
   });
 
+  it('enqueues many events at once with a result per event', async () => {
+    await client.startExecution({ workflow: 'counter', executionId: 'C-bulk-1' });
+    await client.startExecution({ workflow: 'counter', executionId: 'C-bulk-2' });
+    await other.startExecution({ workflow: 'counter', executionId: 'C-bulk-other' });
+    const results = await client.enqueueEvents([
+      { executionId: 'C-bulk-1', event: 'add', payload: { amount: 1 }, idempotencyKey: 'b-1' },
+      { executionId: 'C-bulk-2', event: 'add', payload: { amount: 10 } },
+      { executionId: 'C-bulk-1', event: 'add', payload: { amount: 1 }, idempotencyKey: 'b-1' },
+      { executionId: 'C-bulk-1', event: 'add', payload: { amount: 5 }, idempotencyKey: 'b-1' },
+      { executionId: 'C-bulk-1', event: 'add', payload: { amount: 'x' } },
+      { executionId: 'C-bulk-other', event: 'add', payload: { amount: 1 } },
+      { executionId: 'C-bulk-2', event: 'add', payload: { amount: 20 } },
+      { executionId: 'C-bulk-1', event: 'finish' },
+    ]);
+    expect(results.map((r) => (r.status === 'error' ? r.code : r.status))).toEqual([
+      'accepted',
+      'accepted',
+      'duplicate',
+      'IDEMPOTENCY_CONFLICT',
+      'BAD_INPUT',
+      'NOT_FOUND',
+      'accepted',
+      'accepted',
+    ]);
+    expect(results[2]).toEqual({ ...results[0], status: 'duplicate' });
+    expect(results[4]).toMatchObject({ field: 'payload' });
+    expect(results.flatMap((r) => (r.status === 'error' ? [] : [r.seq]))).toEqual([1, 1, 1, 2, 2]);
+    await waitUntilSettled(rt);
+    expect(await client.getExecution('C-bulk-1')).toMatchObject({
+      state: 'done',
+      data: { total: 1 },
+    });
+    expect(await client.getExecution('C-bulk-2')).toMatchObject({ data: { total: 30 } });
+    expect(await other.getHistory('C-bulk-other')).toEqual([]);
+  });
+
   it('says UNAVAILABLE when PostgreSQL cannot be reached', async () => {
     const offline = createFlowpoolClient({
       databaseUrl: `postgres://nobody@127.0.0.1:${await freePort()}/none`,

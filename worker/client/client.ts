@@ -2,9 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
-import { BadInputError, errorCode } from '../errors.js';
+import { BadInputError, type ErrorCode, errorCode, FlowpoolError } from '../errors.js';
 import { backoffMs } from '../runtime/backoff.js';
-import { checkIdentifier, WorkflowService } from '../runtime/workflow-service.js';
+import {
+  checkIdentifier,
+  type EnqueueOutcome,
+  WorkflowService,
+} from '../runtime/workflow-service.js';
 import { PostgresEventStore } from '../store/postgres-event-store.js';
 import { RedisStreamTransport } from '../stream/redis-stream-transport.js';
 import type { WorkflowDefinition } from '../workflow/definition.js';
@@ -86,6 +90,20 @@ export interface EnqueueResult extends EnqueuedEventView {
   duplicate: boolean;
 }
 
+/** At most this many events in one enqueueEvents call. */
+export const MAX_BULK_EVENTS = 10_000;
+
+/**
+ * One event's outcome in enqueueEvents: accepted (committed now), duplicate
+ * (an earlier event with the same idempotency key and payload, whose id and
+ * seq are returned), or error with the stable code it alone failed with
+ * (`BAD_INPUT` naming `field`, `NOT_FOUND`, `IDEMPOTENCY_CONFLICT`,
+ * `UNAVAILABLE` after the client's tries, `INTERNAL` for anything else).
+ */
+export type EnqueueItemResult =
+  | { status: 'accepted' | 'duplicate'; eventId: string; seq: number }
+  | { status: 'error'; code: ErrorCode | 'INTERNAL'; message: string; field?: string };
+
 export interface HistoryOptions {
   /** Only events with a larger seq (default 0: from the start). */
   afterSeq?: number;
@@ -104,6 +122,15 @@ export interface FlowpoolClient {
     request: StartExecutionRequest<I>,
   ): Promise<StartedExecution<D>>;
   enqueueEvent<P = unknown>(request: EnqueueEventRequest<P>): Promise<EnqueueResult>;
+  /**
+   * Enqueues many events (of any executions of this tenant) in as few
+   * commits as they fit (usually one): a result per request, in order. One
+   * bad request fails only itself. Items the database or Redis could not take
+   * are tried again like enqueueEvent's (see `enqueueAttempts`).
+   */
+  enqueueEvents<P = unknown>(
+    requests: ReadonlyArray<EnqueueEventRequest<P>>,
+  ): Promise<EnqueueItemResult[]>;
   getExecution<D = unknown>(executionId: string): Promise<ExecutionView<D> | undefined>;
   getHistory(executionId: string, options?: HistoryOptions): Promise<HistoryEntry[]>;
   /** Closes the PostgreSQL pool and the Redis connection. */
@@ -144,6 +171,32 @@ async function withRetries<T>(attempts: number, work: () => Promise<T>): Promise
       await sleep(backoffMs(attempt, ENQUEUE_RETRY_BASE_MS, ENQUEUE_RETRY_MAX_MS));
     }
   }
+}
+
+function itemResult(outcome: EnqueueOutcome, ownKey: boolean): EnqueueItemResult {
+  if (outcome.ok) {
+    const { eventId, seq, duplicate } = outcome.value;
+    // A generated key can only repeat our own earlier try: to the caller it is new.
+    return { status: duplicate && !ownKey ? 'duplicate' : 'accepted', eventId, seq };
+  }
+  const error = asUnavailable(outcome.error, 'PostgreSQL or Redis');
+  if (error instanceof BadInputError) {
+    return { status: 'error', code: error.code, message: error.message, field: error.field };
+  }
+  if (error instanceof FlowpoolError) {
+    return { status: 'error', code: error.code, message: error.message };
+  }
+  // Never hand out what the database said: it may name internals.
+  return { status: 'error', code: 'INTERNAL', message: 'the event could not be stored' };
+}
+
+/** Checks what the client checks of one request before it goes to the service. */
+function checkRequest(request: EnqueueEventRequest): void {
+  checkIdentifier('executionId', request.executionId);
+  checkStorable('event', request.event);
+  checkStorable('payload', request.payload);
+  checkStorable('idempotencyKey', request.idempotencyKey);
+  checkStorable('userId', request.userId);
 }
 
 /** Builds a client over its own PostgreSQL pool and Redis connection. */
@@ -203,11 +256,7 @@ export function createFlowpoolClient(options: FlowpoolClientOptions): FlowpoolCl
 
     enqueueEvent<P>(request: EnqueueEventRequest<P>) {
       return guarded(async () => {
-        checkIdentifier('executionId', request.executionId);
-        checkStorable('event', request.event);
-        checkStorable('payload', request.payload);
-        checkStorable('idempotencyKey', request.idempotencyKey);
-        checkStorable('userId', request.userId);
+        checkRequest(request);
         // A key of our own, so that our retries (and only they) find the first try's event.
         const ownKey = request.idempotencyKey === undefined;
         const idempotencyKey = request.idempotencyKey ?? `client:${randomUUID()}`;
@@ -217,6 +266,42 @@ export function createFlowpoolClient(options: FlowpoolClientOptions): FlowpoolCl
         // A generated key can only repeat our own earlier try: to the caller it is new.
         return { eventId, seq, duplicate: ownKey ? false : duplicate };
       });
+    },
+
+    async enqueueEvents<P>(requests: ReadonlyArray<EnqueueEventRequest<P>>) {
+      if (!Array.isArray(requests) || requests.length > MAX_BULK_EVENTS) {
+        throw new BadInputError('requests', `must be an array of at most ${MAX_BULK_EVENTS}`);
+      }
+      const results: EnqueueItemResult[] = new Array(requests.length);
+      // Each item with a key, our own when the caller gave none, so a retry finds its first try.
+      let waiting = requests.flatMap((request, index) => {
+        try {
+          checkRequest(request);
+        } catch (error) {
+          results[index] = itemResult({ ok: false, error }, false);
+          return [];
+        }
+        const ownKey = request.idempotencyKey === undefined;
+        const idempotencyKey = request.idempotencyKey ?? `client:${randomUUID()}`;
+        return [{ index, ownKey, input: { tenant, ...request, idempotencyKey } }];
+      });
+      for (let attempt = 1; waiting.length > 0; attempt += 1) {
+        const outcomes = await service.enqueueEvents(waiting.map((item) => item.input));
+        const retry: typeof waiting = [];
+        waiting.forEach((item, i) => {
+          const outcome = outcomes[i]!;
+          const unavailable =
+            !outcome.ok &&
+            errorCode(asUnavailable(outcome.error, 'PostgreSQL or Redis')) === 'UNAVAILABLE';
+          if (unavailable && attempt < enqueueAttempts) retry.push(item);
+          else results[item.index] = itemResult(outcome, item.ownKey);
+        });
+        waiting = retry;
+        if (waiting.length > 0) {
+          await sleep(backoffMs(attempt, ENQUEUE_RETRY_BASE_MS, ENQUEUE_RETRY_MAX_MS));
+        }
+      }
+      return results;
     },
 
     getExecution<D>(executionId: string) {

@@ -33,10 +33,12 @@ export {
   DEFAULT_GROUP,
   DEFAULT_STREAM,
   type EnqueueEventRequest,
+  type EnqueueItemResult,
   type EnqueueResult,
   type FlowpoolClient,
   type FlowpoolClientOptions,
   type HistoryOptions,
+  MAX_BULK_EVENTS,
   type StartExecutionRequest,
 } from './client.js';
 export type {
