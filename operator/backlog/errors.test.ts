@@ -111,6 +111,24 @@ describe('toReadError', () => {
     });
   });
 
+  it('never passes on a password the client or Redis quoted', () => {
+    const quoting = systemError(
+      'ECONNREFUSED',
+      'connect ECONNREFUSED for redis://svc:hunter2@10.0.0.7:6379?password=s3cr3t',
+    );
+    const unreachable = toReadError(retriesExhausted, {
+      status: 'reconnecting',
+      lastError: quoting,
+    });
+    const refused = toReadError(
+      Object.assign(new Error('ERR unknown option password=hunter2'), { name: 'ReplyError' }),
+    );
+    for (const error of [unreachable, refused]) {
+      expect(error.message).not.toMatch(/hunter2|s3cr3t/);
+      expect(error.message).toContain('***');
+    }
+  });
+
   it('keeps the code of its own errors', () => {
     expect(toReadError(new BacklogError('Timeout', 'reading s: no answer within 5 ms'))).toEqual({
       code: 'Timeout',

@@ -1,3 +1,4 @@
+import { redactText } from '../../worker/observability/redact.js';
 import type { BacklogErrorCode, BacklogReadError } from './types.js';
 
 /** Thrown inside the reader and turned into a BacklogReadError at its edge. */
@@ -95,7 +96,18 @@ function unavailable(error: Error, connection: ConnectionState | undefined): Bac
  */
 const NOT_SERVING = new Set(['LOADING', 'BUSY', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN']);
 
+/**
+ * The error of a failed read, as conditions, Events and logs show it. The
+ * text comes from Redis and the client; it passes through redactText in
+ * case either quotes a URL or a password (status is readable by everyone
+ * who may read the pool).
+ */
 export function toReadError(error: unknown, connection?: ConnectionState): BacklogReadError {
+  const described = describeReadError(error, connection);
+  return { code: described.code, message: redactText(described.message) };
+}
+
+function describeReadError(error: unknown, connection?: ConnectionState): BacklogReadError {
   if (error instanceof BacklogError) return { code: error.code, message: error.message };
   if (!(error instanceof Error)) return { code: 'RedisUnavailable', message: String(error) };
   const code = redisErrorCode(error);
@@ -106,7 +118,7 @@ export function toReadError(error: unknown, connection?: ConnectionState): Backl
     case 'EXECABORT': {
       // A MULTI refused as a whole: the reason is the first queued command's error.
       const first = (error as { previousErrors?: unknown[] }).previousErrors?.[0];
-      return first instanceof Error ? toReadError(first, connection) : refused(error);
+      return first instanceof Error ? describeReadError(first, connection) : refused(error);
     }
     case 'WRONGTYPE':
       return { code: 'WrongType', message: `the key is not a stream: ${error.message}` };
