@@ -629,6 +629,108 @@ describe('HTTP API', () => {
     });
   });
 
+  describe('POST /v1/events/batch', () => {
+    it('enqueues events of several executions with a result per event', async () => {
+      const one = await start({ workflow: 'ticket-lifecycle' });
+      const two = await start({ workflow: 'ticket-lifecycle' });
+      const theirs = await start({ workflow: 'ticket-lifecycle' }, GLOBEX);
+      const first = await enqueue(one.executionId, {
+        event: 'comment',
+        payload: { text: 'first' },
+        idempotencyKey: 'b-k',
+      });
+      const events = [
+        { executionId: one.executionId, event: 'comment', payload: { text: 'a' } },
+        { executionId: two.executionId, event: 'assign', payload: { assignee: 'bo' } },
+        {
+          executionId: one.executionId,
+          event: 'comment',
+          payload: { text: 'first' },
+          idempotencyKey: 'b-k',
+        },
+        {
+          executionId: one.executionId,
+          event: 'comment',
+          payload: { text: 'other' },
+          idempotencyKey: 'b-k',
+        },
+        { executionId: one.executionId, event: 'comment', payload: { text: 1 } },
+        { executionId: theirs.executionId, event: 'resolve' },
+        { executionId: two.executionId, event: 'comment', payload: { text: 'x'.repeat(70_000) } },
+        { executionId: two.executionId, event: 'comment', payload: { text: 'b' } },
+      ];
+      const response = await call(app, 'POST', '/v1/events/batch', { body: { events } });
+      expect(response.statusCode, response.body).toBe(200);
+      const { results } = response.json() as {
+        results: Array<{
+          status: string;
+          eventId?: string;
+          seq?: number;
+          httpStatus?: number;
+          error?: { code: string; field?: string };
+        }>;
+      };
+      expect(
+        results.map((r) => (r.status === 'error' ? `${r.httpStatus} ${r.error?.code}` : r.status)),
+      ).toEqual([
+        'accepted',
+        'accepted',
+        'duplicate',
+        '409 IDEMPOTENCY_CONFLICT',
+        '400 BAD_INPUT',
+        '404 NOT_FOUND',
+        '413 PAYLOAD_TOO_LARGE',
+        'accepted',
+      ]);
+      expect(results[2]).toMatchObject({ eventId: first.json().eventId, seq: 1 });
+      expect(results[0]).toMatchObject({ seq: 2, eventId: expect.stringMatching(UUID) });
+      expect(results.map((r) => r.seq)).toEqual([
+        2,
+        1,
+        1,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        2,
+      ]);
+      expect(results[4]?.error?.field).toBe('payload');
+      // The other tenant's execution got nothing.
+      const history = await call(app, 'GET', `/v1/executions/${theirs.executionId}/events`, {
+        token: GLOBEX,
+      });
+      expect(history.json().events).toEqual([]);
+    });
+
+    it('refuses a malformed or oversized batch as a whole', async () => {
+      const { executionId } = await start({ workflow: 'ticket-lifecycle' });
+      const before = await rowCounts(rt);
+      const cases: Array<[unknown, number, string]> = [
+        [{ events: [] }, 400, 'events'],
+        [{ events: [{ executionId: 'bad id', event: 'resolve' }] }, 400, 'events.0.executionId'],
+        [{ events: [{ executionId, event: 'resolve', extra: 1 }] }, 400, 'events.0.extra'],
+        [
+          { events: Array.from({ length: 501 }, () => ({ executionId, event: 'resolve' })) },
+          400,
+          'events',
+        ],
+      ];
+      for (const [body, status, field] of cases) {
+        const response = await call(app, 'POST', '/v1/events/batch', { body });
+        expect(response.statusCode, response.body).toBe(status);
+        expect(response.json().error.field).toBe(field);
+      }
+      const huge = Array.from({ length: 20 }, () => ({
+        executionId,
+        event: 'comment',
+        payload: { text: 'x'.repeat(60_000) },
+      }));
+      const tooBig = await call(app, 'POST', '/v1/events/batch', { body: { events: huge } });
+      expect(tooBig.statusCode).toBe(413);
+      expect(await rowCounts(rt)).toEqual(before);
+    });
+  });
+
   describe('/openapi.json', () => {
     it('documents every route, with bearer auth on the /v1 routes', async () => {
       const response = await call(app, 'GET', '/openapi.json', { token: null });
@@ -646,6 +748,7 @@ describe('HTTP API', () => {
         [
           'POST /v1/executions',
           'POST /v1/executions/{executionId}/events',
+          'POST /v1/events/batch',
           'GET /v1/executions/{executionId}',
           'GET /v1/executions/{executionId}/events',
           'GET /v1/events/{eventId}',
@@ -757,6 +860,7 @@ describe('HTTP API when a dependency is down', () => {
       const requests: Array<[method: 'GET' | 'POST', url: string, body?: unknown]> = [
         ['POST', '/v1/executions', { workflow: 'ticket-lifecycle' }],
         ['POST', '/v1/executions/T-1/events', { event: 'resolve' }],
+        ['POST', '/v1/events/batch', { events: [{ executionId: 'T-1', event: 'resolve' }] }],
         ['GET', '/v1/executions/T-1'],
         ['GET', '/v1/executions/T-1/events'],
         ['GET', '/v1/events/00000000-0000-4000-8000-000000000000'],
@@ -795,6 +899,7 @@ describe('HTTP API when a dependency is down', () => {
         },
         startExecution: rt.service.startExecution.bind(rt.service),
         enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
+        enqueueEvents: rt.service.enqueueEvents.bind(rt.service),
         historyPage: rt.service.historyPage.bind(rt.service),
       },
     };

@@ -12,7 +12,7 @@ import { executionView, historyEntry, startedView } from '../client/views.js';
 import { type ApiSettings, DEFAULT_API_SETTINGS } from '../config/api-settings.js';
 import { BadInputError, NotFoundError, UnknownWorkflowError } from '../errors.js';
 import type { DeadLetters } from '../runtime/dead-letters.js';
-import type { WorkflowService } from '../runtime/workflow-service.js';
+import type { EnqueueOutcome, WorkflowService } from '../runtime/workflow-service.js';
 import type { EventStore } from '../store/event-store.js';
 import type { StreamTransport } from '../stream/transport.js';
 import { TokenAuthenticator } from './auth.js';
@@ -44,7 +44,7 @@ declare module 'fastify' {
 export interface ApiRuntime {
   service: Pick<
     WorkflowService,
-    'startExecution' | 'enqueueEvent' | 'getExecution' | 'historyPage'
+    'startExecution' | 'enqueueEvent' | 'enqueueEvents' | 'getExecution' | 'historyPage'
   >;
   store: Pick<EventStore, 'getEvent' | 'ping'>;
   deadLetters: Pick<DeadLetters, 'list' | 'retry'>;
@@ -313,10 +313,39 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
       request.tenant = tenant;
     });
     await registerTenantLimits(v1, settings.tenants);
-    registerV1Routes(v1, runtime, metrics, settings);
+    registerV1Routes(v1, runtime, metrics, settings, readiness);
   });
 
   return app;
+}
+
+type BatchItem =
+  | { status: 'accepted' | 'duplicate'; eventId: string; seq: number }
+  | { status: 'error'; httpStatus: number; error: HttpError['body']['error'] };
+
+/**
+ * One event's result in a batch: what the single enqueue would have answered
+ * for it, as public as that answer (no internal text in a 5xx).
+ */
+async function batchItem(
+  outcome: EnqueueOutcome,
+  readiness: Readiness,
+  request: FastifyRequest,
+): Promise<BatchItem> {
+  if (outcome.ok) {
+    const { eventId, seq, duplicate } = outcome.value;
+    return { status: duplicate ? 'duplicate' : 'accepted', eventId, seq };
+  }
+  let answer = toHttpError(outcome.error);
+  if (answer === undefined) {
+    const report = await readiness().catch(() => ({ ready: false, checks: {} }));
+    answer = report.ready ? INTERNAL : UNAVAILABLE;
+  }
+  if (answer.status >= 500) {
+    request.log.error({ err: outcome.error, status: answer.status }, 'batch item failed');
+  }
+  const sent = publicAnswer(answer);
+  return { status: 'error', httpStatus: sent.status, error: sent.body.error };
 }
 
 type Req<T extends { Body?: unknown; Params?: unknown; Querystring?: unknown }> = FastifyRequest<{
@@ -330,6 +359,7 @@ function registerV1Routes(
   runtime: ApiRuntime,
   metrics: ApiMetrics,
   settings: ApiSettings,
+  readiness: Readiness,
 ): void {
   const { service } = runtime;
   const limits = settings.sizes;
@@ -410,6 +440,55 @@ function registerV1Routes(
       metrics.enqueued.inc({ result: result.duplicate ? 'duplicate' : 'new' });
       reply.header('location', `/v1/events/${result.eventId}`);
       return reply.code(202).send({ eventId: result.eventId, seq: result.seq });
+    },
+  );
+
+  app.post(
+    '/v1/events/batch',
+    {
+      schema: {
+        tags: ['executions'],
+        operationId: 'enqueueEvents',
+        summary: 'Enqueue many events at once (applied asynchronously)',
+        description:
+          `Up to ${S.MAX_BATCH_EVENTS} events of any of the tenant's executions, committed ` +
+          'together. Each event gets its own result, in order: accepted, duplicate (a ' +
+          'repeated idempotencyKey with the same event and payload: the first eventId), or ' +
+          'error with the status and body the single enqueue would have answered. One bad ' +
+          'event fails only itself. A malformed body is a 400 for the whole request; when ' +
+          'nothing could be committed because PostgreSQL or Redis is down, a 503. The batch ' +
+          "counts as one request against the tenant's rate and in-flight limits.",
+        body: S.EnqueueBatchBody,
+        response: {
+          200: { ...S.EnqueueBatchResult, description: 'A result per event, in order' },
+          ...S.errorResponses(413, 415),
+        },
+      },
+    },
+    async (request: Req<{ Body: Static<typeof S.EnqueueBatchBody> }>, reply) => {
+      const outcomes = await service.enqueueEvents(
+        request.body.events.map((item) => ({
+          tenant: request.tenant,
+          executionId: item.executionId,
+          event: item.event,
+          payload: item.payload,
+          idempotencyKey: item.idempotencyKey,
+          limits,
+        })),
+      );
+      const results = [];
+      for (const outcome of outcomes) {
+        const result = await batchItem(outcome, readiness, request);
+        if (result.status !== 'error')
+          metrics.enqueued.inc({ result: result.status === 'duplicate' ? 'duplicate' : 'new' });
+        results.push(result);
+      }
+      // Nothing stored and the store is down: one answer a caller can retry as a whole.
+      const committed = results.some((result) => result.status !== 'error');
+      if (!committed && results.some((r) => r.status === 'error' && r.httpStatus === 503)) {
+        return send(reply, UNAVAILABLE);
+      }
+      return reply.code(200).send({ results });
     },
   );
 

@@ -112,6 +112,7 @@ describe('error text in API answers', () => {
       service: {
         startExecution: rt.service.startExecution.bind(rt.service),
         enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
+        enqueueEvents: rt.service.enqueueEvents.bind(rt.service),
         historyPage: rt.service.historyPage.bind(rt.service),
         getExecution: async () => {
           throw error;

@@ -105,32 +105,89 @@ export const Execution = Type.Object({
   appliedSeq: Type.Integer({ minimum: 0 }),
 });
 
-export const EnqueueEventBody = Type.Object(
-  {
-    event: Type.String({
+const eventFields = {
+  event: Type.String({
+    minLength: 1,
+    maxLength: 200,
+    pattern: NO_NUL_PATTERN,
+    examples: ['comment'],
+  }),
+  payload: Type.Optional(
+    Type.Unknown({ description: "Checked against the event's payload schema" }),
+  ),
+  idempotencyKey: Type.Optional(
+    Type.String({
       minLength: 1,
       maxLength: 200,
       pattern: NO_NUL_PATTERN,
-      examples: ['comment'],
+      description: 'A retry with the same key and payload returns the first eventId',
     }),
-    payload: Type.Optional(
-      Type.Unknown({ description: "Checked against the event's payload schema" }),
-    ),
-    idempotencyKey: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 200,
-        pattern: NO_NUL_PATTERN,
-        description: 'A retry with the same key and payload returns the first eventId',
-      }),
+  ),
+};
+
+export const EnqueueEventBody = Type.Object(eventFields, { additionalProperties: false });
+
+export const EnqueuedEvent = Type.Object({
+  eventId: Type.String({ format: 'uuid' }),
+  seq: Type.Integer({ minimum: 1 }),
+});
+
+/** Most events one POST /v1/events/batch carries (the body is also held to 1 MiB). */
+export const MAX_BATCH_EVENTS = 500;
+
+export const EnqueueBatchBody = Type.Object(
+  {
+    events: Type.Array(
+      Type.Object({ executionId: ExecutionId, ...eventFields }, { additionalProperties: false }),
+      {
+        minItems: 1,
+        maxItems: MAX_BATCH_EVENTS,
+        description: `1-${MAX_BATCH_EVENTS} events, of any executions of the tenant`,
+      },
     ),
   },
   { additionalProperties: false },
 );
 
-export const EnqueuedEvent = Type.Object({
-  eventId: Type.String({ format: 'uuid' }),
-  seq: Type.Integer({ minimum: 1 }),
+const committedItem = (status: 'accepted' | 'duplicate', description: string) =>
+  Type.Object(
+    {
+      status: Type.Literal(status),
+      eventId: Type.String({ format: 'uuid' }),
+      seq: Type.Integer({ minimum: 1 }),
+    },
+    { description },
+  );
+
+export const EnqueueBatchResult = Type.Object({
+  results: Type.Array(
+    Type.Union([
+      committedItem('accepted', 'Committed now; workers will apply it'),
+      committedItem(
+        'duplicate',
+        'An earlier event with the same idempotencyKey and payload: its eventId and seq',
+      ),
+      Type.Object(
+        {
+          status: Type.Literal('error'),
+          httpStatus: Type.Integer({
+            description: 'What POST /v1/executions/{executionId}/events would have answered',
+          }),
+          error: Type.Object({
+            code: Type.String({
+              description:
+                'BAD_INPUT, PAYLOAD_TOO_LARGE, NOT_FOUND, IDEMPOTENCY_CONFLICT, ' +
+                'UNKNOWN_WORKFLOW, UNAVAILABLE or INTERNAL',
+            }),
+            message: Type.String(),
+            field: Type.Optional(Type.String()),
+          }),
+        },
+        { description: 'This event alone was refused; nothing of it was stored' },
+      ),
+    ]),
+    { description: 'One result per event, in the order sent' },
+  ),
 });
 
 export const EventStatus = Type.Union([

@@ -85,6 +85,7 @@ describe('per-tenant request bounds', () => {
       service: {
         startExecution: rt.service.startExecution.bind(rt.service),
         enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
+        enqueueEvents: rt.service.enqueueEvents.bind(rt.service),
         historyPage: rt.service.historyPage.bind(rt.service),
         getExecution: async (tenant, executionId) => {
           if (tenant === 'acme') {
@@ -143,6 +144,7 @@ describe('per-tenant request bounds', () => {
       service: {
         startExecution: rt.service.startExecution.bind(rt.service),
         enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
+        enqueueEvents: rt.service.enqueueEvents.bind(rt.service),
         historyPage: rt.service.historyPage.bind(rt.service),
         getExecution: async (tenant, executionId) => {
           entered++;
@@ -189,6 +191,7 @@ describe('per-tenant request bounds', () => {
       service: {
         startExecution: rt.service.startExecution.bind(rt.service),
         enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
+        enqueueEvents: rt.service.enqueueEvents.bind(rt.service),
         historyPage: rt.service.historyPage.bind(rt.service),
         getExecution: async (tenant, executionId) => {
           entered++;
