@@ -1,8 +1,11 @@
 import { DEFAULT_WORKER_SETTINGS } from '../config/worker-settings.js';
-import { LockBusyError, PoisonNoticeError, WorkflowCodeError } from '../errors.js';
-import type { ExecutionLock, Lease } from '../lock/execution-lock.js';
+import { FencedError, LockBusyError, PoisonNoticeError, WorkflowCodeError } from '../errors.js';
+import type { BatchLock, HeldLocks } from '../lock/batch-lock.js';
+import type { Lease } from '../lock/execution-lock.js';
+import { executionKey } from '../store/batch-apply.js';
 import type {
   AppliedBatch,
+  BatchRead,
   EventOutcome,
   EventPage,
   EventRecord,
@@ -23,8 +26,10 @@ const DEFAULT_STATE_CACHE_BYTES = DEFAULT_WORKER_SETTINGS.stateCacheBytes;
 
 export interface ProcessorOptions {
   workerId: string;
-  /** Events applied per transaction. */
+  /** Events of one execution applied per transaction (and read per execution). */
   batchSize: number;
+  /** Executions applied together in one batch (one lock call, one read, one commit). */
+  maxExecutions?: number;
   /** A snapshot is written whenever applied_seq crosses a multiple of this. */
   snapshotEvery: number;
   /** Test seam: runs inside the commit transaction just before the fence. */
@@ -58,36 +63,333 @@ export function lockResource(notice: Notice): string {
   return `${notice.tenant.length}:${notice.tenant}:${notice.executionId}`;
 }
 
+const DEFAULT_MAX_EXECUTIONS = 100;
+/** Lock attempts for an execution another holder has, as the single lock tried (redlock's retries). */
+const BUSY_ATTEMPTS = 3;
+const BUSY_DELAY_MS = 40;
+
+/** A notice waiting for a batch, and how to answer its caller. */
+interface Waiter {
+  notice: Notice;
+  key: string;
+  heartbeat: Heartbeat;
+  attempts: number;
+  resolve(result: ProcessResult): void;
+  reject(error: unknown): void;
+}
+
+/** What one batch decided for one execution. */
+interface Plan {
+  waiter: Waiter;
+  lease: Lease;
+  definition: WorkflowDefinition;
+  execution: ExecutionRecord;
+  hasPendingActions: boolean;
+  result: ProcessResult;
+  batch?: AppliedBatch;
+  failure?: WorkflowCodeError;
+  /** The batch read did not bring all it needs: the single-execution catch-up takes over. */
+  continueAlone: boolean;
+}
+
 /**
  * Applies every committed, unapplied event of one execution in seq order:
  * idempotent catch-up, so a duplicate or late notice simply finds nothing to do.
+ *
+ * Notices arriving together are applied in batches across executions: the
+ * first waits for nothing (a batch starts on the next turn of the event
+ * loop), and those arriving while a batch runs form the next one. A batch
+ * takes its executions' locks in one Redis call, reads them in one
+ * statement, folds in memory and commits them in one statement with a
+ * fence each; an execution whose lock is busy or whose fence fails drops
+ * out alone. Actions then run under each execution's own lock.
  */
 export class ExecutionProcessor {
   private readonly states: StateCache;
+  private readonly queue: Waiter[] = [];
+  /** Executions in a running batch: their next notice waits for the batch after. */
+  private readonly running = new Set<string>();
+  private scheduled = false;
 
   constructor(
     private readonly store: EventStore,
     private readonly registry: WorkflowRegistry,
-    private readonly lock: ExecutionLock,
+    private readonly locks: BatchLock,
     private readonly actions: ActionRunner,
     private readonly options: ProcessorOptions,
   ) {
     this.states = new StateCache(options.stateCacheBytes ?? DEFAULT_STATE_CACHE_BYTES);
   }
 
-  async process(notice: Notice, heartbeat: Heartbeat = () => {}): Promise<ProcessResult> {
-    // A duplicate or late notice is the common case once catch-up batches:
-    // one read tells there is nothing to do, without the lock's round trips.
-    const loaded = await this.load(notice);
-    const { execution } = loaded;
-    const nothingWaiting =
-      execution.status === 'blocked' || execution.appliedSeq >= execution.nextSeq - 1;
-    if (nothingWaiting && !loaded.hasPendingActions) {
-      return { ...emptyResult(), blocked: execution.status === 'blocked' };
+  process(notice: Notice, heartbeat: Heartbeat = () => {}): Promise<ProcessResult> {
+    return new Promise<ProcessResult>((resolve, reject) => {
+      const key = executionKey(notice.tenant, notice.executionId);
+      this.queue.push({ notice, key, heartbeat, attempts: 0, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /**
+   * Starts a batch on the next turn: the notices of one read reach here in
+   * the same turn, through a few promise steps each, and go together.
+   */
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const batch = this.takeBatch();
+      if (batch.length > 0) void this.runBatch(batch);
+    });
+  }
+
+  /** The queued notices of executions not already in a batch, one per execution. */
+  private takeBatch(): Waiter[] {
+    const limit = this.options.maxExecutions ?? DEFAULT_MAX_EXECUTIONS;
+    const taken: Waiter[] = [];
+    for (let i = 0; i < this.queue.length && taken.length < limit; ) {
+      const waiter = this.queue[i]!;
+      if (this.running.has(waiter.key)) {
+        i += 1;
+        continue;
+      }
+      this.running.add(waiter.key);
+      taken.push(waiter);
+      this.queue.splice(i, 1);
     }
-    return this.lock.withLock(lockResource(notice), (lease) =>
-      this.catchUp(notice, lease, loaded, heartbeat),
+    return taken;
+  }
+
+  private async runBatch(waiters: Waiter[]): Promise<void> {
+    let locks: HeldLocks | undefined;
+    const settled = new Set<Waiter>();
+    const settle = (waiter: Waiter, outcome: { result: ProcessResult } | { error: unknown }) => {
+      if (settled.has(waiter)) return;
+      settled.add(waiter);
+      this.running.delete(waiter.key);
+      if ('result' in outcome) waiter.resolve(outcome.result);
+      else waiter.reject(outcome.error);
+      this.schedule();
+    };
+    try {
+      locks = await this.locks.acquire(waiters.map((w) => lockResource(w.notice)));
+      const busy = new Set(locks.busy);
+      const held: Waiter[] = [];
+      for (const waiter of waiters) {
+        if (busy.has(lockResource(waiter.notice))) {
+          settled.add(waiter);
+          this.running.delete(waiter.key);
+          this.retryBusy(waiter);
+        } else held.push(waiter);
+      }
+      if (held.length > 0) await this.applyHeld(held, locks, settle);
+    } catch (error) {
+      // The lock call, the read or the commit failed: an outage most likely
+      // (the delivery handler checks, and then counts nothing), or the
+      // commit met another writer in a deadlock, which is contention, like
+      // a busy lock.
+      await locks?.release();
+      for (const waiter of waiters)
+        settle(waiter, {
+          error: isWriteConflict(error) ? new LockBusyError(lockResource(waiter.notice)) : error,
+        });
+    }
+  }
+
+  /** Another holder has the lock: try again shortly, as the single lock did, then give up. */
+  private retryBusy(waiter: Waiter): void {
+    waiter.attempts += 1;
+    if (waiter.attempts >= BUSY_ATTEMPTS) {
+      waiter.reject(new LockBusyError(lockResource(waiter.notice)));
+      // Its execution's next notice may be queued behind it.
+      this.schedule();
+      return;
+    }
+    const delay = BUSY_DELAY_MS + Math.floor(Math.random() * (BUSY_DELAY_MS / 2));
+    setTimeout(() => {
+      this.queue.push(waiter);
+      this.schedule();
+    }, delay);
+  }
+
+  private async applyHeld(
+    held: Waiter[],
+    locks: HeldLocks,
+    settle: (waiter: Waiter, outcome: { result: ProcessResult } | { error: unknown }) => void,
+  ): Promise<void> {
+    const reads = await this.store.readBatch(
+      held.map((w) => ({
+        tenant: w.notice.tenant,
+        executionId: w.notice.executionId,
+        cachedSeq: this.states.seqOf(w.notice.tenant, w.notice.executionId),
+      })),
+      this.bounds(),
     );
+    const byKey = new Map(
+      reads.map((r) => [
+        executionKey(r.loaded.execution.tenant, r.loaded.execution.executionId),
+        r,
+      ]),
+    );
+    const plans: Plan[] = [];
+    const done: Waiter[] = [];
+    const answers = new Map<Waiter, { result: ProcessResult } | { error: unknown }>();
+    for (const waiter of held) {
+      const read = byKey.get(waiter.key);
+      const lease = locks.lease(lockResource(waiter.notice));
+      try {
+        if (!read) throw unknownExecution(waiter.notice);
+        if (!lease) throw new LockBusyError(lockResource(waiter.notice));
+        plans.push(this.plan(waiter, lease, read));
+      } catch (error) {
+        answers.set(waiter, { error });
+        done.push(waiter);
+      }
+    }
+    const toCommit: AppliedBatch[] = [];
+    for (const plan of plans) {
+      if (!plan.batch) continue;
+      // Committing after losing the lock would be refused by the fence anyway; stop early.
+      if (plan.lease.signal.aborted) {
+        plan.batch = undefined;
+        plan.failure = undefined;
+        plan.continueAlone = false;
+        answers.set(plan.waiter, { error: new LockBusyError(lockResource(plan.waiter.notice)) });
+        continue;
+      }
+      toCommit.push(plan.batch);
+    }
+    const committed =
+      toCommit.length === 0
+        ? new Set<string>()
+        : await this.store.commitBatches(
+            toCommit,
+            this.options.beforeFence && ((batch) => this.options.beforeFence!(batch)),
+          );
+    const alone: Plan[] = [];
+    for (const plan of plans) {
+      if (answers.has(plan.waiter)) {
+        done.push(plan.waiter);
+        continue;
+      }
+      const batch = plan.batch;
+      if (batch && !committed.has(plan.waiter.key)) {
+        answers.set(plan.waiter, { error: new FencedError(batch.executionId, batch.expectedSeq) });
+        done.push(plan.waiter);
+        continue;
+      }
+      if (batch) this.afterCommit(plan, batch);
+      plan.waiter.heartbeat();
+      const intents = batch?.outcomes.some((o) => o.kind === 'applied' && o.actions.length > 0);
+      if (intents) plan.hasPendingActions = true;
+      if (plan.continueAlone || plan.hasPendingActions) {
+        alone.push(plan);
+        continue;
+      }
+      answers.set(plan.waiter, plan.failure ? { error: plan.failure } : { result: plan.result });
+      done.push(plan.waiter);
+    }
+    // One release for every execution with nothing left to do, then the answers.
+    await locks.release(done.map((w) => lockResource(w.notice)));
+    for (const waiter of done) settle(waiter, answers.get(waiter)!);
+    await Promise.all(
+      alone.map(async (plan) => {
+        try {
+          settle(plan.waiter, { result: await this.finishAlone(plan) });
+        } catch (error) {
+          settle(plan.waiter, { error });
+        } finally {
+          await locks.release([lockResource(plan.waiter.notice)]);
+        }
+      }),
+    );
+  }
+
+  /**
+   * Decides one execution's part of a batch from what the batched read
+   * brought: its state (cached, or replayed from the base) and the events
+   * waiting after applied_seq, up to the first that workflow code throws for.
+   */
+  private plan(waiter: Waiter, lease: Lease, read: BatchRead): Plan {
+    const execution = read.loaded.execution;
+    const definition = this.registry.get(execution.workflowName, execution.workflowVersion);
+    const plan: Plan = {
+      waiter,
+      lease,
+      definition,
+      execution,
+      hasPendingActions: read.loaded.hasPendingActions,
+      result: emptyResult(),
+      continueAlone: false,
+    };
+    const cached = this.states.take(execution);
+    if (execution.status === 'blocked') {
+      plan.result.blocked = true;
+      return plan;
+    }
+    if (!read.base && !cached) {
+      // The cached state went meanwhile: the single-execution catch-up replays.
+      plan.continueAlone = true;
+      return plan;
+    }
+    if (read.base && read.waiting.length === 0 && read.more) {
+      // The byte bound cut the replay short: the catch-up folds it page by page.
+      plan.continueAlone = true;
+      return plan;
+    }
+    const runnable = contiguousPending(read.waiting, execution.appliedSeq);
+    if (runnable.length === 0) {
+      if (cached) this.states.keep(execution, cached);
+      plan.result.blocked = read.waiting[0]?.status === 'dead';
+      return plan;
+    }
+    let current: WorkflowState;
+    if (cached) current = cached;
+    else {
+      const replayed = replayFrom(definition, execution, read.base!);
+      plan.result.eventsReplayed = replayed.eventsRead;
+      current = replayed;
+    }
+    const decided = this.decideBatch(definition, execution, current, runnable);
+    plan.batch = decided.batch;
+    plan.failure = decided.failure;
+    // Events past the read wait: the catch-up reads on once this batch commits.
+    plan.continueAlone = !decided.failure && runnable.length === read.waiting.length && read.more;
+    return plan;
+  }
+
+  private afterCommit(plan: Plan, batch: AppliedBatch): void {
+    tally(plan.result, batch.outcomes);
+    plan.execution = {
+      ...plan.execution,
+      appliedSeq: batch.outcomes.at(-1)!.seq,
+      state: batch.state,
+      data: batch.data,
+      status: batch.status,
+    };
+    this.states.keep(plan.execution, { state: batch.state, data: batch.data });
+  }
+
+  /** What a batch left to do for one execution: read on, run its actions; still under its lock. */
+  private async finishAlone(plan: Plan): Promise<ProcessResult> {
+    const { waiter, lease, execution } = plan;
+    if (plan.continueAlone) {
+      const rest = await this.catchUp(
+        waiter.notice,
+        lease,
+        { execution, hasPendingActions: plan.hasPendingActions },
+        waiter.heartbeat,
+      );
+      return merge(plan.result, rest);
+    }
+    plan.result.actionsRun = await this.actions.runPending(
+      plan.definition,
+      execution,
+      lease.signal,
+      waiter.heartbeat,
+    );
+    if (plan.failure) throw plan.failure;
+    return plan.result;
   }
 
   /**
@@ -231,10 +533,7 @@ export class ExecutionProcessor {
 
   private async load(notice: Notice): Promise<LoadedExecution> {
     const loaded = await this.store.loadExecution(notice.tenant, notice.executionId);
-    if (!loaded)
-      throw new PoisonNoticeError(
-        `unknown execution ${notice.executionId} of tenant ${notice.tenant}`,
-      );
+    if (!loaded) throw unknownExecution(notice);
     return loaded;
   }
 
@@ -295,6 +594,30 @@ export class ExecutionProcessor {
   }
 }
 
+/** PostgreSQL's deadlock_detected and serialization_failure, read from the SQLSTATE. */
+function isWriteConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === '40P01' || code === '40001';
+}
+
+function unknownExecution(notice: Notice): PoisonNoticeError {
+  return new PoisonNoticeError(
+    `unknown execution ${notice.executionId} of tenant ${notice.tenant}`,
+  );
+}
+
+/** A batch's result followed by the single-execution catch-up's. */
+function merge(first: ProcessResult, rest: ProcessResult): ProcessResult {
+  return {
+    applied: first.applied + rest.applied,
+    rejected: first.rejected + rest.rejected,
+    eventsReplayed: first.eventsReplayed + rest.eventsReplayed,
+    actionsRun: first.actionsRun + rest.actionsRun,
+    blocked: rest.blocked,
+    outcomes: [...first.outcomes, ...rest.outcomes],
+  };
+}
+
 function emptyResult(): ProcessResult {
   return {
     applied: 0,
@@ -336,6 +659,11 @@ export class StateCache {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** The applied_seq of the state kept for an execution, without taking it. */
+  seqOf(tenant: string, executionId: string): number | undefined {
+    return this.entries.get(JSON.stringify([tenant, executionId]))?.seq;
   }
 
   take(execution: ExecutionRecord): WorkflowState | undefined {

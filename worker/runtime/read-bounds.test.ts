@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from '../../test/support/runtime.js';
-import { RedlockExecutionLock } from '../lock/redlock-execution-lock.js';
+import { BatchLock } from '../lock/batch-lock.js';
 import type {
   ActionCursor,
   ActionIntent,
+  BatchRead,
+  BatchReadRequest,
   CatchUpBase,
   EventPage,
   ReadBounds,
@@ -70,6 +72,17 @@ class MeasuredStore extends PostgresEventStore {
     return read;
   }
 
+  override async readBatch(
+    requests: readonly BatchReadRequest[],
+    bounds: ReadBounds,
+  ): Promise<BatchRead[]> {
+    const reads = await super.readBatch(requests, bounds);
+    // Bounded per execution: each execution's part counts as one read.
+    for (const read of reads)
+      this.note([...(read.base?.events ?? []), ...read.waiting].map((e) => e.payload));
+    return reads;
+  }
+
   override async eventsAfter(
     tenant: string,
     executionId: string,
@@ -100,10 +113,8 @@ describe('what a worker reads into memory for one delivery', () => {
   afterAll(() => rt.close());
 
   function processor(store: MeasuredStore): ExecutionProcessor {
-    const lock = new RedlockExecutionLock(rt.redisHandle.redis, {
+    const lock = new BatchLock(rt.redisHandle.redis, {
       ttlMs: 5_000,
-      retryCount: 3,
-      retryDelayMs: 40,
       keyPrefix: rt.settings.lockPrefix,
     });
     return new ExecutionProcessor(

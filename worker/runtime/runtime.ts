@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { DEFAULT_WORKER_SETTINGS } from '../config/worker-settings.js';
+import { BatchLock } from '../lock/batch-lock.js';
 import { RedlockExecutionLock } from '../lock/redlock-execution-lock.js';
 import { PostgresEventStore } from '../store/postgres-event-store.js';
 import { RedisStreamTransport } from '../stream/redis-stream-transport.js';
@@ -87,7 +88,11 @@ export function createRuntime({ knex, redis, registry, settings, logger }: Runti
     timeoutMs: settings.actionTimeoutMs,
     readBytes: settings.readBytes,
   });
-  const processor = new ExecutionProcessor(store, registry, lock, actions, {
+  const batchLock = new BatchLock(redis, {
+    ttlMs: settings.lockTtlMs,
+    keyPrefix: settings.lockPrefix,
+  });
+  const processor = new ExecutionProcessor(store, registry, batchLock, actions, {
     workerId: settings.workerId,
     batchSize: settings.applyBatchSize,
     snapshotEvery: settings.snapshotEvery,
