@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { autoscaleBench } from './autoscale.js';
+import { enqueueBench } from './enqueue.js';
 import { historyBench } from './history.js';
 import { latencyBench } from './latency.js';
 import { type BenchEnv, describeMachine, startEnv } from './lib/env.js';
@@ -16,6 +17,7 @@ import { throughputBench } from './throughput.js';
 const BENCHES: Record<string, (env: BenchEnv) => Promise<unknown>> = {
   throughput: throughputBench,
   latency: latencyBench,
+  enqueue: enqueueBench,
   limits: limitsBench,
   history: historyBench,
   autoscale: autoscaleBench,

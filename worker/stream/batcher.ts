@@ -11,7 +11,8 @@ interface Waiting<T, R> {
  * Coalesces calls made while an earlier flush is in flight into one flush,
  * with a result per item: with nothing in flight an item goes at once (no
  * added latency); under load each flush carries everything that queued up
- * meanwhile (up to `maxBatch`), so one round trip serves many callers. A
+ * meanwhile, and what its predecessor's callers queued in the same turn of
+ * the event loop (up to `maxBatch`), so one round trip serves many callers. A
  * flush that throws fails each of its items with that error; otherwise each
  * item settles with its own result.
  */
@@ -62,6 +63,11 @@ export class GroupBatcher<T, R> {
         } catch (error) {
           for (const entry of batch) entry.reject(error);
         }
+        // The callers this flush released usually call again at once: give them this turn of
+        // the event loop to queue up, so they share the next flush instead of the first of
+        // them going alone. Only a flush that follows another waits; an idle call goes at once.
+        if (this.queue.length < this.maxBatch)
+          await new Promise((resolve) => setImmediate(resolve));
         this.afterFlush(this.queue.length > 0);
       }
     } finally {
