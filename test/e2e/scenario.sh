@@ -20,11 +20,12 @@
 #      and SQL) and the pool back at zero;
 #   4. kills the leading operator pod; the standby takes the Lease and the
 #      pool wakes from zero for a second burst, exactly once again;
-#   5. helm upgrade to a new image tag while workers run a third burst: the
-#      workers roll, exactly once again;
+#   5. a new image tag for the pool while its workers are busy with a third
+#      burst, and helm upgrade to it: the workers roll, exactly once again;
 #   6. every worker stopped on the way exited 0 (drained);
 #   7. helm uninstall leaves the CRD and nothing of the release.
-# Figures (seconds) go to stderr as "figure: <name> <value>" and to
+# With e2e_snapshot_dir set, the objects and logs are written there before
+# the uninstall (scenario_diagnostics). Figures (seconds) go to stderr as "figure: <name> <value>" and to
 # $e2e_figures_file when set.
 
 e2e_image="flowpool:e2e"
@@ -268,23 +269,27 @@ scenario_failover_and_wake() {
   begun="$(now)"
   sent="$(send_burst e2e-wake)"
   wait_until "a worker is Ready" 180 workers_ready
-  figure wake_backlog_to_first_worker_ready_s "$(first_ready_after "$(first_backlog_after "$begun")")"
   figure wake_burst_start_to_first_worker_ready_s "$(burst_to_ready e2e-wake)"
   check_exactly_once e2e-wake "$sent"
   k rollout status "deployment/$release-operator" --timeout=300s
 }
 
 scenario_upgrade() {
-  step "helm upgrade to flowpool:e2e-2 while workers run a burst: they roll with drains"
+  step "new image tag flowpool:e2e-2 while workers are busy with a burst: they roll with drains"
   local sent
   burst_jobs e2e-upgrade burst
-  wait_until "workers are running the burst e2e-upgrade" 180 workers_ready
+  wait_until "workers are busy with the burst e2e-upgrade" 180 bash -c \
+    "[[ \"\$(kubectl ${FLOWPOOL_E2E_CONTEXT:+--context $FLOWPOOL_E2E_CONTEXT} -n $namespace get deployment $pool -o jsonpath='{.status.readyReplicas}')\" -ge 1 ]] &&
+     [[ \"\$(kubectl ${FLOWPOOL_E2E_CONTEXT:+--context $FLOWPOOL_E2E_CONTEXT} -n $namespace get workflowworkerpools $pool -o jsonpath='{.status.backlog}')\" -gt 0 ]]"
+  k patch workflowworkerpools "$pool" --type merge -p '{"spec":{"image":"flowpool:e2e-2"}}'
+  # The chart too, while the burst may still be arriving: the api rolls under
+  # it (the burst retries refused connections; idempotency keys make that safe).
   h upgrade "$release" "$root/charts/flowpool" --values "$root/test/e2e/values.yaml" \
     --set image.tag=e2e-2 --wait --timeout 10m
-  k patch workflowworkerpools "$pool" --type merge -p '{"spec":{"image":"flowpool:e2e-2"}}'
   wait_until "the burst e2e-upgrade was sent" 600 job_done e2e-upgrade-burst-send
+  job_complete e2e-upgrade-burst-send || die "the burst e2e-upgrade failed: $(k logs job/e2e-upgrade-burst-send | tail -n 1)"
   sent="$(k logs job/e2e-upgrade-burst-send | tail -n 1 | sed -n 's/.*"events":\([0-9]*\).*/\1/p')"
-  [[ -n "$sent" ]] || die "the burst e2e-upgrade failed"
+  [[ -n "$sent" ]] || die "the burst e2e-upgrade reported no count"
   wait_until "the workers run flowpool:e2e-2" 300 bash -c \
     "[[ \"\$(kubectl ${FLOWPOOL_E2E_CONTEXT:+--context $FLOWPOOL_E2E_CONTEXT} -n $namespace get deployment $pool -o jsonpath='{.spec.template.spec.containers[0].image}')\" == flowpool:e2e-2 ]]"
   check_exactly_once e2e-upgrade "$sent"
@@ -379,6 +384,7 @@ scenario_diagnostics() {
   log "writing diagnostics to $dir"
   k get all,workflowworkerpools,jobs,leases -o wide >"$dir/objects.txt" 2>&1 || true
   k get workflowworkerpools -o yaml >"$dir/pools.yaml" 2>&1 || true
+  k get deployments -o yaml >"$dir/deployments.yaml" 2>&1 || true
   k describe workflowworkerpools >"$dir/pools-describe.txt" 2>&1 || true
   k describe pods >"$dir/pods-describe.txt" 2>&1 || true
   k get events --sort-by=.lastTimestamp >"$dir/events.txt" 2>&1 || true
@@ -402,6 +408,8 @@ scenario_run() {
   scenario_upgrade
   scenario_drains
   scenario_logged_errors
+  # What the cluster looked like before the uninstall, when asked for.
+  if [[ -n "${e2e_snapshot_dir:-}" ]]; then scenario_diagnostics "$e2e_snapshot_dir"; fi
   scenario_uninstall
   figure scenario_total_s "$((SECONDS - e2e_started))"
 }
