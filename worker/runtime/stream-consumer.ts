@@ -39,6 +39,14 @@ interface Held {
   delivery: Delivery;
   /** The execution it names (the entry id for a malformed notice). */
   lane: string;
+  /** Its place in the order deliveries reached this process. */
+  order: number;
+  /**
+   * While running: the order of the last delivery accepted before its
+   * handling began. Its catch-up reads after that, so it covers the events
+   * of every notice accepted up to there.
+   */
+  covers?: number;
   started: boolean;
   timer?: NodeJS.Timeout;
   /** While running: when it is stuck unless it reports progress first (ms since epoch). */
@@ -85,6 +93,10 @@ export class StreamConsumer {
   private housekeeping: NodeJS.Timeout | undefined;
   /** The housekeeping pass in progress: drain waits for it, or a late claim could slip past the hand-back. */
   private housekeepingPass: Promise<void> = Promise.resolve();
+  /** Deliveries accepted so far (orders them). */
+  private accepted = 0;
+  /** Reading loops waiting for a slot to free. */
+  private roomWaiters: Array<() => void> = [];
 
   constructor(
     private readonly transport: StreamTransport,
@@ -223,8 +235,24 @@ export class StreamConsumer {
     for (const delivery of deliveries) this.accept(delivery);
   }
 
+  /**
+   * Until an execution leaves (woken at once, so a freed slot is refilled
+   * without a polling delay), or a short while at most.
+   */
   private async waitForRoom(): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 50);
+      this.roomWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private wakeReaders(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** NOGROUP after an emptied Redis, or a dropped connection: recreate and back off. */
@@ -239,7 +267,7 @@ export class StreamConsumer {
     if (this.held.has(delivery.id)) return;
     const notice = parseNotice(delivery.fields);
     const key = notice ? JSON.stringify([notice.tenant, notice.executionId]) : delivery.id;
-    const entry: Held = { delivery, lane: key, started: false };
+    const entry: Held = { delivery, lane: key, order: ++this.accepted, started: false };
     const lane = this.lanes.get(key);
     if (!lane) {
       this.held.set(delivery.id, entry);
@@ -267,17 +295,35 @@ export class StreamConsumer {
     }
   }
 
-  /** The lead ended (or was handed back): its follower leads now. */
-  private advance(entry: Held): void {
+  /**
+   * The lead ended (or was handed back): its follower leads now, unless the
+   * lead's catch-up already covered it (see `covers`): then the follower is
+   * acked with no catch-up of its own, so notices made redundant drain with
+   * the events they announced.
+   */
+  private advance(entry: Held, covered = false): void {
     const lane = this.lanes.get(entry.lane);
     if (lane?.lead !== entry) return;
     const next = lane.next;
-    if (next && this.isHeld(next)) {
+    if (
+      next &&
+      this.isHeld(next) &&
+      covered &&
+      entry.covers !== undefined &&
+      next.order <= entry.covers
+    ) {
+      this.held.delete(next.delivery.id);
+      this.transport
+        .ack([next.delivery.id])
+        .catch((error) => this.observer.onError?.(error, 'ack'));
+      this.lanes.delete(entry.lane);
+    } else if (next && this.isHeld(next)) {
       this.lanes.set(entry.lane, { lead: next });
       this.begin(next);
     } else {
       this.lanes.delete(entry.lane);
     }
+    this.wakeReaders();
   }
 
   private async run(entry: Held): Promise<void> {
@@ -295,8 +341,11 @@ export class StreamConsumer {
     };
     heartbeat();
     const startedAt = performance.now();
+    entry.covers = this.accepted;
+    let covered = false;
     try {
       const outcome = await this.handler.handle(entry.delivery, heartbeat);
+      covered = outcome.kind === 'done';
       this.observer.onOutcome?.(outcome, performance.now() - startedAt);
     } catch (error) {
       // Redis or PostgreSQL failed mid-handling; the entry stays pending and is taken over later.
@@ -312,7 +361,7 @@ export class StreamConsumer {
     } finally {
       this.slots.release();
       if (this.isHeld(entry)) this.held.delete(entry.delivery.id);
-      this.advance(entry);
+      this.advance(entry, covered);
     }
   }
 

@@ -69,6 +69,9 @@ export class RedisStreamTransport implements StreamTransport {
   private readonly deadLetterMaxLength: number;
   /** Acks of deliveries finishing together go out as one XACK. */
   private readonly acks = new Batcher<readonly string[]>((batches) => this.xack(batches.flat()));
+  /** Acks asked for in this turn of the event loop, sent together on the next. */
+  private ackTurn: Promise<void> | undefined;
+  private ackTurnIds: string[] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -156,9 +159,22 @@ export class RedisStreamTransport implements StreamTransport {
     await this.redis.xclaim(this.stream, this.group, consumer, 0, ...ids, 'JUSTID');
   }
 
+  /**
+   * The deliveries of one applied batch finish in the same turn, each on its
+   * own chain of promises; gathering the turn's acks before the first is
+   * sent makes them one XACK (the Batcher then joins turns that come while
+   * an XACK is in flight).
+   */
   async ack(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.acks.add(ids);
+    this.ackTurnIds.push(...ids);
+    this.ackTurn ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const turn = this.ackTurnIds;
+      this.ackTurnIds = [];
+      this.ackTurn = undefined;
+      return this.acks.add(turn);
+    });
+    await this.ackTurn;
   }
 
   private async xack(ids: readonly string[]): Promise<void> {
