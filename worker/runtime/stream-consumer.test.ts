@@ -31,6 +31,8 @@ class GatedHandler {
   active = 0;
   private readonly gates = new Map<string, () => void>();
   private open = false;
+  /** What each delivery ends as: 'busy' (tried again later) or 'done' (its catch-up succeeded). */
+  outcome: 'busy' | 'done' = 'busy';
 
   constructor(private readonly transport: RedisStreamTransport) {}
 
@@ -42,6 +44,19 @@ class GatedHandler {
       if (!this.open)
         await new Promise<void>((resolve) => this.gates.set(notice.executionId, resolve));
       await this.transport.ack([delivery.id]);
+      if (this.outcome === 'done')
+        return {
+          kind: 'done',
+          notice,
+          result: {
+            applied: 0,
+            rejected: 0,
+            eventsReplayed: 0,
+            actionsRun: 0,
+            blocked: false,
+            outcomes: [],
+          },
+        };
       return { kind: 'busy', notice };
     } finally {
       this.active -= 1;
@@ -194,6 +209,36 @@ describe('the stream consumer', () => {
     handler.finish('slow');
     await waitFor('nothing pending', async () => (await pendingCount()) === 0);
     expect(handler.started.filter((id) => id === 'slow')).toHaveLength(2);
+  });
+
+  it("acks notices that reached it before their execution's catch-up began once that catch-up succeeds", async () => {
+    handler.outcome = 'done';
+    // Read together: the first leads, the second waits behind it, the third is covered at once.
+    await transport.publish(
+      Array.from({ length: 3 }, () => ({ tenant: 't', executionId: 'batch' })),
+    );
+    await transport.publish([{ tenant: 't', executionId: 'other' }]);
+    const { consumer } = await startConsumer({ loops: 1, concurrency: 4 });
+    await waitFor('both executions to run', () => handler.started.length === 2);
+    handler.finish('batch');
+    handler.finish('other');
+    await waitFor('nothing pending', async () => (await pendingCount()) === 0);
+    // The follower's events were committed before the lead's catch-up read: it needs no run.
+    expect(handler.started.filter((id) => id === 'batch')).toHaveLength(1);
+    expect(consumer.inFlight).toBe(0);
+  });
+
+  it("runs a notice that arrived while its execution's catch-up ran, even when that succeeds", async () => {
+    handler.outcome = 'done';
+    await transport.publish([{ tenant: 't', executionId: 'late' }]);
+    await startConsumer({ loops: 1, concurrency: 4 });
+    await waitFor('the first to run', () => handler.started.includes('late'));
+    await transport.publish([{ tenant: 't', executionId: 'late' }]);
+    await waitFor('the late notice held', async () => (await pendingCount()) === 2);
+    handler.finish('late');
+    await waitFor('the late notice to run', () => handler.started.length === 2);
+    handler.finish('late');
+    await waitFor('nothing pending', async () => (await pendingCount()) === 0);
   });
 
   it("claims a dead consumer's entries while its own reads sit blocked with nothing to read", async () => {
