@@ -288,8 +288,12 @@ export async function throughputBench(env: BenchEnv) {
   const shapes = shapesFromEnv();
   const only = process.env.BENCH_SYSTEMS?.split(',');
   const beforeCli = process.env.BENCH_BEFORE_CLI;
+  const processes = process.env.BENCH_PROCESSES?.split(',').map(Number);
   const variants = VARIANTS.filter(
-    (v) => (!only || only.includes(v.system)) && (v.system !== 'flowpool-before' || beforeCli),
+    (v) =>
+      (!only || only.includes(v.system)) &&
+      (!processes || processes.includes(v.processes)) &&
+      (v.system !== 'flowpool-before' || beforeCli),
   );
   await runMigrations({ connectionString: env.databaseUrl, logger: undefined });
   const results: RunResult[] = [];

@@ -30,7 +30,10 @@ export interface BenchEnv {
 }
 
 export async function startEnv(): Promise<BenchEnv> {
-  const pg = process.env.DATABASE_URL ? undefined : await PostgresServer.start();
+  // Durable by default (fsync and synchronous_commit on), as production runs;
+  // BENCH_FSYNC=off for the figures without commit flushes.
+  const durable = process.env.BENCH_FSYNC !== 'off';
+  const pg = process.env.DATABASE_URL ? undefined : await PostgresServer.start({ durable });
   const rs = process.env.REDIS_URL ? undefined : await RedisServer.start();
   const databaseUrl = process.env.DATABASE_URL ?? pg!.url;
   const redisUrl = process.env.REDIS_URL ?? rs!.url;

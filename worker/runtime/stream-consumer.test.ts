@@ -228,6 +228,27 @@ describe('the stream consumer', () => {
     expect(consumer.inFlight).toBe(0);
   });
 
+  it('acks without a run a notice added before a catch-up of its execution began here and succeeded', async () => {
+    handler.outcome = 'done';
+    await transport.publish([{ tenant: 't', executionId: 'x' }]);
+    await transport.publish([{ tenant: 't', executionId: 'y' }]);
+    await transport.publish([{ tenant: 't', executionId: 'x' }]);
+    // Added well before the first catch-up of x begins (beyond the clock margin).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // One at a time: the second notice of x is read only after x's catch-up ended.
+    await startConsumer({ loops: 1, concurrency: 1 });
+    await waitFor('x to run', () => handler.started.includes('x'));
+    handler.finish('x');
+    await waitFor('y to run', () => handler.started.includes('y'));
+    handler.finish('y');
+    await waitFor('nothing pending or unread', async () => {
+      const groups = (await redisHandle.redis.xinfo('GROUPS', stream)) as unknown[][];
+      const group = groups[0]!;
+      return (await pendingCount()) === 0 && Number(group[group.indexOf('lag') + 1]) === 0;
+    });
+    expect(handler.started).toEqual(['x', 'y']);
+  });
+
   it("runs a notice that arrived while its execution's catch-up ran, even when that succeeds", async () => {
     handler.outcome = 'done';
     await transport.publish([{ tenant: 't', executionId: 'late' }]);

@@ -27,6 +27,14 @@ export interface ConsumerOptions {
 }
 
 const DEFAULT_STUCK_AFTER_MS = 60_000;
+/**
+ * How far before a catch-up's start (on Redis's clock, as estimated here) a
+ * notice must have been added to count as covered by it: more than the
+ * error of the estimate (half a round trip, plus drift between syncs).
+ */
+const COVER_MARGIN_MS = 100;
+/** Executions whose last finished catch-up this process remembers. */
+const COVERED_EXECUTIONS = 10_000;
 
 export type ConsumerState = 'idle' | 'running' | 'draining' | 'stopped';
 
@@ -47,6 +55,8 @@ interface Held {
    * of every notice accepted up to there.
    */
   covers?: number;
+  /** While running: Redis's time (estimated) when its handling began. */
+  coversAddedBefore?: number;
   started: boolean;
   timer?: NodeJS.Timeout;
   /** While running: when it is stuck unless it reports progress first (ms since epoch). */
@@ -97,6 +107,13 @@ export class StreamConsumer {
   private accepted = 0;
   /** Reading loops waiting for a slot to free. */
   private roomWaiters: Array<() => void> = [];
+  /** Redis's clock minus this process's monotonic clock, which no clock step moves. */
+  private monotonicOffset = 0;
+  /**
+   * Per execution (least recently finished first): notices added to the
+   * stream before this time are covered by a catch-up this process finished.
+   */
+  private readonly coveredBefore = new Map<string, number>();
 
   constructor(
     private readonly transport: StreamTransport,
@@ -156,9 +173,11 @@ export class StreamConsumer {
   /** Measures the offset to Redis's clock, halving the round trip. */
   private async syncClock(): Promise<void> {
     const before = this.clock.now();
+    const monotonicBefore = performance.now();
     const redisNow = await this.transport.time();
     const after = this.clock.now();
     this.clockOffset = redisNow - (before + after) / 2;
+    this.monotonicOffset = redisNow - (monotonicBefore + performance.now()) / 2;
   }
 
   /** Says once per delivery that it is stuck, and once when it moves again. */
@@ -267,6 +286,12 @@ export class StreamConsumer {
     if (this.held.has(delivery.id)) return;
     const notice = parseNotice(delivery.fields);
     const key = notice ? JSON.stringify([notice.tenant, notice.executionId]) : delivery.id;
+    if (notice && this.isCovered(key, delivery.id)) {
+      // Its event committed before the notice was added, so before a catch-up
+      // of its execution here began reading, and that catch-up succeeded.
+      this.transport.ack([delivery.id]).catch((error) => this.observer.onError?.(error, 'ack'));
+      return;
+    }
     const entry: Held = { delivery, lane: key, order: ++this.accepted, started: false };
     const lane = this.lanes.get(key);
     if (!lane) {
@@ -279,6 +304,25 @@ export class StreamConsumer {
     } else {
       // The follower already covers it (see Lane).
       this.transport.ack([delivery.id]).catch((error) => this.observer.onError?.(error, 'ack'));
+    }
+  }
+
+  private isCovered(key: string, entryId: string): boolean {
+    const before = this.coveredBefore.get(key);
+    if (before === undefined) return false;
+    const addedAt = Number(entryId.split('-')[0]);
+    return Number.isFinite(addedAt) && addedAt < before;
+  }
+
+  private rememberCovered(entry: Held): void {
+    if (entry.coversAddedBefore === undefined) return;
+    const before = entry.coversAddedBefore - COVER_MARGIN_MS;
+    const earlier = this.coveredBefore.get(entry.lane);
+    this.coveredBefore.delete(entry.lane);
+    this.coveredBefore.set(entry.lane, Math.max(before, earlier ?? before));
+    if (this.coveredBefore.size > COVERED_EXECUTIONS) {
+      const oldest = this.coveredBefore.keys().next().value;
+      if (oldest !== undefined) this.coveredBefore.delete(oldest);
     }
   }
 
@@ -342,10 +386,12 @@ export class StreamConsumer {
     heartbeat();
     const startedAt = performance.now();
     entry.covers = this.accepted;
+    entry.coversAddedBefore = performance.now() + this.monotonicOffset;
     let covered = false;
     try {
       const outcome = await this.handler.handle(entry.delivery, heartbeat);
       covered = outcome.kind === 'done';
+      if (covered && parseNotice(entry.delivery.fields)) this.rememberCovered(entry);
       this.observer.onOutcome?.(outcome, performance.now() - startedAt);
     } catch (error) {
       // Redis or PostgreSQL failed mid-handling; the entry stays pending and is taken over later.
