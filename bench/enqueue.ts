@@ -10,7 +10,8 @@
  * - bulk, one caller, BENCH_BULK_EVENTS (default 20,000) in calls of 1,000:
  *   flowpool `enqueueEvents`, BullMQ `addBulk`, graphile-worker `addJobs`;
  *
- * with PostgreSQL write transactions per event (transaction ids) for
+ * (BENCH_SYSTEMS and BENCH_ENQUEUE_MODES=single,bulk pick some), with
+ * PostgreSQL write transactions per event (transaction ids) for
  * each. Systems alternate within every round.
  */
 import os from 'node:os';
@@ -276,7 +277,9 @@ export async function enqueueBench(shared: BenchEnv) {
     : undefined;
   await runMigrations({ connectionString: env.databaseUrl, logger: undefined });
   const results: RunResult[] = [];
-  const runs: Array<{ system: System; mode: Mode }> = [
+  const only = process.env.BENCH_SYSTEMS?.split(',');
+  const modes = process.env.BENCH_ENQUEUE_MODES?.split(',');
+  const all: Array<{ system: System; mode: Mode }> = [
     ...(createBefore ? [{ system: 'flowpool-before' as const, mode: 'single' as const }] : []),
     { system: 'flowpool', mode: 'single' },
     { system: 'bullmq', mode: 'single' },
@@ -285,6 +288,9 @@ export async function enqueueBench(shared: BenchEnv) {
     { system: 'bullmq', mode: 'bulk' },
     { system: 'graphile-worker', mode: 'bulk' },
   ];
+  const runs = all.filter(
+    (run) => (!only || only.includes(run.system)) && (!modes || modes.includes(run.mode)),
+  );
   try {
     console.log(JSON.stringify({ ...(await describeMachine(env)), workload: 'enqueue' }));
     const n = rounds();

@@ -3,7 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import { checkSize, DEFAULT_SIZE_LIMITS, type SizeLimits } from '../client/limits.js';
 import { BadInputError, NotFoundError } from '../errors.js';
 import { IDENTIFIER_RULE, isIdentifier } from '../identifiers.js';
-import type { AppendResult, PublishedRef } from '../store/append-batch.js';
+import type { AppendResult, EventRef } from '../store/append-batch.js';
 import type {
   EventRecord,
   EventStore,
@@ -49,19 +49,11 @@ export type EnqueueOutcome = Settled<EnqueuedEvent>;
 export type PublishFailureListener = (error: unknown, eventId: string) => void;
 
 export interface WorkflowServiceOptions {
-  /**
-   * How long published marks wait for the next group commit to carry them
-   * before going in a statement of their own (default 1000 ms). Keep it
-   * under the relay's unpublishedAfterMs, or the relay resends notices that
-   * did go out (harmless, but work for nothing).
-   */
-  markIdleMs?: number;
   /** Most events one group commit carries (default 1000). */
   maxBatch?: number;
 }
 
 const WORKFLOW_CACHE_SIZE = 100_000;
-const DEFAULT_MARK_IDLE_MS = 1_000;
 const DEFAULT_MAX_BATCH = 1_000;
 
 export function checkIdentifier(field: string, value: string): void {
@@ -82,15 +74,14 @@ function firstSchemaError(schema: Parameters<typeof Value.Errors>[0], value: unk
  *
  * Enqueues group-commit: calls arriving while a commit is in flight go
  * together in the next one (one statement, one transaction), then their
- * notices go out in one XADD pipeline, one per execution. The published mark
- * that tells the relay a notice went out rides in the next group commit (or,
- * when none comes within markIdleMs, in a statement of its own), never in a
- * second transaction per enqueue. Hazard: until its mark lands, a notice that
- * did go out looks unpublished, so the relay may resend it once; a duplicate
- * notice finds nothing to do. A notice that never went out (XADD failed, or
- * the process died between the commit and the XADD) is never marked, and the
- * relay sends it after unpublishedAfterMs: a lost notice delays work, never
- * loses it.
+ * notices go out in one XADD pipeline, one per execution. The rows are
+ * written already marked published (the notices go out next), so no second
+ * transaction marks them. Hazard: a notice that fails to go out has its mark
+ * cleared before the callers hear back, and the relay resends it after
+ * unpublishedAfterMs; if the process dies between the commit and the XADD
+ * (or the clearing fails too), the row looks published and the relay resends
+ * its notice only after republishAfterMs. Either way a lost notice delays
+ * work, never loses it.
  */
 export class WorkflowService {
   /**
@@ -102,11 +93,6 @@ export class WorkflowService {
   /** Lookups in flight, so concurrent enqueues to one new execution read it once. */
   private readonly loading = new Map<string, Promise<{ name: string; version: number }>>();
   private readonly appends: GroupBatcher<NewEvent, EnqueuedEvent>;
-  /** Events whose notices went out, waiting to be marked published. */
-  private marks: PublishedRef[] = [];
-  private markTimer: NodeJS.Timeout | undefined;
-  private appending = false;
-  private readonly markIdleMs: number;
 
   constructor(
     private readonly store: EventStore,
@@ -115,13 +101,9 @@ export class WorkflowService {
     private readonly onPublishFailure: PublishFailureListener = () => {},
     options: WorkflowServiceOptions = {},
   ) {
-    this.markIdleMs = options.markIdleMs ?? DEFAULT_MARK_IDLE_MS;
     this.appends = new GroupBatcher(
       (events) => this.groupCommit(events),
       options.maxBatch ?? DEFAULT_MAX_BATCH,
-      (moreWaiting) => {
-        if (!moreWaiting) this.scheduleMarks();
-      },
     );
   }
 
@@ -256,32 +238,26 @@ export class WorkflowService {
   }
 
   /**
-   * One group commit: the events in one transaction (carrying the marks of
-   * earlier notices), then their notices. Nothing goes to Redis before the
-   * commit, so a notice never names an event that might not exist.
+   * One group commit: the events in one transaction, then their notices.
+   * Nothing goes to Redis before the commit, so a notice never names an
+   * event that might not exist.
    */
   private async groupCommit(events: NewEvent[]): Promise<Array<Settled<EnqueuedEvent>>> {
-    this.appending = true;
-    try {
-      const marks = this.takeMarks();
-      const results = await this.store.appendEvents(events, marks);
-      await this.publishNew(events, results);
-      return results.map((result) =>
-        'error' in result ? { ok: false, error: result.error } : { ok: true, value: result },
-      );
-    } finally {
-      this.appending = false;
-    }
+    const results = await this.store.appendEvents(events);
+    await this.publishNew(events, results);
+    return results.map((result) =>
+      'error' in result ? { ok: false, error: result.error } : { ok: true, value: result },
+    );
   }
 
   /**
    * Runs after the commit, never inside it: one notice per execution that
    * took new events (the catch-up applies all of them), in one pipeline. A
-   * failure here loses nothing: the rows stay unmarked and the relay sends
-   * their notices later.
+   * failure here loses nothing: the rows' published marks are cleared and
+   * the relay sends their notices later.
    */
   private async publishNew(events: NewEvent[], results: AppendResult[]): Promise<void> {
-    const fresh: PublishedRef[] = [];
+    const fresh: EventRef[] = [];
     const notices = new Map<string, Notice>();
     events.forEach((event, index) => {
       const result = results[index]!;
@@ -299,30 +275,11 @@ export class WorkflowService {
     if (notices.size === 0) return;
     try {
       await this.transport.publish([...notices.values()]);
-      this.marks.push(...fresh);
     } catch (error) {
+      // If this fails too, the relay still resends them, after its longer republish period.
+      await this.store.clearPublished(fresh).catch(() => {});
       for (const ref of fresh) this.onPublishFailure(error, ref.eventId);
     }
-  }
-
-  private takeMarks(): PublishedRef[] {
-    const marks = this.marks;
-    this.marks = [];
-    return marks;
-  }
-
-  /** With no group commit in sight, the marks go on their own after markIdleMs. */
-  private scheduleMarks(): void {
-    if (this.marks.length === 0 || this.markTimer !== undefined) return;
-    this.markTimer = setTimeout(() => {
-      this.markTimer = undefined;
-      // A group commit in flight carries them, or schedules this again after.
-      if (this.appending) return;
-      const marks = this.takeMarks();
-      // An unmarked row costs at most a resend by the relay, so a failure is not retried.
-      this.store.markPublishedRefs(marks).catch(() => {});
-    }, this.markIdleMs);
-    this.markTimer.unref();
   }
 
   getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined> {

@@ -6,8 +6,8 @@ const EXECUTIONS = 'workflow_executions';
 const EVENTS = 'workflow_events';
 const PROCESSING = 'workflow_event_processing';
 
-/** An event whose notice went out: its row may be marked published. */
-export interface PublishedRef {
+/** An event by its tenant and id. */
+export interface EventRef {
   tenant: string;
   eventId: string;
 }
@@ -82,18 +82,16 @@ export function roundsOf(events: readonly NewEvent[]): number[][] {
  *   key another transaction committed meanwhile surfaces as a unique
  *   violation that aborts the whole statement (nothing written, no seq
  *   skipped), and the caller runs it again on a fresh snapshot.
- * - Marks: rows of earlier batches whose notices went out are marked
- *   published in the same commit (rows another transaction holds are
- *   skipped, as in markPublished: waiting on them could deadlock with a
- *   worker, and an unmarked row only costs a resend by the relay).
+ * - Published mark: rows are written with `published_at` set, optimistically,
+ *   since their notices go out right after the commit; marking them in a
+ *   second write would cost a transaction (and a rewrite of every row) per
+ *   batch. Hazard: a notice that does not go out must have its mark cleared
+ *   (clearPublished) or the relay resends it only after its long
+ *   republish period instead of its short unpublished one.
  *
  * Keys must not repeat within `events` (see roundsOf).
  */
-async function groupStatement(
-  knex: Knex,
-  events: readonly NewEvent[],
-  marks: readonly PublishedRef[],
-): Promise<AppendResult[]> {
+async function groupStatement(knex: Knex, events: readonly NewEvent[]): Promise<AppendResult[]> {
   const result = await knex.raw(
     `with input as (
        select * from unnest(?::int[], ?::text[], ?::text[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[])
@@ -123,29 +121,12 @@ async function groupStatement(
               b.first_seq + row_number() over (partition by f.tenant, f.execution_id order by f.idx) - 1 as seq
          from fresh f join bumped b on b.tenant = f.tenant and b.execution_id = f.execution_id),
      inserted as (
-       insert into ${EVENTS} (tenant, event_id, execution_id, seq, event_name, payload, user_id, idempotency_key)
-       select tenant, event_id, execution_id, seq, event_name, payload::jsonb, user_id, idempotency_key
+       insert into ${EVENTS} (tenant, event_id, execution_id, seq, event_name, payload, user_id, idempotency_key, published_at)
+       select tenant, event_id, execution_id, seq, event_name, payload::jsonb, user_id, idempotency_key, now()
          from numbered
        returning tenant, event_id),
      processing as (
-       insert into ${PROCESSING} (tenant, event_id) select tenant, event_id from inserted),
-     marks as (
-       select * from unnest(?::text[], ?::uuid[]) as m(tenant, event_id)),
-     mark_events as (
-       select e.id, e.tenant, e.event_id from ${EVENTS} e
-         join marks m on e.tenant = m.tenant and e.event_id = m.event_id
-        where e.published_at is null
-        for update of e skip locked),
-     mark_processing as (
-       select p.processing_id from ${PROCESSING} p
-         join mark_events t on t.tenant = p.tenant and t.event_id = p.event_id
-        where p.status = 'pending'
-        for update of p skip locked),
-     marked_events as (
-       update ${EVENTS} e set published_at = now() from mark_events t where e.id = t.id),
-     marked_processing as (
-       update ${PROCESSING} p set status = 'published', updated_at = now()
-         from mark_processing t where p.processing_id = t.processing_id)
+       insert into ${PROCESSING} (tenant, event_id) select tenant, event_id from inserted)
      select idx, event_id, seq, null::boolean as same from numbered
      union all
      select idx, event_id, seq, same from earlier`,
@@ -158,8 +139,6 @@ async function groupStatement(
       events.map((e) => JSON.stringify(e.payload ?? {})),
       events.map((e) => e.userId ?? null),
       events.map((e) => e.idempotencyKey ?? null),
-      marks.map((m) => m.tenant),
-      marks.map((m) => m.eventId),
     ] as unknown as Knex.RawBinding[],
   );
   const rows = result.rows as Array<{
@@ -168,9 +147,7 @@ async function groupStatement(
     seq: string;
     same: boolean | null;
   }>;
-  const outcomes: AppendResult[] = events.map((event) => ({
-    error: new NotFoundError(`execution ${event.executionId}`),
-  }));
+  const outcomes: Array<AppendResult | undefined> = new Array(events.length);
   for (const row of rows) {
     const event = events[row.idx]!;
     if (row.same === null) {
@@ -186,7 +163,11 @@ async function groupStatement(
       };
     }
   }
-  return outcomes;
+  // Neither taken nor found by its key: the execution does not exist (for this tenant).
+  return outcomes.map(
+    (outcome, index) =>
+      outcome ?? { error: new NotFoundError(`execution ${events[index]!.executionId}`) },
+  );
 }
 
 /**
@@ -198,12 +179,11 @@ async function groupStatement(
 async function appendRound(
   knex: Knex,
   events: readonly NewEvent[],
-  marks: readonly PublishedRef[],
   appendOne: (event: NewEvent) => Promise<AppendedEvent>,
 ): Promise<AppendResult[]> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await groupStatement(knex, events, marks);
+      return await groupStatement(knex, events);
     } catch (error) {
       const race = RACES.has(sqlState(error) ?? '');
       if (race && attempt < RACE_RETRIES) continue;
@@ -231,25 +211,21 @@ async function appendRound(
 export async function appendBatch(
   knex: Knex,
   events: readonly NewEvent[],
-  marks: readonly PublishedRef[],
   appendOne: (event: NewEvent) => Promise<AppendedEvent>,
 ): Promise<AppendResult[]> {
   const results: AppendResult[] = new Array(events.length);
-  let pendingMarks = marks;
   for (const round of roundsOf(events)) {
     let outcomes: AppendResult[];
     try {
       outcomes = await appendRound(
         knex,
         round.map((index) => events[index]!),
-        pendingMarks,
         appendOne,
       );
     } catch (error) {
       // Nothing of this round committed; earlier rounds did and keep their results.
       outcomes = round.map(() => ({ error }));
     }
-    pendingMarks = [];
     round.forEach((index, position) => {
       results[index] = outcomes[position]!;
     });
@@ -258,29 +234,23 @@ export async function appendBatch(
 }
 
 /**
- * Marks rows published whose notices went out, for any tenants, in one
- * statement; rows another transaction holds are skipped (see groupStatement).
- * Used when no group commit comes along to carry the marks.
+ * Clears the published mark of events whose notices did not go out, so the
+ * relay resends them after its short unpublished period. Rows another
+ * transaction holds are skipped: a worker is applying them (they will not
+ * be pending), and waiting on a batch of its rows in another order could
+ * deadlock.
  */
-export async function markPublishedRefs(knex: Knex, marks: readonly PublishedRef[]): Promise<void> {
-  if (marks.length === 0) return;
+export async function clearPublished(knex: Knex, refs: readonly EventRef[]): Promise<void> {
+  if (refs.length === 0) return;
   await knex.raw(
-    `with marks as (
-       select * from unnest(?::text[], ?::uuid[]) as m(tenant, event_id)),
-     mark_events as (
-       select e.id, e.tenant, e.event_id from ${EVENTS} e
-         join marks m on e.tenant = m.tenant and e.event_id = m.event_id
-        where e.published_at is null
-        for update of e skip locked),
-     mark_processing as (
-       select p.processing_id from ${PROCESSING} p
-         join mark_events t on t.tenant = p.tenant and t.event_id = p.event_id
-        where p.status = 'pending'
-        for update of p skip locked),
-     marked_events as (
-       update ${EVENTS} e set published_at = now() from mark_events t where e.id = t.id)
-     update ${PROCESSING} p set status = 'published', updated_at = now()
-       from mark_processing t where p.processing_id = t.processing_id`,
-    [marks.map((m) => m.tenant), marks.map((m) => m.eventId)] as unknown as Knex.RawBinding[],
+    `with refs as (
+       select * from unnest(?::text[], ?::uuid[]) as r(tenant, event_id)),
+     held as (
+       select e.id from ${EVENTS} e
+         join refs r on e.tenant = r.tenant and e.event_id = r.event_id
+        where e.status = 'pending'
+        for update of e skip locked)
+     update ${EVENTS} e set published_at = null from held h where e.id = h.id`,
+    [refs.map((r) => r.tenant), refs.map((r) => r.eventId)] as unknown as Knex.RawBinding[],
   );
 }

@@ -1,4 +1,4 @@
-import type { AppendResult, PublishedRef } from './append-batch.js';
+import type { AppendResult, EventRef } from './append-batch.js';
 
 /**
  * The event store: everything the runtime reads from and writes to
@@ -216,15 +216,12 @@ export interface EventStore {
   markPublished(tenant: string, eventIds: readonly string[]): Promise<void>;
   /**
    * Group commit (see append-batch.ts): many events of any executions in one
-   * transaction, with `published` (events of earlier batches whose notices
-   * went out) marked in the same commit. One result per event, in order.
+   * transaction, written as published (their notices go out next). One
+   * result per event, in order.
    */
-  appendEvents(
-    events: readonly NewEvent[],
-    published?: readonly PublishedRef[],
-  ): Promise<AppendResult[]>;
-  /** Marks events of any tenants published in one statement (rows held elsewhere are skipped). */
-  markPublishedRefs(refs: readonly PublishedRef[]): Promise<void>;
+  appendEvents(events: readonly NewEvent[]): Promise<AppendResult[]>;
+  /** Clears the published mark of pending events whose notices did not go out. */
+  clearPublished(refs: readonly EventRef[]): Promise<void>;
   /**
    * Pending events whose notice may be lost: never published and older than
    * `unpublishedOlderThanMs`, or published longer ago than `stalePublishedMs`.

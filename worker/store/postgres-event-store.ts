@@ -1,11 +1,6 @@
 import type { Knex } from 'knex';
 import { ConflictError, FencedError, FlowpoolError, NotFoundError } from '../errors.js';
-import {
-  type AppendResult,
-  appendBatch,
-  markPublishedRefs,
-  type PublishedRef,
-} from './append-batch.js';
+import { type AppendResult, appendBatch, clearPublished, type EventRef } from './append-batch.js';
 import { commitBatches, readBatch } from './batch-apply.js';
 import type {
   ActionCursor,
@@ -160,15 +155,12 @@ export class PostgresEventStore implements EventStore {
     return { eventId: earlier.event_id, seq: Number(earlier.seq), duplicate: true };
   }
 
-  appendEvents(
-    events: readonly NewEvent[],
-    published: readonly PublishedRef[] = [],
-  ): Promise<AppendResult[]> {
-    return appendBatch(this.knex, events, published, (event) => this.appendEvent(event));
+  appendEvents(events: readonly NewEvent[]): Promise<AppendResult[]> {
+    return appendBatch(this.knex, events, (event) => this.appendEvent(event));
   }
 
-  markPublishedRefs(refs: readonly PublishedRef[]): Promise<void> {
-    return markPublishedRefs(this.knex, refs);
+  clearPublished(refs: readonly EventRef[]): Promise<void> {
+    return clearPublished(this.knex, refs);
   }
 
   async markPublished(tenant: string, eventIds: readonly string[]): Promise<void> {

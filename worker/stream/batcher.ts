@@ -23,8 +23,6 @@ export class GroupBatcher<T, R> {
   constructor(
     private readonly flush: (items: T[]) => Promise<Array<Settled<R>>>,
     private readonly maxBatch = 500,
-    /** Called after each flush with whether more items wait (they go at once). */
-    private readonly afterFlush: (moreWaiting: boolean) => void = () => {},
   ) {}
 
   add(item: T): Promise<R> {
@@ -68,7 +66,6 @@ export class GroupBatcher<T, R> {
         // them going alone. Only a flush that follows another waits; an idle call goes at once.
         if (this.queue.length < this.maxBatch)
           await new Promise((resolve) => setImmediate(resolve));
-        this.afterFlush(this.queue.length > 0);
       }
     } finally {
       this.flushing = false;
