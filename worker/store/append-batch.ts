@@ -77,7 +77,9 @@ export function roundsOf(events: readonly NewEvent[]): number[][] {
  *   its rank in the batch. The row lock serialises writers per execution as
  *   the single append does, so seqs commit in order and without gaps.
  * - Idempotency keys: a key already stored returns that row (`same` tells
- *   whether name and payload match). Hazard: that lookup reads the
+ *   whether name and payload match), found by one index probe per keyed
+ *   item (the `limit 1` keeps the planner from hashing the whole events
+ *   table instead). Hazard: that lookup reads the
  *   statement's snapshot, taken before the execution lock was granted; a
  *   key another transaction committed meanwhile surfaces as a unique
  *   violation that aborts the whole statement (nothing written, no seq
@@ -99,8 +101,12 @@ async function groupStatement(knex: Knex, events: readonly NewEvent[]): Promise<
      earlier as (
        select i.idx, e.event_id, e.seq, (e.event_name = i.event_name and e.payload = i.payload::jsonb) as same
          from input i
-         join ${EVENTS} e on e.tenant = i.tenant and e.execution_id = i.execution_id
-          and e.idempotency_key = i.idempotency_key),
+         cross join lateral (
+           select event_id, seq, event_name, payload from ${EVENTS} e
+            where e.tenant = i.tenant and e.execution_id = i.execution_id
+              and e.idempotency_key = i.idempotency_key
+            limit 1) e
+        where i.idempotency_key is not null),
      fresh as (
        select i.* from input i where not exists (select 1 from earlier r where r.idx = i.idx)),
      counts as (
