@@ -102,6 +102,40 @@ describe('the outbox relay', () => {
   });
 });
 
+describe('a notice never sent after a group commit', () => {
+  let rt: TestRuntime;
+  beforeAll(async () => {
+    rt = await startTestRuntime({
+      settings: { relay: { unpublishedAfterMs: 200, republishAfterMs: 300, batchSize: 50 } },
+    });
+  });
+  afterAll(() => rt.close());
+
+  it('is resent by the relay once the republish period passes, and the event is applied', async () => {
+    const { executionId } = await rt.service.startExecution({
+      tenant: 'crash',
+      workflow: 'ticket-lifecycle',
+    });
+    // The commit as a group commit makes it, with the process dying before its XADD.
+    const [appended] = await rt.store.appendEvents([
+      {
+        tenant: 'crash',
+        executionId,
+        eventId: '6f1c1d7e-3f7a-4c39-9a53-0d6f1b0c2a11',
+        name: 'comment',
+        payload: { text: 'lost' },
+      },
+    ]);
+    expect(appended).toMatchObject({ seq: 1, duplicate: false });
+    expect(await streamLength(rt)).toBe(0);
+    await rt.startConsumer();
+    await relayUntilSettled(rt);
+    expect((await rt.service.getExecution('crash', executionId))?.data).toMatchObject({
+      commentCount: 1,
+    });
+  });
+});
+
 describe('a failed database commit', () => {
   let pgServer: PostgresServer;
   let rt: TestRuntime;
