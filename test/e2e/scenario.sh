@@ -164,15 +164,6 @@ burst_to_ready() {
   echo $(($(date -d "$ready_at" +%s) - $(date -d "$sent_at" +%s)))
 }
 
-# first_ready_after T: seconds from T to the first sample with a ready worker.
-first_ready_after() {
-  awk -v t="$1" '$1 >= t && $3 >= 1 { printf "%.1f", $1 - t; found = 1; exit } END { if (!found) print "-" }' "$e2e_samples"
-}
-# The time of the first sample after T that shows a backlog (T when none did).
-first_backlog_after() {
-  awk -v t="$1" '$1 >= t && $4 != "-" && $4 > 0 { print $1; found = 1; exit } END { if (!found) print t }' "$e2e_samples"
-}
-
 scenario_images() {
   step "build the scenario's image $e2e_image: $e2e_base_image + test/e2e/workflow/tally.mjs"
   local begun=$SECONDS
@@ -235,7 +226,6 @@ scenario_first_burst() {
   sent="$(send_burst e2e)"
   wait_until "the pool has at least 2 workers" 180 replicas_at_least 2
   wait_until "a worker is Ready" 180 workers_ready
-  figure backlog_to_first_worker_ready_s "$(first_ready_after "$(first_backlog_after "$begun")")"
   figure burst_start_to_first_worker_ready_s "$(burst_to_ready e2e)"
   check_exactly_once e2e "$sent"
   figure burst_applied_s "$(elapsed "$begun" "$(now)")"

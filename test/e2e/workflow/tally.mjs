@@ -5,7 +5,10 @@
 // needs no node_modules of its own.
 //
 // Every `comment` adds one to commentCount: the exactly-once check
-// (test/e2e/exactly-once.sql, burst.mjs check) counts on it.
+// (test/e2e/exactly-once.sql, burst.mjs check) counts on it. Every tenth
+// comment ("comment 0", "comment 10", ...) has an action that takes 300 ms,
+// as a call to another system would, so workers stopped while busy have
+// something to drain.
 import { defineEvent, defineWorkflow, Type } from 'flowpool';
 
 const Input = Type.Object(
@@ -34,8 +37,21 @@ export const tally = defineWorkflow({
           commentCount: data.commentCount + 1,
           lastComment: payload.text,
         }),
+        actions: ['settle'],
       },
     ]),
   },
-  actions: {},
+  actions: {
+    settle: {
+      run: ({ payload, signal }) =>
+        new Promise((resolve, reject) => {
+          if (!/0$/.test(payload.text)) return resolve({ waited: 0 });
+          const timer = setTimeout(() => resolve({ waited: 300 }), 300);
+          signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+          });
+        }),
+    },
+  },
 });
