@@ -10,6 +10,7 @@ import { historyBench } from './history.js';
 import { latencyBench } from './latency.js';
 import { type BenchEnv, describeMachine, startEnv } from './lib/env.js';
 import { limitsBench } from './limits.js';
+import { openLoopBench } from './open-loop.js';
 import { operatorBench } from './operator.js';
 import { profileBench } from './profile.js';
 import { throughputBench } from './throughput.js';
@@ -17,6 +18,7 @@ import { throughputBench } from './throughput.js';
 const BENCHES: Record<string, (env: BenchEnv) => Promise<unknown>> = {
   throughput: throughputBench,
   latency: latencyBench,
+  openloop: openLoopBench,
   enqueue: enqueueBench,
   limits: limitsBench,
   history: historyBench,
