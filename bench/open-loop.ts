@@ -9,6 +9,7 @@
  * embedding application does); BullMQ adds a job per event, graphile-worker
  * adds a job per event.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { Queue } from 'bullmq';
 import { makeWorkerUtils, runMigrations } from 'graphile-worker';
@@ -76,6 +77,8 @@ export interface OpenLoopRun {
   enqueueP99: number;
   /** Per second of the run (by slot): p50 and p99 of slot → applied. */
   perSecond: Array<{ p50: number; p99: number }>;
+  /** flowpool only: per second of the run, the workers' CPU (ms, all processes) and events applied. */
+  workerSeconds?: Array<{ cpuMs: number; applied: number }>;
   transactionsPerEvent: number;
   /** Machine CPU busy during the run (all cores), percent. */
   cpuPercent: number;
@@ -156,6 +159,34 @@ function summarise(
   };
 }
 
+/** utime + stime of a process, in ms (Linux /proc). */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples the workers' CPU once a second until stopped. */
+function sampleCpu(workers: readonly Child[]): () => number[] {
+  const total = () => workers.reduce((sum, w) => sum + processCpuMs(w.child.pid), 0);
+  const samples: number[] = [];
+  let last = total();
+  const timer = setInterval(() => {
+    const now = total();
+    samples.push(now - last);
+    last = now;
+  }, 1_000);
+  return () => {
+    clearInterval(timer);
+    return samples;
+  };
+}
+
 async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
@@ -202,6 +233,8 @@ async function runFlowpool(
     await waitReady(workers);
     const before = await serverCounters(env);
     const cpu = cpuTimes();
+    const stopSampling = sampleCpu(workers);
+    const started = Date.now();
     const sent = await sendAtRate(settings, async (k) => {
       const r = await runtime.service.enqueueEvent({
         tenant,
@@ -219,6 +252,7 @@ async function runFlowpool(
       return Number(r.rows[0].n) >= sent.ids.length;
     });
     const cpuAfter = cpuTimes();
+    const cpuSamples = stopSampling();
     await sleep(600);
     const counters = counterDelta(before, await serverCounters(env));
     const rows = await env.knex.raw(
@@ -228,15 +262,23 @@ async function runFlowpool(
     const appliedAt = new Map<string, number>(
       rows.rows.map((r: { event_id: string; t: string }) => [r.event_id, Number(r.t)]),
     );
-    return summarise(
-      cli ? 'flowpool-before' : 'flowpool',
-      round,
-      settings,
-      sent,
-      appliedAt,
-      counters,
-      (100 * (cpuAfter.busy - cpu.busy)) / (cpuAfter.total - cpu.total),
-    );
+    const appliedPerSecond = cpuSamples.map(() => 0);
+    for (const t of appliedAt.values()) {
+      const second = Math.floor((t - started) / 1000);
+      if (second >= 0 && second < appliedPerSecond.length) appliedPerSecond[second]! += 1;
+    }
+    return {
+      ...summarise(
+        cli ? 'flowpool-before' : 'flowpool',
+        round,
+        settings,
+        sent,
+        appliedAt,
+        counters,
+        (100 * (cpuAfter.busy - cpu.busy)) / (cpuAfter.total - cpu.total),
+      ),
+      workerSeconds: cpuSamples.map((cpuMs, i) => ({ cpuMs, applied: appliedPerSecond[i]! })),
+    };
   } finally {
     await stopAll(workers);
     await env.redis.del(`workflow:events:${pool}`, `workflow:events:${pool}:dlq`);
@@ -368,6 +410,13 @@ export async function openLoopBench(env: BenchEnv) {
           .map((s) => fmt(s.p50))
           .join(' ')}`,
       );
+      if (run.workerSeconds)
+        console.error(
+          `  workers per second (CPU ms / events applied): ${run.workerSeconds
+            .slice(0, 14)
+            .map((w) => `${fmt(w.cpuMs)}/${w.applied}`)
+            .join(' ')}`,
+        );
     }
   }
   const rows = systems.map((system) => {
