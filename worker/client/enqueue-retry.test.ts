@@ -102,11 +102,12 @@ describe('client enqueue after a failure past the commit', () => {
 
   it('retries with the same idempotency key of its own: one event, not two', async () => {
     await client.startExecution({ workflow: 'ticket-lifecycle', executionId: 'K-1' });
-    proxy.arm('insert into workflow_events');
+    // The payload travels with every run of the enqueue statement (its text only once per connection).
+    proxy.arm('cut-after-commit-1');
     const result = await client.enqueueEvent({
       executionId: 'K-1',
       event: 'comment',
-      payload: { text: 'once' },
+      payload: { text: 'cut-after-commit-1' },
     });
     expect(proxy.cuts).toBe(1);
     expect(result).toMatchObject({ seq: 1, duplicate: false });
@@ -121,11 +122,11 @@ describe('client enqueue after a failure past the commit', () => {
 
   it("keeps the caller's own key across its retries", async () => {
     await client.startExecution({ workflow: 'ticket-lifecycle', executionId: 'K-2' });
-    proxy.arm('insert into workflow_events');
+    proxy.arm('cut-after-commit-2');
     const result = await client.enqueueEvent({
       executionId: 'K-2',
       event: 'comment',
-      payload: { text: 'once' },
+      payload: { text: 'cut-after-commit-2' },
       idempotencyKey: 'order-9',
     });
     expect(proxy.cuts).toBe(2);
