@@ -89,6 +89,33 @@ describe('group-commit enqueue', () => {
     expect(notices).toBeGreaterThanOrEqual(ids.length);
   });
 
+  it('looks up the executions a writer has not seen together, in one or two reads', async () => {
+    const ids = await Promise.all(Array.from({ length: 50 }, () => start(rt)));
+    let lookups = 0;
+    const count = (query: { sql: string }) => {
+      // Reads of executions alone (the commits name workflow_events too).
+      if (query.sql.includes('workflow_executions') && !query.sql.includes('workflow_events'))
+        lookups += 1;
+    };
+    other.db.knex.on('query', count);
+    try {
+      // `other` has not seen these executions: it must learn each one's workflow.
+      const results = await other.service.enqueueEvents(
+        ids.map((executionId) => ({
+          tenant: TENANT,
+          executionId,
+          event: 'comment',
+          payload: { text: 'x' },
+        })),
+      );
+      expect(results.every((r) => r.ok)).toBe(true);
+    } finally {
+      other.db.knex.removeListener('query', count);
+    }
+    // The first lookup goes at once, the other 49 share the next.
+    expect(lookups).toBeLessThanOrEqual(2);
+  });
+
   it('gives each item of a bulk call its own result; one bad item fails only itself', async () => {
     const id = await start(rt);
     const other = await start(rt, 'someone-else');

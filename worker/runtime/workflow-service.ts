@@ -3,7 +3,7 @@ import { Value } from '@sinclair/typebox/value';
 import { checkSize, DEFAULT_SIZE_LIMITS, type SizeLimits } from '../client/limits.js';
 import { BadInputError, NotFoundError } from '../errors.js';
 import { IDENTIFIER_RULE, isIdentifier } from '../identifiers.js';
-import type { AppendResult, EventRef } from '../store/append-batch.js';
+import type { AppendResult, EventRef, ExecutionKey } from '../store/append-batch.js';
 import type {
   EventRecord,
   EventStore,
@@ -93,9 +93,13 @@ export class WorkflowService {
    * still exists is settled by the insert itself.
    */
   private readonly workflows = new Map<string, { name: string; version: number }>();
-  /** Lookups in flight, so concurrent enqueues to one new execution read it once. */
+  /**
+   * Lookups in flight, so concurrent enqueues to one new execution read it
+   * once; lookups of different executions made together share one read.
+   */
   private readonly loading = new Map<string, Promise<{ name: string; version: number }>>();
   private readonly appends: GroupBatcher<NewEvent, EnqueuedEvent>;
+  private readonly lookups: GroupBatcher<ExecutionKey, { name: string; version: number }>;
 
   constructor(
     private readonly store: EventStore,
@@ -104,6 +108,7 @@ export class WorkflowService {
     private readonly onPublishFailure: PublishFailureListener = () => {},
     options: WorkflowServiceOptions = {},
   ) {
+    this.lookups = new GroupBatcher((keys) => this.lookUp(keys), { maxBatch: DEFAULT_MAX_BATCH });
     this.appends = new GroupBatcher((events) => this.groupCommit(events), {
       maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
       // More than one commit at once is allowed over disjoint executions (calls to one
@@ -209,17 +214,30 @@ export class WorkflowService {
     if (known) return known;
     const inFlight = this.loading.get(key);
     if (inFlight) return inFlight;
-    const loading = this.store
-      .getExecution(tenant, executionId)
-      .then((execution) => {
-        if (!execution) throw new NotFoundError(`execution ${executionId}`);
-        const workflow = { name: execution.workflowName, version: execution.workflowVersion };
-        this.remember(key, workflow);
-        return workflow;
-      })
-      .finally(() => this.loading.delete(key));
+    const loading = this.lookups.add({ tenant, executionId }).finally(() => {
+      this.loading.delete(key);
+    });
     this.loading.set(key, loading);
     return loading;
+  }
+
+  /** One read for the executions not yet known that concurrent enqueues name. */
+  private async lookUp(
+    keys: ExecutionKey[],
+  ): Promise<Array<Settled<{ name: string; version: number }>>> {
+    const found = new Map<string, { name: string; version: number }>();
+    for (const row of await this.store.workflowsOf(keys)) {
+      const workflow = { name: row.workflowName, version: row.workflowVersion };
+      const key = `${row.tenant}\u0000${row.executionId}`;
+      this.remember(key, workflow);
+      found.set(key, workflow);
+    }
+    return keys.map((k) => {
+      const workflow = found.get(`${k.tenant}\u0000${k.executionId}`);
+      return workflow
+        ? { ok: true, value: workflow }
+        : { ok: false, error: new NotFoundError(`execution ${k.executionId}`) };
+    });
   }
 
   private remember(key: string, workflow: { name: string; version: number }): void {

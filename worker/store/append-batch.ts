@@ -6,6 +6,18 @@ const EXECUTIONS = 'workflow_executions';
 const EVENTS = 'workflow_events';
 const PROCESSING = 'workflow_event_processing';
 
+/** An execution by its tenant and id. */
+export interface ExecutionKey {
+  tenant: string;
+  executionId: string;
+}
+
+/** The workflow an execution runs (fixed at its start). */
+export interface ExecutionWorkflow extends ExecutionKey {
+  workflowName: string;
+  workflowVersion: number;
+}
+
 /** An event by its tenant and id. */
 export interface EventRef {
   tenant: string;
@@ -284,4 +296,35 @@ export async function clearPublished(knex: Knex, refs: readonly EventRef[]): Pro
      update ${EVENTS} e set published_at = null from held h where e.id = h.id`,
     [refs.map((r) => r.tenant), refs.map((r) => r.eventId)] as unknown as Knex.RawBinding[],
   );
+}
+
+/**
+ * The workflows of many executions in one read (those that exist; an
+ * execution of another tenant is not found). What enqueue needs to check an
+ * event before its commit, for executions it has not seen yet.
+ */
+export async function workflowsOf(
+  knex: Knex,
+  keys: readonly ExecutionKey[],
+): Promise<ExecutionWorkflow[]> {
+  if (keys.length === 0) return [];
+  const result = await knex.raw(
+    `select x.tenant, x.execution_id, x.workflow_name, x.workflow_version
+       from unnest(?::text[], ?::text[]) as k(tenant, execution_id)
+       join ${EXECUTIONS} x on x.tenant = k.tenant and x.execution_id = k.execution_id`,
+    [keys.map((k) => k.tenant), keys.map((k) => k.executionId)] as unknown as Knex.RawBinding[],
+  );
+  return (
+    result.rows as Array<{
+      tenant: string;
+      execution_id: string;
+      workflow_name: string;
+      workflow_version: number;
+    }>
+  ).map((row) => ({
+    tenant: row.tenant,
+    executionId: row.execution_id,
+    workflowName: row.workflow_name,
+    workflowVersion: Number(row.workflow_version),
+  }));
 }

@@ -1,4 +1,4 @@
-import type { AppendResult, EventRef } from './append-batch.js';
+import type { AppendResult, EventRef, ExecutionKey, ExecutionWorkflow } from './append-batch.js';
 
 /**
  * The event store: everything the runtime reads from and writes to
@@ -222,6 +222,8 @@ export interface EventStore {
   appendEvents(events: readonly NewEvent[]): Promise<AppendResult[]>;
   /** Clears the published mark of pending events whose notices did not go out. */
   clearPublished(refs: readonly EventRef[]): Promise<void>;
+  /** The workflows of many executions in one read; missing ones are left out. */
+  workflowsOf(keys: readonly ExecutionKey[]): Promise<ExecutionWorkflow[]>;
   /**
    * Pending events whose notice may be lost: never published and older than
    * `unpublishedOlderThanMs`, or published longer ago than `stalePublishedMs`.

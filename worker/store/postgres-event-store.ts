@@ -1,6 +1,14 @@
 import type { Knex } from 'knex';
 import { ConflictError, FencedError, FlowpoolError, NotFoundError } from '../errors.js';
-import { type AppendResult, appendBatch, clearPublished, type EventRef } from './append-batch.js';
+import {
+  type AppendResult,
+  appendBatch,
+  clearPublished,
+  type EventRef,
+  type ExecutionKey,
+  type ExecutionWorkflow,
+  workflowsOf,
+} from './append-batch.js';
 import { commitBatches, readBatch } from './batch-apply.js';
 import type {
   ActionCursor,
@@ -161,6 +169,10 @@ export class PostgresEventStore implements EventStore {
 
   clearPublished(refs: readonly EventRef[]): Promise<void> {
     return clearPublished(this.knex, refs);
+  }
+
+  workflowsOf(keys: readonly ExecutionKey[]): Promise<ExecutionWorkflow[]> {
+    return workflowsOf(this.knex, keys);
   }
 
   async markPublished(tenant: string, eventIds: readonly string[]): Promise<void> {
