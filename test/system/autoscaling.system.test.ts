@@ -573,7 +573,12 @@ describe('whole system: backlog → operator → workers → drained → zero', 
     }
     const scalings = samples.map((s) => s.scalingReason);
     expect(scalings).toContain('BelowActivation');
-    expect(scalings).toContain('ZeroCooldown');
+    // Before each zero the pool was held: by the stabilization window, and
+    // by the zero cooldown when the window ended first. Which of the two
+    // shows depends on when the arrival rate (a 10 s look-back) lets go.
+    expect(
+      scalings.filter((r) => r === 'Stabilizing' || r === 'ZeroCooldown').length,
+    ).toBeGreaterThan(0);
 
     // ---------------------------------------------- exactly once, in order
     const total = EXECUTIONS * (1 + BURST1_COMMENTS + BURST2_COMMENTS);
