@@ -104,7 +104,7 @@ export async function runFlowpool(
         pool,
         name: `${pool}-w${i}`,
         nodeArgs: options.nodeArgs,
-        extraEnv: options.extraEnv,
+        extraEnv: { ...workerEnvFromBench(), ...options.extraEnv },
         cli: options.cli,
       }),
     );
@@ -260,6 +260,19 @@ async function runGraphile(env: BenchEnv, shape: Shape, processes: number) {
     await stopAll(workers);
     await utils.release();
   }
+}
+
+/**
+ * Settings for every flowpool worker of the run, e.g.
+ * BENCH_WORKER_ENV='{"WORKFLOW_CONCURRENCY":"32"}' (label the figures).
+ */
+function workerEnvFromBench(): Record<string, string> {
+  const raw = process.env.BENCH_WORKER_ENV;
+  if (!raw) return {};
+  const parsed = JSON.parse(raw) as unknown;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error('BENCH_WORKER_ENV must be a JSON object of variable names to strings');
+  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
 }
 
 export const VARIANTS: ReadonlyArray<{ system: System; processes: number }> = [
