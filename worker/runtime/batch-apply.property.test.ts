@@ -23,7 +23,10 @@ const tally = defineWorkflow<'open' | 'closed', D>({
   initialData: () => ({ n: 0, closes: 0 }),
   events: {
     add: defineBareEvent<'open' | 'closed', D>([
-      { from: ['open', 'closed'], update: (d, p) => ({ ...d, n: d.n + (p as { k: number }).k }) },
+      {
+        from: ['open', 'closed'],
+        update: (d, p) => ({ ...d, n: d.n + (p as unknown as { k: number }).k }),
+      },
     ]),
     close: defineBareEvent<'open' | 'closed', D>([
       { from: ['open'], to: 'closed', update: (d) => ({ ...d, closes: d.closes + 1 }) },
