@@ -170,10 +170,7 @@ export interface DeadMarking {
   failedActions: Array<{ eventId: string; actionName: string }>;
 }
 
-export interface HistoryPage {
-  events: EventRecord[];
-  more: boolean;
-}
+export type HistoryPage = EventPage;
 
 /** What a catch-up reads first: the replay base at applied_seq and the events waiting after it. */
 export interface CatchUpBase {

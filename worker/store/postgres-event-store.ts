@@ -330,6 +330,8 @@ export class PostgresEventStore implements EventStore {
     afterSeq: number,
     bounds: ReadBounds,
   ): Promise<EventPage> {
+    // The byte budget is counted in PostgreSQL, so the rows past it never
+    // reach this process: one more row than asked tells whether more exist.
     const { rows } = await this.knex.raw<{ rows: Array<EventRow & { fetched: string }> }>(
       `with candidates as (
          select e.*, row_number() over w as n, sum(octet_length(e.payload::text)) over w as running
@@ -652,32 +654,13 @@ export class PostgresEventStore implements EventStore {
     return (rows as EventRow[]).map(toEvent);
   }
 
-  async historyPage(
+  /** A page of history, bounded by count and payload bytes like every catch-up read. */
+  historyPage(
     tenant: string,
     executionId: string,
     options: { afterSeq: number; limit: number; maxBytes: number },
   ): Promise<HistoryPage> {
-    // The byte budget is counted in PostgreSQL, so the rows past it never
-    // reach this process: one more row than asked tells whether more exist.
-    const { rows } = await this.knex.raw<{
-      rows: Array<EventRow & { n: string; running: string; fetched: string }>;
-    }>(
-      `with candidates as (
-         select e.*,
-                row_number() over w as n,
-                sum(octet_length(e.payload::text)) over w as running
-           from (select * from ${EVENTS}
-                  where tenant = ? and execution_id = ? and seq > ?
-                  order by seq limit ?) e
-         window w as (order by e.seq))
-       select c.*, (select count(*) from candidates) as fetched
-         from candidates c
-        where c.n <= ? and (c.n = 1 or c.running <= ?)
-        order by c.seq`,
-      [tenant, executionId, options.afterSeq, options.limit + 1, options.limit, options.maxBytes],
-    );
-    const fetched = rows.length === 0 ? 0 : Number(rows[0]!.fetched);
-    return { events: rows.map(toEvent), more: fetched > rows.length };
+    return this.eventsAfter(tenant, executionId, options.afterSeq, options);
   }
 
   async getEvent(
