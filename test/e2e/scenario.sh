@@ -8,6 +8,8 @@
 #   e2e_build TAG CONTEXT FILE [--build-arg K=V]...   build an image
 #   e2e_load IMAGE...                                  put images on the nodes
 #   log step die                                       as in kind.sh
+# and may set e2e_node_logs_dir (kube-controller-manager.log, kube-scheduler.log,
+# kubelet.log at --v=2) for the reaction breakdown after the first burst.
 # kubectl and helm reach the cluster through KUBECONFIG and, when set,
 # FLOWPOOL_E2E_CONTEXT. Then it calls scenario_run, which:
 #   1. builds the scenario's image FROM the flowpool image with its own
@@ -164,6 +166,45 @@ burst_to_ready() {
   echo $(($(date -d "$ready_at" +%s) - $(date -d "$sent_at" +%s)))
 }
 
+# first_ready_worker: the name of the worker pod that became Ready first.
+first_ready_worker() {
+  k get pods -l app.kubernetes.io/name=flowpool-worker \
+    -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].lastTransitionTime} {.metadata.name}{"\n"}{end}' |
+    awk 'NF == 2' | sort | head -n 1 | cut -d' ' -f2
+}
+
+# reaction_capture RUN: while the first worker still runs, keeps its log and
+# the operators' (they go with the pods) for reaction_breakdown.
+reaction_capture() {
+  local run="$1"
+  e2e_reaction_dir="$(mktemp -d)"
+  first_ready_worker >"$e2e_reaction_dir/pod" 2>/dev/null || true
+  k logs "pod/$(cat "$e2e_reaction_dir/pod")" >"$e2e_reaction_dir/worker.log" 2>/dev/null || true
+  k logs -l app.kubernetes.io/component=operator --prefix --tail=-1 \
+    >"$e2e_reaction_dir/operator.log" 2>/dev/null || true
+  log "reaction of $run: first Ready worker $(cat "$e2e_reaction_dir/pod")"
+}
+
+# reaction_breakdown RUN: what the reaction to RUN was made of (burst stored →
+# operator decision → Deployment → pod → scheduled → kubelet → sandbox →
+# container → process → Ready), milliseconds per step, as figures
+# reaction_<step>_ms; "?" where a line was not found. The Kubernetes
+# components' steps need their logs (e2e_node_logs_dir, test/node/run.sh).
+reaction_breakdown() {
+  local run="$1" times accepted applied name value
+  times="$(k exec deployment/postgres -- psql -U flowpool -d flowpool -X -q -At -F ' ' -c \
+    "SELECT to_char(min(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+            to_char(min(applied_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')
+     FROM workflow_events WHERE tenant = '$tenant' AND execution_id LIKE '$run-%'" 2>/dev/null || true)"
+  read -r accepted applied <<<"$times"
+  while read -r name value; do
+    [[ -n "$name" ]] && figure "reaction_${name}_ms" "$value"
+  done < <(node "$root/test/node/reaction.mjs" --namespace "$namespace" --pool "$pool" \
+    --pod "$(cat "$e2e_reaction_dir/pod" 2>/dev/null)" --accepted "${accepted:-}" \
+    --applied "${applied:-}" --operator "$e2e_reaction_dir/operator.log" \
+    --worker "$e2e_reaction_dir/worker.log" --node-logs "${e2e_node_logs_dir:-}" 2>/dev/null || true)
+}
+
 scenario_images() {
   step "build the scenario's image $e2e_image: $e2e_base_image + test/e2e/workflow/tally.mjs"
   local begun=$SECONDS
@@ -226,8 +267,10 @@ scenario_first_burst() {
   sent="$(send_burst e2e)"
   wait_until "the pool has at least 2 workers" 180 replicas_at_least 2
   wait_until "a worker is Ready" 180 workers_ready
+  reaction_capture e2e
   figure burst_start_to_first_worker_ready_s "$(burst_to_ready e2e)"
   check_exactly_once e2e "$sent"
+  reaction_breakdown e2e
   figure burst_applied_s "$(elapsed "$begun" "$(now)")"
 
   step "the pool scales back to zero"

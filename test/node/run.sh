@@ -123,6 +123,8 @@ tenant=e2e
 e2e_base_image=flowpool:e2e-base
 e2e_figures_file="$FLOWPOOL_NODE_ARTIFACTS/figures.txt"
 e2e_snapshot_dir="$FLOWPOOL_NODE_ARTIFACTS/before-uninstall"
+# The components' own logs, for the reaction breakdown (scenario.sh).
+e2e_node_logs_dir="$node_dir/logs"
 mkdir -p "$FLOWPOOL_NODE_ARTIFACTS"
 : >"$e2e_figures_file"
 step() { printf '\n[%4ds] ==> %s\n' "$((SECONDS - started))" "$*" >&2; }
