@@ -1,3 +1,5 @@
+import { sleep } from './timing.js';
+
 /** Time, behind an interface so policies and retries can run on simulated time in tests. */
 export interface Clock {
   now(): number;
@@ -6,15 +8,5 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        signal?.removeEventListener('abort', done);
-        clearTimeout(timer);
-        resolve();
-      }
-      signal?.addEventListener('abort', done, { once: true });
-    }),
+  sleep,
 };

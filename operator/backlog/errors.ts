@@ -142,20 +142,3 @@ function describeReadError(error: unknown, connection?: ConnectionState): Backlo
 function refused(error: Error): BacklogReadError {
   return { code: 'CommandFailed', message: `Redis refused the command: ${error.message}` };
 }
-
-/** Rejects with a Timeout after `ms`; the operation itself is left to finish or fail on its own. */
-export async function withTimeout<T>(ms: number, operation: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new BacklogError('Timeout', `${what}: no answer within ${ms} ms`)),
-      ms,
-    );
-  });
-  operation.catch(() => {}); // its failure after the timeout has nobody left to tell
-  try {
-    return await Promise.race([operation, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

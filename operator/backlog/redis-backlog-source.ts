@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { BacklogError, isNoGroup, isNoSuchKey, toReadError, withTimeout } from './errors.js';
+import { withTimeout } from '../../worker/timing.js';
+import { BacklogError, isNoGroup, isNoSuchKey, toReadError } from './errors.js';
 import { lagFromCount, lagUpperBound, reportedLag } from './estimate.js';
 import { REMOVE_CONSUMER } from './scripts.js';
 import type {
@@ -91,9 +92,9 @@ export class RedisBacklogSource implements BacklogSource, ConsumerAdmin {
   async read(stream: string, group: string): Promise<BacklogReading> {
     try {
       return await withTimeout(
-        this.timeoutMs,
         this.readOrThrow(stream, group),
-        `reading ${stream}`,
+        this.timeoutMs,
+        timedOut(`reading ${stream}`, this.timeoutMs),
       );
     } catch (error) {
       return unreadable(this.describe(error));
@@ -103,9 +104,9 @@ export class RedisBacklogSource implements BacklogSource, ConsumerAdmin {
   async consumers(stream: string, group: string): Promise<ConsumersReading> {
     try {
       const reply = await withTimeout(
-        this.timeoutMs,
         this.redis.xinfo('CONSUMERS', stream, group),
-        `reading consumers of ${stream}`,
+        this.timeoutMs,
+        timedOut(`reading consumers of ${stream}`, this.timeoutMs),
       );
       return { readOk: true, streamState: 'present', consumers: parseConsumers(reply) };
     } catch (error) {
@@ -120,9 +121,9 @@ export class RedisBacklogSource implements BacklogSource, ConsumerAdmin {
       // EVAL rather than a registered command: cleanup is rare and the
       // script is short, and the caller's client stays unmodified.
       const reply = await withTimeout(
-        this.timeoutMs,
         this.redis.eval(REMOVE_CONSUMER, 1, stream, group, name),
-        `removing consumer ${name} of ${stream}`,
+        this.timeoutMs,
+        timedOut(`removing consumer ${name} of ${stream}`, this.timeoutMs),
       );
       return removeResult(reply);
     } catch (error) {
@@ -219,4 +220,9 @@ function removeResult(reply: unknown): RemoveConsumerResult {
     'UnexpectedReply',
     `remove-consumer: unexpected reply ${JSON.stringify(reply)}`,
   );
+}
+
+/** A Timeout after `ms`; the read itself is left to finish or fail on its own. */
+function timedOut(what: string, ms: number): () => BacklogError {
+  return () => new BacklogError('Timeout', `${what}: no answer within ${ms} ms`);
 }

@@ -5,6 +5,7 @@
  * a failure is logged and the next poll or scale down tries again.
  */
 import type { Logger } from 'pino';
+import { describeError } from '../../worker/errors.js';
 import type { WorkflowWorkerPool } from '../api/pool.js';
 import type { ConsumerInfo } from '../backlog/types.js';
 import { isNotFound } from '../kube/client.js';
@@ -25,10 +26,6 @@ export interface PoolTarget {
 
 /** The pool's backlog client, or undefined when its Redis URL cannot be resolved. */
 export type ClientFor = (target: PoolTarget) => Promise<BacklogClient | undefined>;
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 export class ConsumerHousekeeping {
   constructor(
@@ -56,7 +53,7 @@ export class ConsumerHousekeeping {
     try {
       pods = await this.kube.listPods(namespace, selectorString(name));
     } catch (error) {
-      log.warn({ err: message(error) }, 'scaling down without pod deletion costs');
+      log.warn({ err: describeError(error) }, 'scaling down without pod deletion costs');
       return;
     }
     for (const { name: pod, cost } of deletionCostPatches(pods, read.consumers)) {
@@ -64,7 +61,7 @@ export class ConsumerHousekeeping {
         await this.kube.annotatePod(namespace, pod, { [POD_DELETION_COST]: cost });
       } catch (error) {
         if (!isNotFound(error)) {
-          log.warn({ pod, err: message(error) }, 'could not mark pod deletion cost');
+          log.warn({ pod, err: describeError(error) }, 'could not mark pod deletion cost');
         }
       }
     }
@@ -80,7 +77,7 @@ export class ConsumerHousekeeping {
       const pods = await this.kube.listPods(namespace, selectorString(name));
       podNames = new Set(pods.map((pod) => pod.metadata?.name ?? ''));
     } catch (error) {
-      log.warn({ err: message(error) }, 'could not list worker pods');
+      log.warn({ err: describeError(error) }, 'could not list worker pods');
       return;
     }
     const orphans = orphanedConsumers(consumers, podNames);

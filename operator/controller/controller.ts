@@ -8,6 +8,7 @@
  * goes through the queue, one at a time per pool.
  */
 import type { Logger } from 'pino';
+import { describeError } from '../../worker/errors.js';
 import { redactUrl } from '../../worker/observability/redact.js';
 import { KIND, type WorkflowWorkerPool } from '../api/pool.js';
 import { streamCounters } from '../backlog/counters.js';
@@ -95,10 +96,6 @@ export function poolKey(namespace: string, name: string): string {
 function splitKey(key: string): { namespace: string; name: string } {
   const slash = key.indexOf('/');
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The pool owning a Deployment, as a key; undefined for one no pool controls. */
@@ -211,7 +208,10 @@ export class PoolController {
       this.workers,
       (key) => this.reconcile(key),
       (key, error, retryInMs) =>
-        this.log.warn({ pool: key, err: message(error), retryInMs }, 'reconcile failed; retrying'),
+        this.log.warn(
+          { pool: key, err: describeError(error), retryInMs },
+          'reconcile failed; retrying',
+        ),
     );
     this.resyncTimer = setInterval(() => {
       for (const key of this.pools.keys()) this.queue.add(key);
@@ -379,7 +379,7 @@ export class PoolController {
         apply: {
           kind: 'failed',
           reason: 'ApplyFailed',
-          message: `applying Deployment ${pool.metadata.name}: ${message(error)}`,
+          message: `applying Deployment ${pool.metadata.name}: ${describeError(error)}`,
         },
         deployment: previous,
         retry: error,
@@ -538,7 +538,7 @@ export class PoolController {
       runtime.timer = undefined;
       const started = Date.now();
       const polling = this.poll(key, runtime)
-        .catch((error) => runtime.log.error({ err: message(error) }, 'backlog poll failed'))
+        .catch((error) => runtime.log.error({ err: describeError(error) }, 'backlog poll failed'))
         .finally(() => {
           this.polls.delete(polling);
           runtime.polling = undefined;

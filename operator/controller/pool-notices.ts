@@ -3,6 +3,7 @@
  * again only when its cause changes, or after the problem cleared.
  */
 import type { Logger } from 'pino';
+import { describeError } from '../../worker/errors.js';
 import type { WorkflowWorkerPool } from '../api/pool.js';
 import { poolReference } from '../kube/kube-api.js';
 import type { KubeTarget } from '../kube/types.js';
@@ -58,10 +59,7 @@ export class PoolNotices {
     this.kube
       .emitEvent({ involvedObject: poolReference(pool), type, reason, message: text })
       .catch((error) =>
-        this.log.warn(
-          { reason, err: error instanceof Error ? error.message : String(error) },
-          'could not record a Kubernetes Event',
-        ),
+        this.log.warn({ reason, err: describeError(error) }, 'could not record a Kubernetes Event'),
       );
   }
 }

@@ -6,6 +6,8 @@
  * and report what changed meanwhile, deletions included.
  */
 import type { Logger } from 'pino';
+import { describeError } from '../../worker/errors.js';
+import { sleep } from '../../worker/timing.js';
 import { KubeApiError } from '../kube/client.js';
 import type { KubeObject, ListWatch, WatchEvent } from '../kube/types.js';
 
@@ -149,7 +151,7 @@ export class Reflector<T extends KubeObject> {
         this.logger.warn(
           {
             watch: this.source.description,
-            err: error instanceof Error ? error.message : String(error),
+            err: describeError(error),
             retryInMs: delay,
           },
           'list or watch failed; listing again after a pause',
@@ -204,20 +206,4 @@ export class Reflector<T extends KubeObject> {
     else this.handler.onUpdate?.(previous, object);
     return version;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

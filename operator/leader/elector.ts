@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { describeError } from '../../worker/errors.js';
 import { systemClock } from './clock.js';
 import { KubernetesLeaseClient } from './kubernetes-lease-client.js';
 import {
@@ -371,7 +372,7 @@ export class LeaderElector {
           'leader election: leading work failed; giving the lease up',
         );
         term.release = true;
-        this.stepDown(term, `the leading work failed: ${messageOf(error)}`);
+        this.stepDown(term, `the leading work failed: ${describeError(error)}`);
       });
     }
     term.work = Promise.allSettled(runs).then(() => {
@@ -427,7 +428,7 @@ export class LeaderElector {
   /** One try at creating, taking over or renewing the lease, given up after timeoutMs. */
   private async attempt(timeoutMs: number, abandon?: AbortSignal): Promise<Outcome> {
     try {
-      const outcome = await this.withTimeout(
+      const outcome = await this.callWithDeadline(
         timeoutMs,
         (signal) => this.tryAcquireOrRenew(signal),
         abandon,
@@ -444,7 +445,7 @@ export class LeaderElector {
    * Runs `call` with a signal that aborts after timeoutMs on the elector's
    * clock, and gives up on it then even if it does not honour the signal.
    */
-  private async withTimeout<T>(
+  private async callWithDeadline<T>(
     timeoutMs: number,
     call: (signal: AbortSignal) => Promise<T>,
     abandon?: AbortSignal,
@@ -563,7 +564,7 @@ export class LeaderElector {
     const observed = this.observation;
     if (!this.held || observed === undefined) return;
     try {
-      const stored = await this.withTimeout(this.renewDeadlineMs, (signal) =>
+      const stored = await this.callWithDeadline(this.renewDeadlineMs, (signal) =>
         this.client.replace(
           observed.lease,
           releasedRecord(observed.lease.record, this.clock.date()),
@@ -586,7 +587,7 @@ export class LeaderElector {
         return;
       }
       this.logger.warn(
-        { lease: this.client.description, err: messageOf(error) },
+        { lease: this.client.description, err: describeError(error) },
         'leader election: could not release the lease; it will expire',
       );
     }
@@ -594,7 +595,7 @@ export class LeaderElector {
 
   /** Logs a failed call: a new problem as a warning, its repetitions at debug. */
   private problem(error: unknown): void {
-    const message = messageOf(error);
+    const message = describeError(error);
     const fields = { lease: this.client.description, identity: this.identity, err: message };
     if (message !== this.lastProblem) {
       this.logger.warn(fields, 'leader election: lease call failed');
@@ -647,8 +648,4 @@ function whenAborted(signal: AbortSignal, cancel: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done, { once: true });
     cancel.addEventListener('abort', done, { once: true });
   });
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -9,6 +9,7 @@ import {
   type V1LeaseSpec,
   type V1MicroTime,
 } from '@kubernetes/client-node';
+import { describeError } from '../../worker/errors.js';
 import { formatMicroTime } from './lease-rules.js';
 import {
   type LeaseCallOptions,
@@ -195,7 +196,7 @@ function statusCode(error: unknown): number | undefined {
 /** One line saying what failed: the API's message when there is one, not the whole body. */
 function describe(error: unknown, what: string): Error {
   const code = statusCode(error);
-  let message = error instanceof Error ? error.message : String(error);
+  let message = describeError(error);
   if (typeof error === 'object' && error !== null && 'body' in error) {
     const body = (error as { body: unknown }).body;
     try {

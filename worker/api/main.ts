@@ -5,16 +5,11 @@ import { type ApiConfig, loadApiConfig } from '../config/config.js';
 import type { Env } from '../config/parse.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
-import {
-  createDatabase,
-  createRedis,
-  endpointOf,
-  Reachability,
-  withTimeout,
-} from '../process/connections.js';
+import { createDatabase, createRedis, endpointOf, Reachability } from '../process/connections.js';
 import { Shutdown } from '../process/shutdown.js';
 import { exitOnCrash, loadConfigAndWorkflows } from '../process/startup.js';
 import { createRuntime, DEFAULT_RUNTIME_SETTINGS } from '../runtime/runtime.js';
+import { withTimeout } from '../timing.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
 import { buildApiApp } from './app.js';
 import { dependencyReadiness } from './readiness.js';

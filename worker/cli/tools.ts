@@ -5,13 +5,14 @@ import { migrateDown, migrateLatest } from '../../migrations/index.js';
 import type { CommonConfig } from '../config/config.js';
 import { NotFoundError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
-import { createDatabase, createRedis, withTimeout } from '../process/connections.js';
+import { createDatabase, createRedis } from '../process/connections.js';
 import { DeadLetters } from '../runtime/dead-letters.js';
 import { createRuntime, DEFAULT_RUNTIME_SETTINGS, type Runtime } from '../runtime/runtime.js';
 import { type VerifyReport, verifyExecution } from '../runtime/verify.js';
 import type { EventRecord, ExecutionRecord } from '../store/event-store.js';
 import { PostgresEventStore } from '../store/postgres-event-store.js';
 import { RedisStreamTransport } from '../stream/redis-stream-transport.js';
+import { withTimeout } from '../timing.js';
 import { loadWorkflows } from '../workflow/loader.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
 

@@ -84,19 +84,6 @@ export function createRedis(
   return redis;
 }
 
-/** Rejects with a clear message when `work` takes longer than `ms`. */
-export async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Logs a dependency's reachability without flooding: one line when it goes
  * down (with the reason), a reminder every `repeatMs` while it stays down,
@@ -145,21 +132,4 @@ export class Reachability {
     this.down = false;
     this.lastReason = '';
   }
-}
-
-/** Sleeps unless `signal` aborts first (then resolves early). */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

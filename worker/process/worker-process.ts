@@ -8,15 +8,9 @@ import { logText } from '../runtime/error-record.js';
 import { createRuntime, DEFAULT_RUNTIME_SETTINGS, type Runtime } from '../runtime/runtime.js';
 import { StreamConsumer } from '../runtime/stream-consumer.js';
 import { RedisStreamTransport } from '../stream/redis-stream-transport.js';
+import { sleep, withTimeout } from '../timing.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
-import {
-  createDatabase,
-  createRedis,
-  endpointOf,
-  pause,
-  Reachability,
-  withTimeout,
-} from './connections.js';
+import { createDatabase, createRedis, endpointOf, Reachability } from './connections.js';
 import { type HealthServer, type Readiness, startHealthServer } from './health-server.js';
 import type { Shutdown } from './shutdown.js';
 
@@ -215,7 +209,7 @@ export class WorkerProcess {
         }
       }
       attempt += 1;
-      await pause(Math.min(200 * attempt, 2_000), signal);
+      await sleep(Math.min(200 * attempt, 2_000), signal);
     }
     if (signal.aborted) return;
     this.state = 'running';
@@ -317,7 +311,7 @@ export class WorkerProcess {
       } catch (error) {
         this.relayHealth.failed(error);
       }
-      await pause(this.config.relayIntervalMs, signal);
+      await sleep(this.config.relayIntervalMs, signal);
     }
   }
 
