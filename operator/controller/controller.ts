@@ -233,6 +233,7 @@ export class PoolController {
     // A stopped controller (e.g. one that lost the lease) vouches for no pool's figures.
     for (const key of this.runtimes.keys()) {
       const { namespace, name } = splitKey(key);
+      this.urls.forget(namespace, name);
       this.metrics?.forgetPool(namespace, name);
     }
     this.runtimes.clear();
@@ -502,6 +503,7 @@ export class PoolController {
     this.runtimes.delete(key);
     this.connections.release(key);
     const { namespace, name } = splitKey(key);
+    this.urls.forget(namespace, name);
     this.metrics?.forgetPool(namespace, name);
     runtime.log.info('pool gone; stopped polling it');
   }

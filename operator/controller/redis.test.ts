@@ -67,6 +67,28 @@ describe('RedisUrlResolver', () => {
     });
   });
 
+  it('reads a forgotten pool’s Secret again at once, though its TTL has not run out', async () => {
+    let reads = 0;
+    let value = 'redis://before:6379';
+    const resolver = new RedisUrlResolver(
+      {
+        readSecretKey: async () => {
+          reads++;
+          return { found: 'value', value };
+        },
+      },
+      60_000,
+      () => 0,
+    );
+    const deployed = pool({ urlSecretRef: { name: 'redis', key: 'url' } });
+    expect(await resolver.resolve(deployed)).toMatchObject({ url: 'redis://before:6379' });
+    // The pool is deleted, its Secret rotated, and the pool created again.
+    resolver.forget('ns', 'p');
+    value = 'redis://after:6379';
+    expect(await resolver.resolve(deployed)).toMatchObject({ url: 'redis://after:6379' });
+    expect(reads).toBe(2);
+  });
+
   it('says the same, and nothing of the value, whether the Secret, its key or a usable value is missing', async () => {
     const secret: Record<string, string> = {
       password: 'hunter2:s3cr3t-token',

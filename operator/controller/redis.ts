@@ -130,11 +130,16 @@ function secretDenied(namespace: string, name: string, key: string, refusal: str
 }
 
 /**
- * Resolves a pool's Redis URL. Secret values are cached for `ttlMs`, so a
- * rotated Secret is picked up within that time without a read per poll.
+ * Resolves a pool's Redis URL. Secret values are cached per pool for
+ * `ttlMs`, so a rotated Secret is picked up within that time without a read
+ * per poll; an entry past its TTL is dropped when next looked up, and a
+ * pool's entry when the pool is forgotten, so no Secret value outlives both.
  */
 export class RedisUrlResolver {
-  private readonly cache = new Map<string, { at: number; result: RedisUrlResult }>();
+  private readonly cache = new Map<
+    string,
+    { secret: string; at: number; result: RedisUrlResult }
+  >();
 
   constructor(
     private readonly kube: Pick<KubeTarget, 'readSecretKey'>,
@@ -154,13 +159,17 @@ export class RedisUrlResolver {
       };
     }
     const namespace = pool.metadata.namespace ?? 'default';
-    const cacheKey = `${namespace}/${ref.name}/${ref.key}`;
-    const cached = this.cache.get(cacheKey);
-    if (cached && this.now() - cached.at < this.ttlMs) return cached.result;
+    const poolKey = `${namespace}/${pool.metadata.name}`;
+    const secret = `${ref.name}/${ref.key}`;
+    const cached = this.cache.get(poolKey);
+    if (cached && cached.secret === secret && this.now() - cached.at < this.ttlMs) {
+      return cached.result;
+    }
+    this.cache.delete(poolKey);
     const result = await this.readSecret(namespace, ref.name, ref.key);
     // Failures to reach the API are not cached: the next poll asks again.
     if (!('cause' in result && result.cause === 'api-error')) {
-      this.cache.set(cacheKey, { at: this.now(), result });
+      this.cache.set(poolKey, { secret, at: this.now(), result });
     }
     return result;
   }
@@ -184,8 +193,8 @@ export class RedisUrlResolver {
     return url === undefined ? secretUnusable(name, key, 'not-a-redis-url') : { ok: true, url };
   }
 
-  /** Forgets cached Secret values (e.g. when a pool goes away). */
-  clear(): void {
-    this.cache.clear();
+  /** Drops the pool's cached Secret value: the pool went away (or came back anew). */
+  forget(namespace: string, name: string): void {
+    this.cache.delete(`${namespace}/${name}`);
   }
 }
