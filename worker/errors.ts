@@ -11,7 +11,6 @@ export type ErrorCode =
   | 'UNKNOWN_WORKFLOW'
   | 'UNKNOWN_EVENT'
   | 'LOCK_BUSY'
-  | 'LOCK_LOST'
   | 'FENCED'
   | 'ACTION_FAILED'
   | 'ACTION_TIMEOUT'
