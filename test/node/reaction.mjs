@@ -9,12 +9,13 @@
 //                           (PostgreSQL created_at / applied_at, microseconds)
 //   --operator              the operators' pino lines (kubectl logs --prefix)
 //   --worker                the worker pod POD's pino lines
-//   --node-logs             kube-controller-manager.log, kube-scheduler.log,
-//                           kubelet.log (klog, local time, microseconds) at
-//                           --v=2; without it those steps are unknown
+//   --node-logs             containerd.log, kube-controller-manager.log,
+//                           kube-scheduler.log, kubelet.log (klog: local time,
+//                           microseconds, --v=2); without it those steps are ?
 // Prints one "step ms" line per step: the step's own duration, from the
 // previous point that was found ("?" when its own line was not found), then
-// "ready ms" (accepted → Ready) and "first_applied ms" (accepted → applied).
+// "total_to_ready ms" (stored → Ready) and "first_applied ms" (stored →
+// the first event of the burst applied, by any worker).
 // Never fails on a missing or odd line: a reading aid, not a check.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -77,41 +78,53 @@ const cm = logs && path.join(logs, 'kube-controller-manager.log');
 const sched = logs && path.join(logs, 'kube-scheduler.log');
 const kubelet = logs && path.join(logs, 'kubelet.log');
 
+// containerd: time="2026-12-07T22:48:05.923414770Z" level=info msg="..." (UTC,
+// nanoseconds). The sandbox and container ids chain the pod's lines.
+const containerd = lines(logs && path.join(logs, 'containerd.log'));
+function firstContainerd(...needles) {
+  const line = containerd.find((l) => needles.every((needle) => l.includes(needle)));
+  const m = line && /^time="([^"]+)"/.exec(line);
+  return m ? { t: ms(m[1]), line } : undefined;
+}
+const idIn = (found, what) =>
+  found && new RegExp(`returns ${what} id \\\\"([0-9a-f]+)`).exec(found.line)?.[1];
+const sandboxAsked = args.pod && firstContainerd('RunPodSandbox for', `{Name:${args.pod},`);
+const sandboxUp =
+  args.pod && firstContainerd('RunPodSandbox for', `{Name:${args.pod},`, 'returns sandbox id');
+const sandboxId = idIn(sandboxUp, 'sandbox');
+const created =
+  sandboxId && firstContainerd('CreateContainer within sandbox', sandboxId, 'returns container id');
+const containerId = idIn(created, 'container');
+const started =
+  containerId && firstContainerd('StartContainer for', containerId, 'returns successfully');
+
 const decision = pinoLines(args.operator).find(
   (e) => e.msg === 'scaled worker Deployment' && e.from === 0 && e.to > 0 && e.t >= (accepted ?? 0),
 )?.t;
 const worker = pinoLines(args.worker);
-const pleg = pod
-  ? lines(kubelet).filter(
-      (l) =>
-        l.includes('SyncLoop (PLEG)') &&
-        l.includes(`pod="${pod}"`) &&
-        l.includes('ContainerStarted'),
-    )
-  : [];
 
-// In the order they happen; each step is named for what fills the gap
-// between the previous point and its own.
+// In the order they happen; each step is named for what ends it, and its
+// figure is the time since the previous point found.
 const points = [
+  // The operator's poll finds the backlog and scales the Deployment.
   ['operator_decision', decision],
+  // The Deployment controller scales the ReplicaSet, which starts creating pods.
   [
-    'deployment_scaled',
-    firstKlog(
-      cm,
-      decision ?? accepted,
-      'ScalingReplicaSet',
-      `object="${ns}/${args.pool}"`,
-      'Scaled up',
-    ),
+    'replicaset_scaling',
+    firstKlog(cm, decision ?? accepted, 'Too few replicas', `replicaSet="${ns}/${args.pool}-`),
   ],
-  ['pod_created', pod && firstKlog(cm, accepted, 'SuccessfulCreate', `Created pod: ${args.pod}`)],
   ['pod_scheduled', pod && firstKlog(sched, accepted, 'Successfully bound pod', `pod="${pod}"`)],
   ['kubelet_pod_added', pod && firstKlog(kubelet, accepted, 'SyncLoop ADD', `"${pod}"`)],
-  // The pod's first ContainerStarted is its sandbox, the second its container.
-  ['sandbox_started', pleg[0] && klogTime(pleg[0])],
-  ['container_started', pleg[1] && klogTime(pleg[1])],
+  // The kubelet mounts the pod's volumes, then asks for its sandbox.
+  ['sandbox_requested', sandboxAsked?.t],
+  ['sandbox_ready', sandboxUp?.t],
+  ['container_created', created?.t],
+  ['container_started', started?.t],
+  // Node loads the program, parses its config and opens its HTTP port.
   ['process_first_log', worker.find((e) => e.msg === 'worker starting')?.t],
+  // PostgreSQL and Redis reached, the consumer group joined.
   ['worker_running', worker.find((e) => e.msg === 'worker running')?.t],
+  // The next readiness probe passes.
   [
     'ready',
     pod &&

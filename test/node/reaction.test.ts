@@ -41,34 +41,48 @@ describe('test/node/reaction.mjs', () => {
     fs.mkdirSync(logs);
     fs.writeFileSync(
       path.join(logs, 'kube-controller-manager.log'),
-      [
-        klog(
-          at(1500),
-          `"Event occurred" object="flowpool/e2e" kind="Deployment" reason="ScalingReplicaSet" message="Scaled up replica set e2e-abc from 0 to 1"`,
-        ),
-        klog(
-          at(1600),
-          `"Event occurred" object="flowpool/e2e-abc" kind="ReplicaSet" reason="SuccessfulCreate" message="Created pod: e2e-abc-xyz"`,
-        ),
-      ].join('\n'),
+      klog(at(1500), '"Too few replicas" replicaSet="flowpool/e2e-abc" need=2 creating=2'),
     );
     fs.writeFileSync(
       path.join(logs, 'kube-scheduler.log'),
-      klog(at(1700), `"Successfully bound pod to node" pod="${pod}" node="n"`),
+      klog(at(1600), `"Successfully bound pod to node" pod="${pod}" node="n"`),
     );
     fs.writeFileSync(
       path.join(logs, 'kubelet.log'),
       [
-        klog(at(1750), `"SyncLoop ADD" source="api" pods=["${pod}"]`),
-        klog(
-          at(2100),
-          `"SyncLoop (PLEG): event for pod" pod="${pod}" event={"Type":"ContainerStarted","Data":"a"}`,
-        ),
-        klog(
-          at(2400),
-          `"SyncLoop (PLEG): event for pod" pod="${pod}" event={"Type":"ContainerStarted","Data":"b"}`,
-        ),
+        klog(at(1650), `"SyncLoop ADD" source="api" pods=["${pod}"]`),
         klog(at(4000), `"SyncLoop (probe)" probe="readiness" status="ready" pod="${pod}"`),
+      ].join('\n'),
+    );
+    // containerd writes UTC with nanoseconds; ids chain sandbox → container.
+    const cd = (ms: number, msg: string) =>
+      `time="${at(ms).toISOString().replace('Z', '123456Z')}" level=info msg="${msg}"`;
+    fs.writeFileSync(
+      path.join(logs, 'containerd.log'),
+      [
+        cd(
+          1900,
+          'RunPodSandbox for &PodSandboxMetadata{Name:e2e-abc-xyz,Uid:u,Namespace:flowpool,Attempt:0,}',
+        ),
+        cd(
+          2000,
+          'RunPodSandbox for &PodSandboxMetadata{Name:e2e-other,Uid:v,Namespace:flowpool,Attempt:0,} returns sandbox id \\"bad\\"',
+        ),
+        cd(
+          2400,
+          'RunPodSandbox for &PodSandboxMetadata{Name:e2e-abc-xyz,Uid:u,Namespace:flowpool,Attempt:0,} returns sandbox id \\"5a\\"',
+        ),
+        cd(
+          2500,
+          'CreateContainer within sandbox \\"bad\\" for &ContainerMetadata{Name:worker,Attempt:0,} returns container id \\"c0\\"',
+        ),
+        cd(
+          2700,
+          'CreateContainer within sandbox \\"5a\\" for &ContainerMetadata{Name:worker,Attempt:0,} returns container id \\"c1\\"',
+        ),
+        cd(2750, 'StartContainer for \\"c1\\"'),
+        cd(2800, 'StartContainer for \\"c0\\" returns successfully'),
+        cd(2900, 'StartContainer for \\"c1\\" returns successfully'),
       ].join('\n'),
     );
     const operator = path.join(dir, 'operator.log');
@@ -104,13 +118,14 @@ describe('test/node/reaction.mjs', () => {
     ]);
     expect(Object.fromEntries(steps)).toEqual({
       operator_decision: '1400',
-      deployment_scaled: '100',
-      pod_created: '100',
+      replicaset_scaling: '100',
       pod_scheduled: '100',
       kubelet_pod_added: '50',
-      sandbox_started: '350',
-      container_started: '300',
-      process_first_log: '600',
+      sandbox_requested: '250',
+      sandbox_ready: '500',
+      container_created: '300',
+      container_started: '200',
+      process_first_log: '100',
       worker_running: '300',
       ready: '700',
       total_to_ready: '4000',
@@ -137,7 +152,7 @@ describe('test/node/reaction.mjs', () => {
       '--node-logs',
       '',
     ]);
-    expect(steps.size).toBe(12);
+    expect(steps.size).toBe(13);
     for (const value of steps.values()) expect(value).toBe('?');
   });
 });
