@@ -103,16 +103,17 @@ const decision = pinoLines(args.operator).find(
 )?.t;
 const worker = pinoLines(args.worker);
 
+const scaling =
+  ns && args.pool
+    ? firstKlog(cm, accepted, 'Too few replicas', `replicaSet="${ns}/${args.pool}-`)
+    : undefined;
 // In the order they happen; each step is named for what ends it, and its
 // figure is the time since the previous point found.
 const points = [
   // The operator's poll finds the backlog and scales the Deployment.
   ['operator_decision', decision],
   // The Deployment controller scales the ReplicaSet, which starts creating pods.
-  [
-    'replicaset_scaling',
-    firstKlog(cm, decision ?? accepted, 'Too few replicas', `replicaSet="${ns}/${args.pool}-`),
-  ],
+  ['replicaset_scaling', scaling],
   ['pod_scheduled', pod && firstKlog(sched, accepted, 'Successfully bound pod', `pod="${pod}"`)],
   ['kubelet_pod_added', pod && firstKlog(kubelet, accepted, 'SyncLoop ADD', `"${pod}"`)],
   // The kubelet mounts the pod's volumes, then asks for its sandbox.
@@ -138,6 +139,17 @@ const points = [
       ),
   ],
 ];
+
+// Each step causes the next, but a program logs a step once its call returned
+// (the operator its patch, the scheduler its binding), often after the next
+// program already acted on it: a step ended no later than the next one seen.
+let later;
+for (let i = points.length - 1; i >= 0; i--) {
+  const t = points[i][1];
+  if (t === undefined) continue;
+  if (later !== undefined && t > later) points[i][1] = later;
+  later = points[i][1];
+}
 
 let previous = accepted;
 for (const [name, t] of points) {

@@ -133,6 +133,50 @@ describe('test/node/reaction.mjs', () => {
     });
   });
 
+  it('ends a step logged after the next one began at that next one (never a negative step)', () => {
+    const t0 = Date.UTC(2026, 11, 7, 23, 0, 0);
+    const logs = path.join(dir, 'late');
+    fs.mkdirSync(logs);
+    // The replica set acts on the patch before the operator logs it.
+    fs.writeFileSync(
+      path.join(logs, 'kube-controller-manager.log'),
+      klog(
+        new Date(t0 + 900),
+        '"Too few replicas" replicaSet="flowpool/e2e-abc" need=1 creating=1',
+      ),
+    );
+    const operator = path.join(logs, 'operator.log');
+    fs.writeFileSync(
+      operator,
+      JSON.stringify({
+        time: new Date(t0 + 950).toISOString(),
+        from: 0,
+        to: 1,
+        msg: 'scaled worker Deployment',
+      }),
+    );
+    const steps = run([
+      '--namespace',
+      'flowpool',
+      '--pool',
+      'e2e',
+      '--pod',
+      'e2e-abc-xyz',
+      '--accepted',
+      new Date(t0).toISOString(),
+      '--applied',
+      '',
+      '--operator',
+      operator,
+      '--worker',
+      '',
+      '--node-logs',
+      logs,
+    ]);
+    expect(steps.get('operator_decision')).toBe('900');
+    expect(steps.get('replicaset_scaling')).toBe('0');
+  });
+
   it('prints "?" for what it cannot find, and still exits 0', () => {
     const steps = run([
       '--namespace',
