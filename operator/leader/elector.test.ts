@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import {
+  FakeClock,
+  type MemoryLeaseClient,
+  MemoryLeaseStore,
+} from '../../test/support/leader-doubles.js';
 import { LeaderElector, type LeaderElectorOptions, LeadershipEndedError } from './elector.js';
-import { FakeClock, type MemoryLeaseClient, MemoryLeaseStore } from './testing.js';
 import type { LeaseRecord } from './types.js';
 
 /**

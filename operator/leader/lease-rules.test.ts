@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../../test/support/leader-doubles.js';
 import {
   expiresAt,
   formatMicroTime,
@@ -9,7 +10,6 @@ import {
   releasedRecord,
   sameRecord,
 } from './lease-rules.js';
-import { FakeClock } from './testing.js';
 import type { LeaseRecord, StoredLease } from './types.js';
 
 const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;

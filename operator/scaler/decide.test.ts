@@ -1,7 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decide } from './decide.js';
-import { EMPTY_HISTORY } from './history.js';
 import {
   counted,
   polls,
@@ -12,7 +10,9 @@ import {
   simulate,
   UNREADABLE,
   unknownLag,
-} from './simulate.js';
+} from '../../test/support/scaler-simulation.js';
+import { decide } from './decide.js';
+import { EMPTY_HISTORY } from './history.js';
 import type { ScaleReason, ScalerSpec } from './types.js';
 
 const BASE: ScalerSpec = {

@@ -31,20 +31,6 @@ export {
   rateLimits,
   type StreamCounters,
 } from './rates.js';
-export {
-  counted,
-  polls,
-  reading,
-  replicaChanges,
-  type Scenario,
-  type ScenarioStep,
-  SIMULATION_EPOCH_MS,
-  type StepMetrics,
-  simulate,
-  type TimelinePoint,
-  UNREADABLE,
-  unknownLag,
-} from './simulate.js';
 export { DEFAULT_TOLERANCE, normalizeSpec } from './spec.js';
 export type {
   Decision,

@@ -1,6 +1,7 @@
-import { decide } from './decide.js';
-import { EMPTY_HISTORY } from './history.js';
-import type { ScaleReason, ScalerMetrics, ScalerSpec } from './types.js';
+/** Runs the scaling policy over scenarios on simulated time, for its tests. */
+import { decide } from '../../operator/scaler/decide.js';
+import { EMPTY_HISTORY } from '../../operator/scaler/history.js';
+import type { ScaleReason, ScalerMetrics, ScalerSpec } from '../../operator/scaler/types.js';
 
 /** What one poll reads; the current replica count comes from the simulation. */
 export type StepMetrics = Omit<ScalerMetrics, 'currentReplicas'>;

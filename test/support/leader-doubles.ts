@@ -5,7 +5,7 @@ import {
   LeaseConflictError,
   type LeaseRecord,
   type StoredLease,
-} from './types.js';
+} from '../../operator/leader/types.js';
 
 /**
  * Test doubles for the elector: a clock that moves only when told, and an
