@@ -299,6 +299,40 @@ async function waitPeerApplied(env: BenchEnv, total: number): Promise<void> {
   });
 }
 
+/**
+ * One peer's open-loop run once its workers are up: a job per event at the
+ * offered rate, wait until the ledger has them all, then the figures.
+ */
+async function measurePeer(
+  env: BenchEnv,
+  system: System,
+  settings: Settings,
+  round: number,
+  add: (job: { event: string; execution: string }) => Promise<unknown>,
+): Promise<OpenLoopRun> {
+  const before = await serverCounters(env);
+  const cpu = cpuTimes();
+  const sent = await sendAtRate(settings, async (k) => {
+    const execution = executionId(k % settings.executions);
+    const event = `${execution}:${k}`;
+    await add({ event, execution });
+    return event;
+  });
+  await waitPeerApplied(env, sent.ids.length);
+  const cpuAfter = cpuTimes();
+  await sleep(600);
+  const counters = counterDelta(before, await serverCounters(env));
+  return summarise(
+    system,
+    round,
+    settings,
+    sent,
+    await peerAppliedAt(env),
+    counters,
+    (100 * (cpuAfter.busy - cpu.busy)) / (cpuAfter.total - cpu.total),
+  );
+}
+
 async function runBullmq(env: BenchEnv, settings: Settings, round: number): Promise<OpenLoopRun> {
   const name = `open-${process.pid}-${++counter}`;
   await preparePeerTables(env.knex, settings.executions);
@@ -315,27 +349,7 @@ async function runBullmq(env: BenchEnv, settings: Settings, round: number): Prom
           CONCURRENCY: String(CONCURRENCY),
         }),
       );
-    const before = await serverCounters(env);
-    const cpu = cpuTimes();
-    const sent = await sendAtRate(settings, async (k) => {
-      const execution = executionId(k % settings.executions);
-      const event = `${execution}:${k}`;
-      await queue.add('apply', { event, execution });
-      return event;
-    });
-    await waitPeerApplied(env, sent.ids.length);
-    const cpuAfter = cpuTimes();
-    await sleep(600);
-    const counters = counterDelta(before, await serverCounters(env));
-    return summarise(
-      'bullmq',
-      round,
-      settings,
-      sent,
-      await peerAppliedAt(env),
-      counters,
-      (100 * (cpuAfter.busy - cpu.busy)) / (cpuAfter.total - cpu.total),
-    );
+    return await measurePeer(env, 'bullmq', settings, round, (job) => queue.add('apply', job));
   } finally {
     await stopAll(workers);
     await queue.obliterate({ force: true }).catch(() => {});
@@ -356,26 +370,8 @@ async function runGraphile(env: BenchEnv, settings: Settings, round: number): Pr
           CONCURRENCY: String(CONCURRENCY),
         }),
       );
-    const before = await serverCounters(env);
-    const cpu = cpuTimes();
-    const sent = await sendAtRate(settings, async (k) => {
-      const execution = executionId(k % settings.executions);
-      const event = `${execution}:${k}`;
-      await utils.addJob('bench_apply', { event, execution });
-      return event;
-    });
-    await waitPeerApplied(env, sent.ids.length);
-    const cpuAfter = cpuTimes();
-    await sleep(600);
-    const counters = counterDelta(before, await serverCounters(env));
-    return summarise(
-      'graphile-worker',
-      round,
-      settings,
-      sent,
-      await peerAppliedAt(env),
-      counters,
-      (100 * (cpuAfter.busy - cpu.busy)) / (cpuAfter.total - cpu.total),
+    return await measurePeer(env, 'graphile-worker', settings, round, (job) =>
+      utils.addJob('bench_apply', job),
     );
   } finally {
     await stopAll(workers);
