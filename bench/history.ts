@@ -1,13 +1,6 @@
-/**
- * Workload 4 — history length: the time and the rows read to apply one
- * event to an execution with 10, 1,000 and 100,000 prior events, with the
- * snapshots a worker writes (every 50 events) and with only the initial one.
- */
-import pino from 'pino';
-import { createRuntime, DEFAULT_RUNTIME_SETTINGS } from '../worker/runtime/runtime.js';
-import { WorkflowRegistry } from '../worker/workflow/registry.js';
-import { bundledWorkflows } from '../worker/workflows/index.js';
+import { DEFAULT_RUNTIME_SETTINGS } from '../worker/runtime/runtime.js';
 import { type BenchEnv, describeMachine } from './lib/env.js';
+import { benchRuntime } from './lib/runtime.js';
 import { INITIAL_DATA, truncateFlowpool } from './lib/seed.js';
 import { fmt, fmtSummary, rounds, summarize, table, writeResult } from './lib/stats.js';
 
@@ -49,17 +42,9 @@ async function seedHistory(
 
 export async function historyBench(env: BenchEnv) {
   const tenant = 'bench';
-  const runtime = createRuntime({
-    knex: env.knex,
-    redis: env.redis,
-    registry: new WorkflowRegistry(bundledWorkflows),
-    settings: {
-      ...DEFAULT_RUNTIME_SETTINGS,
-      stream: `bench:history:${process.pid}`,
-      group: 'g',
-      workerId: 'bench',
-    },
-    logger: pino({ level: 'silent' }),
+  const runtime = benchRuntime(env, `bench:history:${process.pid}`, {
+    group: 'g',
+    workerId: 'bench',
   });
   await truncateFlowpool(env.knex);
   const results: Array<{

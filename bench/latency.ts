@@ -8,13 +8,10 @@
 import { spawn } from 'node:child_process';
 // autocannon ships no types; bench/lib/autocannon.d.ts declares what is used.
 import autocannon from 'autocannon';
-import pino from 'pino';
 import { freePort, waitFor } from '../worker/local/process.js';
-import { createRuntime, DEFAULT_RUNTIME_SETTINGS } from '../worker/runtime/runtime.js';
-import { WorkflowRegistry } from '../worker/workflow/registry.js';
-import { bundledWorkflows } from '../worker/workflows/index.js';
 import { type BenchEnv, CLI, describeMachine, ROOT, sleep } from './lib/env.js';
 import { type Child, spawnFlowpoolWorker, stopAll, waitReady } from './lib/procs.js';
+import { benchRuntime } from './lib/runtime.js';
 import { executionId, seedFlowpoolBacklog, truncateFlowpool } from './lib/seed.js';
 import {
   fmt,
@@ -34,18 +31,7 @@ const FIXED_SECONDS = 10;
 let counter = 0;
 
 function runtimeFor(env: BenchEnv, pool: string) {
-  return createRuntime({
-    knex: env.knex,
-    redis: env.redis,
-    registry: new WorkflowRegistry(bundledWorkflows),
-    settings: {
-      ...DEFAULT_RUNTIME_SETTINGS,
-      stream: `workflow:events:${pool}`,
-      group: 'workflow-workers',
-      workerId: 'bench-producer',
-    },
-    logger: pino({ level: 'silent' }),
-  });
+  return benchRuntime(env, `workflow:events:${pool}`);
 }
 
 async function waitApplied(env: BenchEnv, tenant: string, total: number) {

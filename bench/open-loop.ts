@@ -14,10 +14,6 @@ import os from 'node:os';
 import { Queue } from 'bullmq';
 import { makeWorkerUtils, runMigrations } from 'graphile-worker';
 import { Redis } from 'ioredis';
-import pino from 'pino';
-import { createRuntime, DEFAULT_RUNTIME_SETTINGS } from '../worker/runtime/runtime.js';
-import { WorkflowRegistry } from '../worker/workflow/registry.js';
-import { bundledWorkflows } from '../worker/workflows/index.js';
 import {
   type BenchEnv,
   counterDelta,
@@ -27,6 +23,7 @@ import {
   sleep,
 } from './lib/env.js';
 import { type Child, spawnFlowpoolWorker, spawnScript, stopAll, waitReady } from './lib/procs.js';
+import { benchRuntime } from './lib/runtime.js';
 import {
   executionId,
   preparePeerTables,
@@ -206,18 +203,7 @@ async function runFlowpool(
   const tenant = 'bench';
   await truncateFlowpool(env.knex);
   await seedFlowpoolBacklog(env.knex, tenant, settings.executions, 0);
-  const runtime = createRuntime({
-    knex: env.knex,
-    redis: env.redis,
-    registry: new WorkflowRegistry(bundledWorkflows),
-    settings: {
-      ...DEFAULT_RUNTIME_SETTINGS,
-      stream: `workflow:events:${pool}`,
-      group: 'workflow-workers',
-      workerId: 'bench-producer',
-    },
-    logger: pino({ level: 'silent' }),
-  });
+  const runtime = benchRuntime(env, `workflow:events:${pool}`);
   const workers: Child[] = [];
   for (let i = 0; i < PROCESSES; i += 1)
     workers.push(
