@@ -37,6 +37,35 @@ describe('per-tenant request bounds', () => {
     await rt.close();
   });
 
+  /**
+   * The runtime with acme's execution reads held at a gate once inside the
+   * handler, as slow queries holding connections would be.
+   */
+  function gatedReads(): { runtime: ApiRuntime; open: () => void; entered: () => number } {
+    let entered = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const runtime: ApiRuntime = {
+      ...rt,
+      service: {
+        startExecution: rt.service.startExecution.bind(rt.service),
+        enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
+        enqueueEvents: rt.service.enqueueEvents.bind(rt.service),
+        historyPage: rt.service.historyPage.bind(rt.service),
+        getExecution: async (tenant, executionId) => {
+          if (tenant === 'acme') {
+            entered++;
+            await gate;
+          }
+          return rt.service.getExecution(tenant, executionId);
+        },
+      },
+    };
+    return { runtime, open: () => release(), entered: () => entered };
+  }
+
   it('answers 429 RATE_LIMITED with Retry-After past the per-minute rate; a tenant override applies', async () => {
     const app = await buildApiApp({
       runtime: rt,
@@ -74,28 +103,7 @@ describe('per-tenant request bounds', () => {
   });
 
   it('queues a tenant past its concurrency, then answers 429 TOO_MANY_IN_FLIGHT; other tenants are served', async () => {
-    let entered = 0;
-    let open: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    // Reads that wait at a gate once inside the handler, as slow queries holding connections would.
-    const slow: ApiRuntime = {
-      ...rt,
-      service: {
-        startExecution: rt.service.startExecution.bind(rt.service),
-        enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
-        enqueueEvents: rt.service.enqueueEvents.bind(rt.service),
-        historyPage: rt.service.historyPage.bind(rt.service),
-        getExecution: async (tenant, executionId) => {
-          if (tenant === 'acme') {
-            entered++;
-            await gate;
-          }
-          return rt.service.getExecution(tenant, executionId);
-        },
-      },
-    };
+    const { runtime: slow, open, entered } = gatedReads();
     const app = await buildApiApp({
       runtime: slow,
       tokens: TOKENS,
@@ -111,7 +119,7 @@ describe('per-tenant request bounds', () => {
     });
     try {
       const held = [get(app, '/v1/executions/R-1', ACME), get(app, '/v1/executions/R-1', ACME_2)];
-      await waitFor('two acme requests inside their handlers', () => entered === 2);
+      await waitFor('two acme requests inside their handlers', () => entered() === 2);
       // The third waits for a slot; the fourth finds the line full. (An injected request is
       // sent when awaited or then-ed: then() sends the third first.)
       const queued = get(app, '/v1/executions/R-1', ACME).then((response) => response);
@@ -119,7 +127,7 @@ describe('per-tenant request bounds', () => {
       expect(refused.statusCode).toBe(429);
       expect(refused.json().error.code).toBe('TOO_MANY_IN_FLIGHT');
       expect(refused.headers['retry-after']).toBe('1');
-      expect(entered).toBe(2);
+      expect(entered()).toBe(2);
       // Another tenant is not held up behind acme.
       expect((await get(app, '/v1/executions/R-1', GLOBEX)).statusCode).toBe(404);
       open();
@@ -134,25 +142,7 @@ describe('per-tenant request bounds', () => {
   });
 
   it('refuses a request that waited longer than the bound', async () => {
-    let open: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    let entered = 0;
-    const slow: ApiRuntime = {
-      ...rt,
-      service: {
-        startExecution: rt.service.startExecution.bind(rt.service),
-        enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
-        enqueueEvents: rt.service.enqueueEvents.bind(rt.service),
-        historyPage: rt.service.historyPage.bind(rt.service),
-        getExecution: async (tenant, executionId) => {
-          entered++;
-          await gate;
-          return rt.service.getExecution(tenant, executionId);
-        },
-      },
-    };
+    const { runtime: slow, open, entered } = gatedReads();
     const app = await buildApiApp({
       runtime: slow,
       tokens: TOKENS,
@@ -168,7 +158,7 @@ describe('per-tenant request bounds', () => {
     });
     try {
       const held = get(app, '/v1/executions/R-1', ACME);
-      await waitFor('one acme request inside its handler', () => entered === 1);
+      await waitFor('one acme request inside its handler', () => entered() === 1);
       const refused = await get(app, '/v1/executions/R-1', ACME);
       expect(refused.statusCode).toBe(429);
       expect(refused.json().error.code).toBe('TOO_MANY_IN_FLIGHT');
@@ -181,25 +171,7 @@ describe('per-tenant request bounds', () => {
   });
 
   it('refuses a request over its rate at once, without waiting for a slot', async () => {
-    let open: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    let entered = 0;
-    const slow: ApiRuntime = {
-      ...rt,
-      service: {
-        startExecution: rt.service.startExecution.bind(rt.service),
-        enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
-        enqueueEvents: rt.service.enqueueEvents.bind(rt.service),
-        historyPage: rt.service.historyPage.bind(rt.service),
-        getExecution: async (tenant, executionId) => {
-          entered++;
-          await gate;
-          return rt.service.getExecution(tenant, executionId);
-        },
-      },
-    };
+    const { runtime: slow, open, entered } = gatedReads();
     const app = await buildApiApp({
       runtime: slow,
       tokens: TOKENS,
@@ -215,7 +187,7 @@ describe('per-tenant request bounds', () => {
     });
     try {
       const held = get(app, '/v1/executions/R-1', ACME);
-      await waitFor('one acme request inside its handler', () => entered === 1);
+      await waitFor('one acme request inside its handler', () => entered() === 1);
       const refused = await get(app, '/v1/executions/R-1', ACME);
       expect(refused.statusCode).toBe(429);
       expect(refused.json().error.code).toBe('RATE_LIMITED');
