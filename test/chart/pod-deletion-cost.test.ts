@@ -103,19 +103,7 @@ beforeAll(async () => {
     named(chart, 'ValidatingAdmissionPolicy', POLICY),
     named(chart, 'ValidatingAdmissionPolicyBinding', POLICY),
   ]);
-  const token = await kube.request<{ status: { token: string } }>(
-    'POST',
-    `/api/v1/namespaces/${RELEASE_NS}/serviceaccounts/${OPERATOR_SA}/token`,
-    {
-      body: {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: { expirationSeconds: 3600 },
-      },
-    },
-  );
-  expect(token.status, JSON.stringify(token.body)).toBe(201);
-  operatorToken = token.body.status.token;
+  operatorToken = await kube.serviceAccountToken(RELEASE_NS, OPERATOR_SA);
   // The policy takes effect once the server has loaded it: wait for its first refusal.
   const deadline = Date.now() + 60_000;
   for (;;) {

@@ -14,7 +14,7 @@
  * refused that exact call.
  */
 import { Writable } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperatorConfig } from '../../operator/config.js';
@@ -139,36 +139,6 @@ function without(role: RoleManifest, resource: string, verb: string): RoleManife
   return { ...role, rules };
 }
 
-async function serviceAccountConfig(namespace: string, name: string): Promise<KubeConfig> {
-  const answer = await kube.request<{ status: { token: string } }>(
-    'POST',
-    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-    {
-      body: {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: { expirationSeconds: 3600 },
-      },
-    },
-  );
-  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [
-      {
-        name: 'test',
-        server: kube.url,
-        caData: Buffer.from(kube.caCertificate).toString('base64'),
-        skipTLSVerify: false,
-      },
-    ],
-    users: [{ name, token: answer.body.status.token }],
-    contexts: [{ name, cluster: 'test', user: name }],
-    currentContext: name,
-  });
-  return config;
-}
-
 /**
  * Waits until the operator's ServiceAccount is refused a label change of
  * `pod` (dry run): the chart's pod guard is loaded (or RBAC refuses pods
@@ -257,7 +227,7 @@ async function scenario(
     ...rbac.podGuard,
     rbac.lease,
   ]);
-  const kubeConfig = await serviceAccountConfig(RELEASE_NS, rbac.serviceAccount.metadata.name);
+  const kubeConfig = await kube.serviceAccountConfig(RELEASE_NS, rbac.serviceAccount.metadata.name);
 
   const lines: string[] = [];
   const refused: string[] = [];

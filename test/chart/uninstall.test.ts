@@ -7,7 +7,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOperatorConfig } from '../../operator/config.js';
@@ -35,32 +34,7 @@ afterAll(async () => {
 
 /** A kubeconfig file for a ServiceAccount, with a token from the TokenRequest API. */
 async function serviceAccountKubeconfig(namespace: string, name: string): Promise<string> {
-  const answer = await kube.request<{ status: { token: string } }>(
-    'POST',
-    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-    {
-      body: {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenRequest',
-        spec: { expirationSeconds: 3600 },
-      },
-    },
-  );
-  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [
-      {
-        name: 'test',
-        server: kube.url,
-        caData: Buffer.from(kube.caCertificate).toString('base64'),
-        skipTLSVerify: false,
-      },
-    ],
-    users: [{ name, token: answer.body.status.token }],
-    contexts: [{ name, cluster: 'test', user: name, namespace }],
-    currentContext: name,
-  });
+  const config = await kube.serviceAccountConfig(namespace, name, namespace);
   const file = path.join(path.dirname(kube.kubeconfigPath), `kubeconfig-${name}`);
   fs.writeFileSync(file, config.exportConfig(), { mode: 0o600 });
   return file;

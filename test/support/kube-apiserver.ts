@@ -276,6 +276,55 @@ export class KubeApiServer {
     return config;
   }
 
+  /** A token of ServiceAccount `namespace/name`, from the TokenRequest API (valid one hour). */
+  async serviceAccountToken(namespace: string, name: string): Promise<string> {
+    const answer = await this.request<{ status: { token: string } }>(
+      'POST',
+      `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+      {
+        body: {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: { expirationSeconds: 3600 },
+        },
+      },
+    );
+    if (answer.status !== 201) {
+      throw new Error(
+        `TokenRequest for ${namespace}/${name}: ${answer.status} ${JSON.stringify(answer.body)}`,
+      );
+    }
+    return answer.body.status.token;
+  }
+
+  /**
+   * A client configuration acting as ServiceAccount `namespace/name`, that
+   * verifies the server's certificate; `contextNamespace` sets the
+   * namespace a client uses when it names none.
+   */
+  async serviceAccountConfig(
+    namespace: string,
+    name: string,
+    contextNamespace?: string,
+  ): Promise<KubeConfig> {
+    const token = await this.serviceAccountToken(namespace, name);
+    const config = new KubeConfig();
+    config.loadFromOptions({
+      clusters: [
+        {
+          name: 'test',
+          server: this.url,
+          caData: Buffer.from(this.caCertificate).toString('base64'),
+          skipTLSVerify: false,
+        },
+      ],
+      users: [{ name, token }],
+      contexts: [{ name, cluster: 'test', user: name, namespace: contextNamespace }],
+      currentContext: name,
+    });
+    return config;
+  }
+
   /** Writes a kubeconfig file for `user` into the server's temporary folder and returns its path. */
   writeKubeconfig(user: string): string {
     if (user === ADMIN_USER) return this.kubeconfigPath;
