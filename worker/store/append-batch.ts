@@ -1,10 +1,7 @@
 import type { Knex } from 'knex';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { AppendedEvent, NewEvent } from './event-store.js';
-
-const EXECUTIONS = 'workflow_executions';
-const EVENTS = 'workflow_events';
-const PROCESSING = 'workflow_event_processing';
+import { EVENTS, EXECUTIONS, PROCESSING } from './tables.js';
 
 /** An execution by its tenant and id. */
 export interface ExecutionKey {

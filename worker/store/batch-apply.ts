@@ -12,12 +12,7 @@ import type {
   Snapshot,
 } from './event-store.js';
 import { type EventRow, type ExecutionRow, toEvent, toExecution } from './rows.js';
-
-const EXECUTIONS = 'workflow_executions';
-const EVENTS = 'workflow_events';
-const PROCESSING = 'workflow_event_processing';
-const SNAPSHOTS = 'workflow_snapshots';
-const ACTIONS = 'workflow_action_results';
+import { ACTIONS, EVENTS, EXECUTIONS, PROCESSING, SNAPSHOTS } from './tables.js';
 
 /** An event row as json_agg renders it: timestamps become text. */
 type JsonEventRow = Omit<EventRow, 'created_at' | 'applied_at' | 'published_at'> & {

@@ -40,12 +40,7 @@ import {
   toEvent,
   toExecution,
 } from './rows.js';
-
-const EXECUTIONS = 'workflow_executions';
-const EVENTS = 'workflow_events';
-const PROCESSING = 'workflow_event_processing';
-const SNAPSHOTS = 'workflow_snapshots';
-const ACTIONS = 'workflow_action_results';
+import { ACTIONS, EVENTS, EXECUTIONS, PROCESSING, SNAPSHOTS } from './tables.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
