@@ -207,7 +207,21 @@ describe('batched apply across executions', () => {
           );
         }
       }),
-      { numRuns: 20 },
+      {
+        numRuns: 20,
+        // Always among the runs: another writer moves e0 inside the commit
+        // of a batch it shares with e1, so a fence surely fails at least once.
+        examples: [
+          [
+            [
+              { kind: 'enqueue', execution: 0, event: { name: 'add', k: 1 } },
+              { kind: 'enqueue', execution: 1, event: { name: 'add', k: 2 } },
+              { kind: 'interfere', executions: [0] },
+              { kind: 'deliver', picks: [0, 1] },
+            ],
+          ],
+        ],
+      },
     );
     // The interference did make fences fail inside shared batches.
     expect(fenced).toBeGreaterThan(0);
