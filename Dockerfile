@@ -10,7 +10,17 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY core ./core
+COPY workflow ./workflow
+COPY store ./store
+COPY stream ./stream
+COPY scaling ./scaling
+COPY engine ./engine
 COPY worker ./worker
+COPY api ./api
+COPY client ./client
+COPY cli ./cli
+COPY local ./local
 COPY operator ./operator
 COPY migrations ./migrations
 RUN npm run build
@@ -34,8 +44,8 @@ USER 10001:10001
 EXPOSE 8080
 # No init process: node runs as PID 1. PID 1 gets no default signal handling
 # from the kernel, so the programs install their own: the Shutdown handler
-# (worker/process/shutdown.ts) catches SIGTERM and SIGINT, drains and exits
+# (core/process/shutdown.ts) catches SIGTERM and SIGINT, drains and exits
 # 0; a second signal exits at once. The programs start no child processes,
 # so there are no orphans to reap. Exec form: no shell is needed at run time.
-ENTRYPOINT ["node", "dist/worker/cli/main.js"]
+ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["worker"]

@@ -7,10 +7,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { createBacklogRedis, RedisBacklogSource } from '../operator/backlog/index.js';
-import type { ScalerSpec } from '../operator/scaler/index.js';
-import { LocalAutoscaler } from '../worker/local/local-autoscaler.js';
-import { LocalWorkerPool } from '../worker/local/local-worker-pool.js';
+import { LocalAutoscaler } from '../local/local-autoscaler.js';
+import { LocalWorkerPool } from '../local/local-worker-pool.js';
+import type { ScalerSpec } from '../scaling/index.js';
+import { createBacklogRedis, RedisBacklogSource } from '../stream/backlog/index.js';
 import { type BenchEnv, CLI, describeMachine, ROOT, sleep } from './lib/env.js';
 import { noticesFor, publishNotices, seedFlowpoolBacklog, truncateFlowpool } from './lib/seed.js';
 import { fmtSummary, rounds, summarize, table, writeResult } from './lib/stats.js';

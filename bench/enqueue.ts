@@ -20,10 +20,10 @@ import { Queue } from 'bullmq';
 import { makeWorkerUtils, runMigrations } from 'graphile-worker';
 import { Redis } from 'ioredis';
 import knexFactory from 'knex';
+import type { FlowpoolClient } from '../client/index.js';
+import { createFlowpoolClient } from '../client/index.js';
+import { PostgresServer } from '../local/postgres-server.js';
 import { migrateLatest } from '../migrations/index.js';
-import type { FlowpoolClient } from '../worker/client/index.js';
-import { createFlowpoolClient } from '../worker/client/index.js';
-import { PostgresServer } from '../worker/local/postgres-server.js';
 import { type BenchEnv, describeMachine } from './lib/env.js';
 import { executionId, seedFlowpoolBacklog, truncateFlowpool } from './lib/seed.js';
 import { fmt, fmtSummary, rounds, summarize, table, writeResult } from './lib/stats.js';
@@ -270,7 +270,7 @@ export async function enqueueBench(shared: BenchEnv) {
   const beforeDir = process.env.BENCH_BEFORE_DIR;
   const createBefore: CreateClient | undefined = beforeDir
     ? (
-        (await import(path.resolve(beforeDir, 'dist/worker/client/index.js'))) as {
+        (await import(path.resolve(beforeDir, 'dist/client/index.js'))) as {
           createFlowpoolClient: CreateClient;
         }
       ).createFlowpoolClient

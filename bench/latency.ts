@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 // autocannon ships no types; bench/lib/autocannon.d.ts declares what is used.
 import autocannon from 'autocannon';
-import { freePort, waitFor } from '../worker/local/process.js';
+import { freePort, waitFor } from '../local/process.js';
 import { type BenchEnv, CLI, describeMachine, ROOT, sleep } from './lib/env.js';
 import { type Child, spawnFlowpoolWorker, stopAll, waitReady } from './lib/procs.js';
 import { benchRuntime } from './lib/runtime.js';

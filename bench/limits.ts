@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { findProgram } from '../worker/local/postgres-server.js';
+import { findProgram } from '../local/postgres-server.js';
 import { type BenchEnv, describeMachine } from './lib/env.js';
 import { fmt, fmtSummary, rounds, summarize, table, writeResult } from './lib/stats.js';
 import { runFlowpool, type Shape, shapesFromEnv } from './throughput.js';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../worker/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { loadOperatorConfig } from './config.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowpool-operator-config-'));

@@ -1,12 +1,12 @@
 /**
  * The operator's environment, parsed once at start. A bad value stops the
- * process with one line naming the variable (worker/process/startup.ts).
+ * process with one line naming the variable (core/process/startup.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { LOG_LEVELS, type LogLevel } from '../worker/config/config.js';
-import { type Env, integer, oneOf, optionalText } from '../worker/config/parse.js';
-import { ConfigError } from '../worker/errors.js';
+import { LOG_LEVELS, type LogLevel } from '../core/config/config.js';
+import { type Env, integer, oneOf, optionalText } from '../core/config/parse.js';
+import { ConfigError } from '../core/errors.js';
 import type { PodPolicy } from './render/policy.js';
 
 /** Where a pod finds its own namespace. */

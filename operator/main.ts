@@ -6,12 +6,12 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Env } from '../worker/config/parse.js';
-import { ConfigError, describeError } from '../worker/errors.js';
-import { createLogger } from '../worker/observability/logger.js';
-import { type HealthServer, startHealthServer } from '../worker/process/health-server.js';
-import { Shutdown } from '../worker/process/shutdown.js';
-import { EXIT_CONFIG, exitOnCrash, reportConfigError } from '../worker/process/startup.js';
+import type { Env } from '../core/config/parse.js';
+import { ConfigError, describeError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import { type HealthServer, startHealthServer } from '../core/process/health-server.js';
+import { Shutdown } from '../core/process/shutdown.js';
+import { EXIT_CONFIG, exitOnCrash, reportConfigError } from '../core/process/startup.js';
 import { loadOperatorConfig, type OperatorConfig } from './config.js';
 import { PoolController, type PoolControllerOptions } from './controller/controller.js';
 import { AlwaysLeader, aborted, type LeaderElection } from './election.js';

@@ -10,13 +10,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
+import { PostgresServer } from '../../local/postgres-server.js';
+import { RedisServer } from '../../local/redis-server.js';
 import { migrateLatest } from '../../migrations/index.js';
-import { PostgresServer } from '../../worker/local/postgres-server.js';
-import { RedisServer } from '../../worker/local/redis-server.js';
 
 /** The repository root (this file runs from dist/bench/lib). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const CLI = path.join(ROOT, 'dist/worker/cli/main.js');
+export const CLI = path.join(ROOT, 'dist/cli/main.js');
 export const DIST_BENCH = path.join(ROOT, 'dist/bench');
 
 export interface BenchEnv {

@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, waitFor } from '../../worker/local/process.js';
+import { freePort, waitFor } from '../../local/process.js';
 import { CLI, ROOT } from './env.js';
 
 export interface Child {
@@ -35,7 +35,7 @@ export interface WorkerSpawn {
   extraEnv?: Record<string, string>;
   /** node flags, e.g. --cpu-prof */
   nodeArgs?: string[];
-  /** Another build's dist/worker/cli/main.js (before/after comparisons). */
+  /** Another build's dist/cli/main.js (before/after comparisons). */
   cli?: string | undefined;
 }
 

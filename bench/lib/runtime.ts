@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { createRuntime, DEFAULT_RUNTIME_SETTINGS } from '../../worker/runtime/runtime.js';
-import { WorkflowRegistry } from '../../worker/workflow/registry.js';
-import { bundledWorkflows } from '../../worker/workflows/index.js';
+import { bundledWorkflows } from '../../workflow/bundled/index.js';
+import { WorkflowRegistry } from '../../workflow/registry.js';
 import type { BenchEnv } from './env.js';
 
 /** A silent in-process runtime with the bundled workflows: the producer (or reader) side of a bench. */

@@ -5,9 +5,9 @@
  * a failure is logged and the next poll or scale down tries again.
  */
 import type { Logger } from 'pino';
-import { describeError } from '../../worker/errors.js';
+import { describeError } from '../../core/errors.js';
+import type { ConsumerInfo } from '../../stream/backlog/types.js';
 import type { WorkflowWorkerPool } from '../api/pool.js';
-import type { ConsumerInfo } from '../backlog/types.js';
 import { isNotFound } from '../kube/client.js';
 import type { KubeTarget, Pod } from '../kube/types.js';
 import { selectorString } from '../render/deployment.js';

@@ -4,6 +4,7 @@
  */
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { BacklogReading } from '../../stream/backlog/types.js';
 import {
   API_VERSION,
   KIND,
@@ -11,7 +12,6 @@ import {
   type WorkflowWorkerPoolSpec,
   withDefaults,
 } from '../api/pool.js';
-import type { BacklogReading } from '../backlog/types.js';
 import { KubeApiError } from '../kube/client.js';
 import type {
   Deployment,

@@ -8,22 +8,22 @@
  * goes through the queue, one at a time per pool.
  */
 import type { Logger } from 'pino';
-import { describeError } from '../../worker/errors.js';
-import { redactUrl } from '../../worker/observability/redact.js';
+import { describeError } from '../../core/errors.js';
+import { redactUrl } from '../../core/redact.js';
+import { decide } from '../../scaling/decide.js';
+import { EMPTY_HISTORY } from '../../scaling/history.js';
+import { NO_RATE_HISTORY, observeRates, type RateHistory } from '../../scaling/rates.js';
+import type { ScalerHistory } from '../../scaling/types.js';
+import { streamCounters } from '../../stream/backlog/counters.js';
+import { unreadable } from '../../stream/backlog/redis-backlog-source.js';
+import type { BacklogReading } from '../../stream/backlog/types.js';
 import { KIND, type WorkflowWorkerPool } from '../api/pool.js';
-import { streamCounters } from '../backlog/counters.js';
-import { unreadable } from '../backlog/redis-backlog-source.js';
-import type { BacklogReading } from '../backlog/types.js';
 import { isNotFound } from '../kube/client.js';
 import type { Deployment, KubeTarget } from '../kube/types.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { renderWorkerDeployment, WORKER_APP_NAME } from '../render/deployment.js';
 import { PoolSpecError } from '../render/errors.js';
 import { type PodPolicy, UNRESTRICTED_POLICY } from '../render/policy.js';
-import { decide } from '../scaler/decide.js';
-import { EMPTY_HISTORY } from '../scaler/history.js';
-import { NO_RATE_HISTORY, observeRates, type RateHistory } from '../scaler/rates.js';
-import type { ScalerHistory } from '../scaler/types.js';
 import { ConsumerHousekeeping, type PoolTarget } from './consumer-housekeeping.js';
 import { PoolNotices } from './pool-notices.js';
 import {

@@ -3,7 +3,7 @@
  * again only when its cause changes, or after the problem cleared.
  */
 import type { Logger } from 'pino';
-import { describeError } from '../../worker/errors.js';
+import { describeError } from '../../core/errors.js';
 import type { WorkflowWorkerPool } from '../api/pool.js';
 import { poolReference } from '../kube/kube-api.js';
 import type { KubeTarget } from '../kube/types.js';

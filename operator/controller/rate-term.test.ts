@@ -4,12 +4,12 @@
  * asked for, and the operator's poll (observeRates + decide) sizing them.
  */
 import { describe, expect, it } from 'vitest';
-import { streamCounters } from '../backlog/counters.js';
-import type { BacklogKnown } from '../backlog/types.js';
-import { decide } from '../scaler/decide.js';
-import { EMPTY_HISTORY } from '../scaler/history.js';
-import { NO_RATE_HISTORY, observeRates } from '../scaler/rates.js';
-import type { ScalerSpec } from '../scaler/types.js';
+import { decide } from '../../scaling/decide.js';
+import { EMPTY_HISTORY } from '../../scaling/history.js';
+import { NO_RATE_HISTORY, observeRates } from '../../scaling/rates.js';
+import type { ScalerSpec } from '../../scaling/types.js';
+import { streamCounters } from '../../stream/backlog/counters.js';
+import type { BacklogKnown } from '../../stream/backlog/types.js';
 import { scalerMetrics } from './scaling.js';
 
 const POLL_MS = 1_000;

@@ -2,10 +2,11 @@
  * Where a pool's backlog is read: its Redis URL (from the spec, or from a
  * Secret read through the API) and one shared fail-fast client per URL.
  */
+
+import { createBacklogRedis } from '../../stream/backlog/connection.js';
+import { RedisBacklogSource } from '../../stream/backlog/redis-backlog-source.js';
+import type { BacklogSource, ConsumerAdmin } from '../../stream/backlog/types.js';
 import type { WorkflowWorkerPool } from '../api/pool.js';
-import { createBacklogRedis } from '../backlog/connection.js';
-import { RedisBacklogSource } from '../backlog/redis-backlog-source.js';
-import type { BacklogSource, ConsumerAdmin } from '../backlog/types.js';
 import { KubeApiError } from '../kube/client.js';
 import type { KubeTarget } from '../kube/types.js';
 

@@ -6,8 +6,8 @@
  * and report what changed meanwhile, deletions included.
  */
 import type { Logger } from 'pino';
-import { describeError } from '../../worker/errors.js';
-import { sleep } from '../../worker/timing.js';
+import { describeError } from '../../core/errors.js';
+import { sleep } from '../../core/timing.js';
 import { KubeApiError } from '../kube/client.js';
 import type { KubeObject, ListWatch, WatchEvent } from '../kube/types.js';
 

@@ -2,11 +2,12 @@
  * Pure helpers of the scaling loop: the scaler spec and metrics of a pool,
  * the replica target the reconciler applies, and pod-deletion costs.
  */
+
+import type { Rates } from '../../scaling/rates.js';
+import type { ScalerMetrics, ScalerSpec } from '../../scaling/types.js';
+import type { BacklogReading, ConsumerInfo } from '../../stream/backlog/types.js';
 import type { WorkflowWorkerPool } from '../api/pool.js';
-import type { BacklogReading, ConsumerInfo } from '../backlog/types.js';
 import type { Deployment, Pod } from '../kube/types.js';
-import type { Rates } from '../scaler/rates.js';
-import type { ScalerMetrics, ScalerSpec } from '../scaler/types.js';
 
 /** The annotation the ReplicaSet controller reads to pick which pods go first on a scale down. */
 export const POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { BacklogKnown } from '../../stream/backlog/types.js';
 import { API_VERSION, KIND, type WorkflowWorkerPool, withDefaults } from '../api/pool.js';
-import type { BacklogKnown } from '../backlog/types.js';
 import type { Deployment } from '../kube/types.js';
 import { mergeConditions } from './conditions.js';
 import { computeStatus, type StatusInputs, sameJson, statusUnchanged } from './status.js';

@@ -3,8 +3,8 @@
  * backlog poll saw. Pure, so every reason and message is unit-tested.
  */
 
+import type { BacklogKnown } from '../../stream/backlog/types.js';
 import type { WorkflowWorkerPool, WorkflowWorkerPoolStatus } from '../api/pool.js';
-import type { BacklogKnown } from '../backlog/types.js';
 import type { Deployment, PoolStatusPatch } from '../kube/types.js';
 import { selectorString } from '../render/deployment.js';
 import { type ConditionState, mergeConditions } from './conditions.js';

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { sleep } from '../../worker/timing.js';
+import { sleep } from '../../core/timing.js';
 import type { Clock } from './types.js';
 
 /** The process's clocks: performance.now() for durations, Date for the wall clock. */

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { CoordinationV1Api, KubeConfig, type V1MicroTime } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../local/process.js';
 import { KubeApiServer } from '../../test/support/kube-apiserver.js';
 import { TcpProxy } from '../../test/support/tcp-proxy.js';
-import { waitFor } from '../../worker/local/process.js';
 import { LeaderElector, type LeaderElectorOptions } from './elector.js';
 import { DEFAULT_LEASE_FIELD_MANAGER, KubernetesLeaseClient } from './kubernetes-lease-client.js';
 import { formatMicroTime, holderRecord } from './lease-rules.js';

@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { describeError } from '../../worker/errors.js';
+import { describeError } from '../../core/errors.js';
 import { systemClock } from './clock.js';
 import { KubernetesLeaseClient } from './kubernetes-lease-client.js';
 import {

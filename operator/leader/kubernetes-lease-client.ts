@@ -9,7 +9,7 @@ import {
   type V1LeaseSpec,
   type V1MicroTime,
 } from '@kubernetes/client-node';
-import { describeError } from '../../worker/errors.js';
+import { describeError } from '../../core/errors.js';
 import { formatMicroTime } from './lease-rules.js';
 import {
   type LeaseCallOptions,

@@ -6,7 +6,7 @@
  */
 import { PoolSpecError } from './errors.js';
 
-/** What the worker accepts as WORKFLOW_POOL (worker/config/config.ts checks the same). */
+/** What the worker accepts as WORKFLOW_POOL (core/config/config.ts checks the same). */
 export const WORKER_POOL_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
 
 export interface StreamParts {

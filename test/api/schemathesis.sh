@@ -24,9 +24,9 @@ launcher="dist/.schemathesis-serve.mjs"
 cat >"$launcher" <<'JS'
 import knexFactory from 'knex';
 import { migrateLatest } from './migrations/index.js';
-import { runApi } from './worker/api/main.js';
-import { PostgresServer } from './worker/local/postgres-server.js';
-import { RedisServer } from './worker/local/redis-server.js';
+import { runApi } from './api/main.js';
+import { PostgresServer } from './local/postgres-server.js';
+import { RedisServer } from './local/redis-server.js';
 
 const [postgres, redis] = await Promise.all([PostgresServer.start(), RedisServer.start()]);
 const knex = knexFactory({ client: 'pg', connection: postgres.url });

@@ -17,11 +17,11 @@ import { Writable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../local/process.js';
 import type { OperatorConfig } from '../../operator/config.js';
 import { type RunningOperator, startOperator } from '../../operator/main.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import { UNRESTRICTED_POLICY } from '../../operator/render/policy.js';
-import { waitFor } from '../../worker/local/process.js';
 import { type TestRedis, testRedis } from '../support/isolation.js';
 import { KubeApiServer } from '../support/kube-apiserver.js';
 import {

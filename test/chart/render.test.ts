@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { ApiMetrics } from '../../api/metrics.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
-import { ApiMetrics } from '../../worker/api/metrics.js';
 import { WorkerMetrics } from '../../worker/observability/metrics.js';
 import {
   CHART_DIR,

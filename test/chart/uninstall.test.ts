@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../local/process.js';
 import { loadOperatorConfig } from '../../operator/config.js';
 import { type RunningOperator, startOperator } from '../../operator/main.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
-import { waitFor } from '../../worker/local/process.js';
 import { KubeApiServer } from '../support/kube-apiserver.js';
 import { CHART_DIR, helm, helmAsync } from './helm.js';
 

@@ -147,7 +147,7 @@ check_exactly_once() {
   read -r _ events applied _ _ comments _ _ <<<"$figures"
   figure "events_lost_$run" "$((sent - applied))"
   figure "events_duplicated_$run" "$((comments - applied))"
-  k exec "deployment/$release-api" -- node dist/worker/cli/main.js verify "$run-0000" \
+  k exec "deployment/$release-api" -- node dist/cli/main.js verify "$run-0000" \
     --tenant "$tenant" >/dev/null || die "flowpool verify disagrees for $run-0000"
   ((events == sent)) || die "$run: $events events stored, $sent sent"
 }

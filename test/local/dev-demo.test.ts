@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisServer } from '../../worker/local/redis-server.js';
+import { RedisServer } from '../../local/redis-server.js';
 import { type TestDatabase, testDatabase } from '../support/isolation.js';
 
-const CLI = path.resolve('dist/worker/cli/main.js');
+const CLI = path.resolve('dist/cli/main.js');
 
 function run(
   args: string[],

@@ -3,11 +3,11 @@
  * and the real `flowpool operator` program as a child process.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../local/process.js';
 import type { OperatorConfig } from '../../operator/config.js';
 import { type RunningOperator, startOperator } from '../../operator/main.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
 import { UNRESTRICTED_POLICY } from '../../operator/render/policy.js';
-import { waitFor } from '../../worker/local/process.js';
 import { childEnv, FlowpoolProcess } from '../process/support.js';
 import { type TestRedis, testRedis } from '../support/isolation.js';
 import type { KubeApiServer } from '../support/kube-apiserver.js';

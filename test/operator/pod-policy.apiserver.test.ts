@@ -5,8 +5,8 @@
  * is rendered as soon as its spec is brought within them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../local/process.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
-import { waitFor } from '../../worker/local/process.js';
 import type { KubeApiServer } from '../support/kube-apiserver.js';
 import {
   condition,

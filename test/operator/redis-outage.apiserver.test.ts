@@ -5,8 +5,8 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../local/process.js';
 import { OperatorMetrics } from '../../operator/metrics.js';
-import { waitFor } from '../../worker/local/process.js';
 import { type TestRedis, testRedis } from '../support/isolation.js';
 import type { KubeApiServer } from '../support/kube-apiserver.js';
 import { TcpProxy } from '../support/tcp-proxy.js';

@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
+import { waitFor } from '../../local/process.js';
 import { workflowWorkerPoolCrd } from '../../operator/api/crd.js';
 import {
   API_VERSION,
@@ -20,7 +21,6 @@ import { KubeApi } from '../../operator/kube/kube-api.js';
 import type { Deployment } from '../../operator/kube/types.js';
 import type { OperatorMetrics } from '../../operator/metrics.js';
 import type { PodPolicy } from '../../operator/render/policy.js';
-import { waitFor } from '../../worker/local/process.js';
 import { KubeApiServer } from '../support/kube-apiserver.js';
 
 export type Json = Record<string, unknown>;

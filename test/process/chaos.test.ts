@@ -1,14 +1,14 @@
 import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis } from '../../core/process/connections.js';
+import { verifyExecution } from '../../engine/verify.js';
+import { PostgresServer } from '../../local/postgres-server.js';
+import { waitFor } from '../../local/process.js';
+import { RedisServer } from '../../local/redis-server.js';
 import { migrateLatest } from '../../migrations/index.js';
-import { PostgresServer } from '../../worker/local/postgres-server.js';
-import { waitFor } from '../../worker/local/process.js';
-import { RedisServer } from '../../worker/local/redis-server.js';
-import { createRedis } from '../../worker/process/connections.js';
-import { verifyExecution } from '../../worker/runtime/verify.js';
-import { PostgresEventStore } from '../../worker/store/postgres-event-store.js';
-import { WorkflowRegistry } from '../../worker/workflow/registry.js';
-import { bundledWorkflows } from '../../worker/workflows/index.js';
+import { PostgresEventStore } from '../../store/postgres-event-store.js';
+import { bundledWorkflows } from '../../workflow/bundled/index.js';
+import { WorkflowRegistry } from '../../workflow/registry.js';
 import { childEnv, FlowpoolProcess, requireBuild } from './support.js';
 
 const WORKERS = 4;

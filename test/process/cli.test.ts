@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../worker/local/process.js';
+import { waitFor } from '../../local/process.js';
 import {
   type TestDatabase,
   type TestRedis,

@@ -127,7 +127,7 @@ describe('the Dockerfile', () => {
       ),
     );
     expect([...needed].sort()).toEqual(
-      expect.arrayContaining(['migrations', 'operator', 'worker']),
+      expect.arrayContaining(['cli', 'core', 'migrations', 'operator', 'worker']),
     );
     for (const dir of needed) expect(copied, `the build needs ${dir}/`).toContain(dir);
     const ignored = fs
@@ -166,7 +166,7 @@ describe('the Dockerfile', () => {
   it('starts node directly on the compiled CLI, in exec form (no shell), worker by default', () => {
     const entrypoint = JSON.parse(all(runtime, 'ENTRYPOINT')[0]!) as string[];
     const cmd = JSON.parse(all(runtime, 'CMD')[0]!) as string[];
-    expect(entrypoint).toEqual(['node', 'dist/worker/cli/main.js']);
+    expect(entrypoint).toEqual(['node', 'dist/cli/main.js']);
     expect(cmd).toEqual(['worker']);
     // WORKDIR /app holds the repository's dist/: the entrypoint is the file the tests spawn.
     expect(path.join(ROOT, entrypoint[1]!)).toBe(CLI);

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../local/process.js';
 import { migrateLatest } from '../../migrations/index.js';
-import { waitFor } from '../../worker/local/process.js';
 import { sampleValue } from '../../worker/observability/metrics.js';
-import { loadWorkflows } from '../../worker/workflow/loader.js';
+import { loadWorkflows } from '../../workflow/loader.js';
 import {
   type TestDatabase,
   type TestRedis,

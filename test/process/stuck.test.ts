@@ -2,13 +2,13 @@ import { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadWorkerConfig } from '../../core/config/config.js';
+import { waitFor } from '../../local/process.js';
 import { migrateLatest } from '../../migrations/index.js';
-import { loadWorkerConfig } from '../../worker/config/config.js';
-import { waitFor } from '../../worker/local/process.js';
 import { sampleValue } from '../../worker/observability/metrics.js';
 import { WorkerProcess } from '../../worker/process/worker-process.js';
-import { WorkflowRegistry } from '../../worker/workflow/registry.js';
-import { bundledWorkflows } from '../../worker/workflows/index.js';
+import { bundledWorkflows } from '../../workflow/bundled/index.js';
+import { WorkflowRegistry } from '../../workflow/registry.js';
 import { testDatabase, testRedis } from '../support/isolation.js';
 import { openRuntime } from './support.js';
 

@@ -5,19 +5,19 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import pino from 'pino';
-import { freePort, waitFor } from '../../worker/local/process.js';
-import { createDatabase, createRedis } from '../../worker/process/connections.js';
+import { createDatabase, createRedis } from '../../core/process/connections.js';
+import { freePort, waitFor } from '../../local/process.js';
 import {
   createRuntime,
   DEFAULT_RUNTIME_SETTINGS,
   type Runtime,
 } from '../../worker/runtime/runtime.js';
-import type { WorkflowRegistry } from '../../worker/workflow/registry.js';
+import type { WorkflowRegistry } from '../../workflow/registry.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The compiled CLI: the same file the image's ENTRYPOINT runs. */
-export const CLI = path.join(ROOT, 'dist/worker/cli/main.js');
+export const CLI = path.join(ROOT, 'dist/cli/main.js');
 
 export const SLOW_WORKFLOW = path.join(ROOT, 'test/process/fixtures/slow-workflow.mjs');
 
@@ -85,7 +85,7 @@ export class FlowpoolProcess {
     });
   }
 
-  /** Spawns `node dist/worker/cli/main.js <args>`; PORT is a free port unless given. */
+  /** Spawns `node dist/cli/main.js <args>`; PORT is a free port unless given. */
   static async start(
     name: string,
     args: readonly string[],

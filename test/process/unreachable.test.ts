@@ -1,12 +1,12 @@
 import knexFactory from 'knex';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresServer } from '../../local/postgres-server.js';
+import { waitFor } from '../../local/process.js';
+import { RedisServer } from '../../local/redis-server.js';
 import { migrateLatest } from '../../migrations/index.js';
-import { PostgresServer } from '../../worker/local/postgres-server.js';
-import { waitFor } from '../../worker/local/process.js';
-import { RedisServer } from '../../worker/local/redis-server.js';
 import { sampleValue } from '../../worker/observability/metrics.js';
-import { WorkflowRegistry } from '../../worker/workflow/registry.js';
-import { bundledWorkflows } from '../../worker/workflows/index.js';
+import { bundledWorkflows } from '../../workflow/bundled/index.js';
+import { WorkflowRegistry } from '../../workflow/registry.js';
 import {
   type TestDatabase,
   type TestRedis,

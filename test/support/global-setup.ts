@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
-import { PostgresServer } from '../../worker/local/postgres-server.js';
-import { RedisServer } from '../../worker/local/redis-server.js';
+import { PostgresServer } from '../../local/postgres-server.js';
+import { RedisServer } from '../../local/redis-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

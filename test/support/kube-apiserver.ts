@@ -4,7 +4,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { freePort, ServerProcess, waitFor } from '../../worker/local/process.js';
+import { freePort, ServerProcess, waitFor } from '../../local/process.js';
 import { requireTestTools } from '../tools/paths.js';
 
 /** A user the server knows by a static bearer token. */

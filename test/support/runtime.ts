@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import pino from 'pino';
+import { waitFor } from '../../local/process.js';
 import { migrateLatest } from '../../migrations/index.js';
-import { waitFor } from '../../worker/local/process.js';
 import {
   createRuntime,
   DEFAULT_RUNTIME_SETTINGS,
@@ -9,9 +9,9 @@ import {
   type RuntimeSettings,
 } from '../../worker/runtime/runtime.js';
 import type { ConsumerOptions } from '../../worker/runtime/stream-consumer.js';
-import type { WorkflowDefinition } from '../../worker/workflow/definition.js';
-import { WorkflowRegistry } from '../../worker/workflow/registry.js';
-import { bundledWorkflows } from '../../worker/workflows/index.js';
+import { bundledWorkflows } from '../../workflow/bundled/index.js';
+import type { WorkflowDefinition } from '../../workflow/definition.js';
+import { WorkflowRegistry } from '../../workflow/registry.js';
 import {
   type TestDatabase,
   type TestRedis,

@@ -1,7 +1,7 @@
 /** Runs the scaling policy over scenarios on simulated time, for its tests. */
-import { decide } from '../../operator/scaler/decide.js';
-import { EMPTY_HISTORY } from '../../operator/scaler/history.js';
-import type { ScaleReason, ScalerMetrics, ScalerSpec } from '../../operator/scaler/types.js';
+import { decide } from '../../scaling/decide.js';
+import { EMPTY_HISTORY } from '../../scaling/history.js';
+import type { ScaleReason, ScalerMetrics, ScalerSpec } from '../../scaling/types.js';
 
 /** What one poll reads; the current replica count comes from the simulation. */
 export type StepMetrics = Omit<ScalerMetrics, 'currentReplicas'>;

@@ -4,7 +4,7 @@ import {
   defineEvent,
   defineWorkflow,
   type WorkflowDefinition,
-} from '../../worker/workflow/definition.js';
+} from '../../workflow/definition.js';
 
 /** Calls made to the flaky action, by idempotency key: what an external system would see. */
 export const flakyCalls: string[] = [];

@@ -18,13 +18,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyExecution } from '../../engine/verify.js';
+import { waitFor } from '../../local/process.js';
 import type { WorkflowWorkerPool } from '../../operator/api/pool.js';
-import { createBacklogRedis, RedisBacklogSource } from '../../operator/backlog/index.js';
-import { waitFor } from '../../worker/local/process.js';
-import { verifyExecution } from '../../worker/runtime/verify.js';
-import { PostgresEventStore } from '../../worker/store/postgres-event-store.js';
-import { WorkflowRegistry } from '../../worker/workflow/registry.js';
-import { bundledWorkflows } from '../../worker/workflows/index.js';
+import { PostgresEventStore } from '../../store/postgres-event-store.js';
+import { createBacklogRedis, RedisBacklogSource } from '../../stream/backlog/index.js';
+import { bundledWorkflows } from '../../workflow/bundled/index.js';
+import { WorkflowRegistry } from '../../workflow/registry.js';
 import {
   condition,
   createNamespace,

@@ -28,12 +28,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { KubeConfig, V1Container, V1EnvVar } from '@kubernetes/client-node';
 import pino from 'pino';
+import { freePort } from '../../local/process.js';
 import { Reflector } from '../../operator/controller/reflector.js';
 import { POD_DELETION_COST } from '../../operator/controller/scaling.js';
 import { isNotFound } from '../../operator/kube/client.js';
 import { KubeApi } from '../../operator/kube/kube-api.js';
 import type { Deployment, Pod } from '../../operator/kube/types.js';
-import { freePort } from '../../worker/local/process.js';
 import { childEnv, type Exit, FlowpoolProcess } from '../process/support.js';
 
 export interface NodeAgentOptions {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { LockBusyError } from '../errors.js';
+import { LockBusyError } from '../../core/errors.js';
 import type { Lease } from './execution-lock.js';
 import { EXTEND_MANY, LOCK_MANY, RELEASE_MANY } from './scripts.js';
 

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import Redlock, { ExecutionError, type Lock } from 'redlock';
-import { LockBusyError } from '../errors.js';
+import { LockBusyError } from '../../core/errors.js';
 import type { ExecutionLock, Lease } from './execution-lock.js';
 
 export interface RedlockOptions {

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../core/logger.js';
 import type { DeliveryOutcome } from '../runtime/delivery-handler.js';
-import { createLogger } from './logger.js';
 import { sampleValue, WorkerMetrics } from './metrics.js';
 
 function capture() {

@@ -1,9 +1,9 @@
-import { loadWorkerConfig } from '../config/config.js';
-import type { Env } from '../config/parse.js';
-import { createLogger } from '../observability/logger.js';
-import { logText } from '../runtime/error-record.js';
-import { Shutdown } from './shutdown.js';
-import { exitOnCrash, loadConfigAndWorkflows } from './startup.js';
+import { loadWorkerConfig } from '../../core/config/config.js';
+import type { Env } from '../../core/config/parse.js';
+import { logText } from '../../core/error-record.js';
+import { createLogger } from '../../core/logger.js';
+import { Shutdown } from '../../core/process/shutdown.js';
+import { exitOnCrash, loadConfigAndWorkflows } from '../../core/process/startup.js';
 import { WorkerProcess } from './worker-process.js';
 
 /**

@@ -1,18 +1,27 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import type { WorkerConfig } from '../config/config.js';
+import type { WorkerConfig } from '../../core/config/config.js';
+import { logText } from '../../core/error-record.js';
+import {
+  createDatabase,
+  createRedis,
+  endpointOf,
+  Reachability,
+} from '../../core/process/connections.js';
+import {
+  type HealthServer,
+  type Readiness,
+  startHealthServer,
+} from '../../core/process/health-server.js';
+import type { Shutdown } from '../../core/process/shutdown.js';
+import { sleep, withTimeout } from '../../core/timing.js';
+import { RedisStreamTransport } from '../../stream/redis-stream-transport.js';
+import type { WorkflowRegistry } from '../../workflow/registry.js';
 import { WorkerMetrics } from '../observability/metrics.js';
 import type { DeliveryOutcome } from '../runtime/delivery-handler.js';
-import { logText } from '../runtime/error-record.js';
 import { createRuntime, DEFAULT_RUNTIME_SETTINGS, type Runtime } from '../runtime/runtime.js';
 import { StreamConsumer } from '../runtime/stream-consumer.js';
-import { RedisStreamTransport } from '../stream/redis-stream-transport.js';
-import { sleep, withTimeout } from '../timing.js';
-import type { WorkflowRegistry } from '../workflow/registry.js';
-import { createDatabase, createRedis, endpointOf, Reachability } from './connections.js';
-import { type HealthServer, type Readiness, startHealthServer } from './health-server.js';
-import type { Shutdown } from './shutdown.js';
 
 /** The tables `flowpool migrate` creates; the worker cannot run without them. */
 export const WORKFLOW_TABLES = [

@@ -1,13 +1,13 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../local/process.js';
 import { startTestRuntime, type TestRuntime } from '../../test/support/runtime.js';
-import { waitFor } from '../local/process.js';
 import {
   defineBareEvent,
   defineWorkflow,
   type WorkflowDefinition,
-} from '../workflow/definition.js';
+} from '../../workflow/definition.js';
 
 /** A workflow whose `hang` event triggers an action that never settles. */
 const hangFlow = defineWorkflow<'open', { steps: number }>({

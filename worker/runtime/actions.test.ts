@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../local/process.js';
 import {
   startTestRuntime,
   type TestRuntime,
   waitUntilSettled,
 } from '../../test/support/runtime.js';
 import { flakyCalls, flakyPlan, testWorkflow } from '../../test/support/workflows.js';
-import { waitFor } from '../local/process.js';
-import { bundledWorkflows } from '../workflows/index.js';
+import { bundledWorkflows } from '../../workflow/bundled/index.js';
 
 describe('actions', () => {
   let rt: TestRuntime;

@@ -1,13 +1,18 @@
-import { DEFAULT_WORKER_SETTINGS } from '../config/worker-settings.js';
-import { ActionFailedError, ActionTimeoutError, FlowpoolError, LockBusyError } from '../errors.js';
+import { DEFAULT_WORKER_SETTINGS } from '../../core/config/worker-settings.js';
+import { storedError } from '../../core/error-record.js';
+import {
+  ActionFailedError,
+  ActionTimeoutError,
+  FlowpoolError,
+  LockBusyError,
+} from '../../core/errors.js';
 import type {
   ActionCursor,
   ActionIntent,
   EventStore,
   ExecutionRecord,
-} from '../store/event-store.js';
-import { declaredAction, type WorkflowDefinition } from '../workflow/definition.js';
-import { storedError } from './error-record.js';
+} from '../../store/event-store.js';
+import { declaredAction, type WorkflowDefinition } from '../../workflow/definition.js';
 
 /**
  * Told when a step of a delivery begins, with the time the step may take

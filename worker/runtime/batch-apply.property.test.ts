@@ -1,15 +1,15 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FencedError, LockBusyError, WorkflowCodeError } from '../../core/errors.js';
+import type { AppliedBatch } from '../../store/event-store.js';
+import type { Notice } from '../../stream/transport.js';
 import { startTestRuntime, type TestRuntime } from '../../test/support/runtime.js';
-import { FencedError, LockBusyError, WorkflowCodeError } from '../errors.js';
-import type { AppliedBatch } from '../store/event-store.js';
-import type { Notice } from '../stream/transport.js';
 import {
   defineBareEvent,
   defineWorkflow,
   type WorkflowDefinition,
-} from '../workflow/definition.js';
-import { fold, initialState } from '../workflow/reducer.js';
+} from '../../workflow/definition.js';
+import { fold, initialState } from '../../workflow/reducer.js';
 
 type D = { n: number; closes: number };
 

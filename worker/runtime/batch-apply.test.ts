@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LockBusyError } from '../../core/errors.js';
 import { startTestRuntime, type TestRuntime } from '../../test/support/runtime.js';
-import { LockBusyError } from '../errors.js';
 import { lockResource } from './processor.js';
 
 describe('a batch of executions', () => {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { cleanText, storedError } from '../../core/error-record.js';
 import {
   ActionFailedError,
   FencedError,
@@ -6,21 +7,20 @@ import {
   PoisonNoticeError,
   UnknownWorkflowError,
   WorkflowCodeError,
-} from '../errors.js';
-import type { DeadCulprit, EventStore } from '../store/event-store.js';
+} from '../../core/errors.js';
+import { backoffMs } from '../../engine/backoff.js';
+import type { WorkflowService } from '../../engine/workflow-service.js';
+import type { DeadCulprit, EventStore } from '../../store/event-store.js';
 import {
   type Delivery,
   type Notice,
   parseNotice,
   type StreamTransport,
-} from '../stream/transport.js';
-import { declaredAction } from '../workflow/definition.js';
-import type { WorkflowRegistry } from '../workflow/registry.js';
+} from '../../stream/transport.js';
+import { declaredAction } from '../../workflow/definition.js';
+import type { WorkflowRegistry } from '../../workflow/registry.js';
 import type { Heartbeat } from './actions.js';
-import { backoffMs } from './backoff.js';
-import { cleanText, storedError } from './error-record.js';
 import type { ExecutionProcessor, ProcessResult } from './processor.js';
-import type { WorkflowService } from './workflow-service.js';
 
 export interface DeliveryOptions {
   workerId: string;

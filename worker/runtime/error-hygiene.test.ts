@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../local/process.js';
 import { migrateLatest } from '../../migrations/index.js';
 import {
   type TestDatabase,
@@ -9,13 +10,12 @@ import {
   testDatabase,
   testRedis,
 } from '../../test/support/isolation.js';
-import { waitFor } from '../local/process.js';
 import {
   defineBareEvent,
   defineWorkflow,
   type WorkflowDefinition,
-} from '../workflow/definition.js';
-import { WorkflowRegistry } from '../workflow/registry.js';
+} from '../../workflow/definition.js';
+import { WorkflowRegistry } from '../../workflow/registry.js';
 import { createRuntime, DEFAULT_RUNTIME_SETTINGS, type Runtime } from './runtime.js';
 
 const SECRETS = ['hunter2', 's3cr3t', 'p4ss'];

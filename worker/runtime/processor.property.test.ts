@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from '../../test/support/runtime.js';
-import type { WorkflowDefinition } from '../workflow/definition.js';
-import { fold, initialState } from '../workflow/reducer.js';
-import { ticketLifecycle } from '../workflows/ticket-lifecycle.js';
+import { ticketLifecycle } from '../../workflow/bundled/ticket-lifecycle.js';
+import type { WorkflowDefinition } from '../../workflow/definition.js';
+import { fold, initialState } from '../../workflow/reducer.js';
 
 const ticket = ticketLifecycle as unknown as WorkflowDefinition;
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FencedError } from '../../core/errors.js';
 import { startTestRuntime, type TestRuntime } from '../../test/support/runtime.js';
-import { FencedError } from '../errors.js';
 import { lockResource } from './processor.js';
 
 describe('two processors on the same execution', () => {

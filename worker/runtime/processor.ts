@@ -1,8 +1,12 @@
-import { DEFAULT_WORKER_SETTINGS } from '../config/worker-settings.js';
-import { FencedError, LockBusyError, PoisonNoticeError, WorkflowCodeError } from '../errors.js';
-import type { BatchLock, HeldLocks } from '../lock/batch-lock.js';
-import type { Lease } from '../lock/execution-lock.js';
-import { executionKey } from '../store/batch-apply.js';
+import { DEFAULT_WORKER_SETTINGS } from '../../core/config/worker-settings.js';
+import { cleanText } from '../../core/error-record.js';
+import {
+  FencedError,
+  LockBusyError,
+  PoisonNoticeError,
+  WorkflowCodeError,
+} from '../../core/errors.js';
+import { executionKey } from '../../store/batch-apply.js';
 import type {
   AppliedBatch,
   BatchRead,
@@ -13,12 +17,13 @@ import type {
   ExecutionRecord,
   LoadedExecution,
   ReadBounds,
-} from '../store/event-store.js';
-import type { Notice } from '../stream/transport.js';
-import type { WorkflowDefinition, WorkflowState } from '../workflow/definition.js';
-import type { WorkflowRegistry } from '../workflow/registry.js';
+} from '../../store/event-store.js';
+import type { Notice } from '../../stream/transport.js';
+import type { WorkflowDefinition, WorkflowState } from '../../workflow/definition.js';
+import type { WorkflowRegistry } from '../../workflow/registry.js';
+import type { BatchLock, HeldLocks } from '../lock/batch-lock.js';
+import type { Lease } from '../lock/execution-lock.js';
 import type { ActionRunner, Heartbeat } from './actions.js';
-import { cleanText } from './error-record.js';
 import { decide, type ReplayedState, replayFrom, replayMore } from './replay.js';
 
 const DEFAULT_READ_BYTES = DEFAULT_WORKER_SETTINGS.catchUpReadBytes;

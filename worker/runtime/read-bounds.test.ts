@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRuntime, type TestRuntime } from '../../test/support/runtime.js';
-import { BatchLock } from '../lock/batch-lock.js';
 import type {
   ActionCursor,
   ActionIntent,
@@ -10,14 +8,16 @@ import type {
   CatchUpBase,
   EventPage,
   ReadBounds,
-} from '../store/event-store.js';
-import { PostgresEventStore } from '../store/postgres-event-store.js';
+} from '../../store/event-store.js';
+import { PostgresEventStore } from '../../store/postgres-event-store.js';
+import { startTestRuntime, type TestRuntime } from '../../test/support/runtime.js';
 import {
   defineBareEvent,
   defineWorkflow,
   type WorkflowDefinition,
-} from '../workflow/definition.js';
-import { WorkflowRegistry } from '../workflow/registry.js';
+} from '../../workflow/definition.js';
+import { WorkflowRegistry } from '../../workflow/registry.js';
+import { BatchLock } from '../lock/batch-lock.js';
 import { ActionRunner } from './actions.js';
 import { ExecutionProcessor, StateCache } from './processor.js';
 

@@ -1,7 +1,7 @@
-import { WorkflowCodeError } from '../errors.js';
-import type { EventRecord, ExecutionRecord, ReplayBase } from '../store/event-store.js';
-import type { WorkflowDefinition, WorkflowState } from '../workflow/definition.js';
-import { applyEvent, fold, type Step } from '../workflow/reducer.js';
+import { WorkflowCodeError } from '../../core/errors.js';
+import type { EventRecord, ExecutionRecord, ReplayBase } from '../../store/event-store.js';
+import type { WorkflowDefinition, WorkflowState } from '../../workflow/definition.js';
+import { applyEvent, fold, type Step } from '../../workflow/reducer.js';
 
 export interface ReplayedState extends WorkflowState {
   /** The seq the state is valid at. */

@@ -1,21 +1,21 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
-import { DEFAULT_WORKER_SETTINGS } from '../config/worker-settings.js';
+import type { Clock } from '../../core/clock.js';
+import { DEFAULT_WORKER_SETTINGS } from '../../core/config/worker-settings.js';
+import { logText } from '../../core/error-record.js';
+import { DeadLetters } from '../../engine/dead-letters.js';
+import { OutboxRelay, type RelayOptions } from '../../engine/outbox-relay.js';
+import { WorkflowService } from '../../engine/workflow-service.js';
+import { PostgresEventStore } from '../../store/postgres-event-store.js';
+import { RedisStreamTransport } from '../../stream/redis-stream-transport.js';
+import type { WorkflowRegistry } from '../../workflow/registry.js';
 import { BatchLock } from '../lock/batch-lock.js';
 import { RedlockExecutionLock } from '../lock/redlock-execution-lock.js';
-import { PostgresEventStore } from '../store/postgres-event-store.js';
-import { RedisStreamTransport } from '../stream/redis-stream-transport.js';
-import type { WorkflowRegistry } from '../workflow/registry.js';
 import { ActionRunner } from './actions.js';
-import { DeadLetters } from './dead-letters.js';
 import { DeliveryHandler } from './delivery-handler.js';
-import { logText } from './error-record.js';
-import { OutboxRelay, type RelayOptions } from './outbox-relay.js';
 import { ExecutionProcessor, type ProcessorOptions } from './processor.js';
 import { type ConsumerObserver, type ConsumerOptions, StreamConsumer } from './stream-consumer.js';
-import { WorkflowService } from './workflow-service.js';
 
 export interface RuntimeSettings {
   stream: string;

@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../local/process.js';
+import { RedisStreamTransport } from '../../stream/redis-stream-transport.js';
+import { type Delivery, parseNotice } from '../../stream/transport.js';
 import { type TestRedis, testRedis } from '../../test/support/isolation.js';
-import { waitFor } from '../local/process.js';
-import { RedisStreamTransport } from '../stream/redis-stream-transport.js';
-import { type Delivery, parseNotice } from '../stream/transport.js';
 import type { DeliveryOutcome } from './delivery-handler.js';
 import { type ConsumerOptions, StreamConsumer } from './stream-consumer.js';
 

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import { type Clock, systemClock } from '../clock.js';
-import { type Delivery, parseNotice, type StreamTransport } from '../stream/transport.js';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { logText } from '../../core/error-record.js';
+import { type Delivery, parseNotice, type StreamTransport } from '../../stream/transport.js';
 import type { Heartbeat } from './actions.js';
 import type { DeliveryHandler, DeliveryOutcome } from './delivery-handler.js';
-import { logText } from './error-record.js';
 import { Semaphore } from './semaphore.js';
 
 export interface ConsumerOptions {

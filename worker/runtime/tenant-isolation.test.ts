@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyExecution } from '../../engine/verify.js';
 import {
   startTestRuntime,
   type TestRuntime,
   waitUntilSettled,
 } from '../../test/support/runtime.js';
 import { lockResource } from './processor.js';
-import { verifyExecution } from './verify.js';
 
 describe('tenant isolation', () => {
   let rt: TestRuntime;

@@ -1,0 +1,171 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { type ApiConfig, loadApiConfig } from '../core/config/config.js';
+import type { Env } from '../core/config/parse.js';
+import { describeError } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import {
+  createDatabase,
+  createRedis,
+  endpointOf,
+  Reachability,
+} from '../core/process/connections.js';
+import { Shutdown } from '../core/process/shutdown.js';
+import { exitOnCrash, loadConfigAndWorkflows } from '../core/process/startup.js';
+import { withTimeout } from '../core/timing.js';
+import { createRuntime, DEFAULT_RUNTIME_SETTINGS } from '../worker/runtime/runtime.js';
+import type { WorkflowRegistry } from '../workflow/registry.js';
+import { buildApiApp } from './app.js';
+import { dependencyReadiness } from './readiness.js';
+
+export interface StartedApi {
+  app: FastifyInstance;
+  /** e.g. http://0.0.0.0:8080 (HOST and PORT) */
+  address: string;
+  /** Stops taking requests, lets in-flight ones finish, then closes PostgreSQL and Redis. */
+  closeServer(): Promise<void>;
+  closeConnections(): Promise<void>;
+}
+
+export interface StartApiOptions {
+  config: ApiConfig;
+  registry: WorkflowRegistry;
+  logger: Logger;
+  /** True while the process drains: /readyz then answers 503. */
+  stopping?: () => boolean;
+}
+
+/**
+ * Connects to PostgreSQL and Redis and listens on config.port. Neither
+ * server has to be up: requests needing one answer 503 and /readyz says
+ * which is missing until it comes back.
+ */
+export async function startApi({
+  config,
+  registry,
+  logger,
+  stopping,
+}: StartApiOptions): Promise<StartedApi> {
+  const postgresName = `PostgreSQL at ${endpointOf(config.databaseUrl)}`;
+  const redisName = `Redis at ${endpointOf(config.redisUrl)}`;
+  const redisReachability = new Reachability(logger, redisName);
+  const knex = createDatabase(config.databaseUrl, {
+    poolMax: 10,
+    applicationName: 'flowpool-api',
+  });
+  // One retry per command: a request waits for Redis briefly, then answers 503.
+  const redis = createRedis(
+    config.redisUrl,
+    { maxRetriesPerRequest: 1, connectionName: 'flowpool-api' },
+    (error) => redisReachability.failed(error, 'reconnecting'),
+  );
+  redis.on('ready', () => redisReachability.succeeded());
+  const runtime = createRuntime({
+    knex,
+    redis,
+    registry,
+    settings: {
+      ...DEFAULT_RUNTIME_SETTINGS,
+      stream: config.stream,
+      group: config.consumerGroup,
+      workerId: 'api',
+      lockTtlMs: config.lockTtlMs,
+      maxDeliveries: config.maxDeliveries,
+    },
+    logger,
+  });
+  const metricsRegistry = new Registry();
+  collectDefaultMetrics({ register: metricsRegistry });
+  const app = await buildApiApp({
+    runtime,
+    tokens: config.tokens,
+    settings: config.settings,
+    logger,
+    metricsRegistry,
+    readiness: dependencyReadiness({
+      postgres: runtime.store,
+      redis: runtime.transport,
+      stopping,
+    }),
+  });
+  if (config.tokens.size === 0) {
+    logger.warn('FLOWPOOL_API_TOKENS is empty: every /v1 request will be refused with 401');
+  }
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    await knex.destroy().catch(() => undefined);
+    redis.disconnect();
+    throw error;
+  }
+  logger.info({ address, workflows: registry.names() }, 'api listening');
+  // Say at once when a dependency is missing, rather than at the first request.
+  await runtime.store.ping().then(
+    () => logger.info(`${postgresName} reachable`),
+    (error) =>
+      logger.warn(
+        { dependency: postgresName, err: describeError(error) },
+        `${postgresName} unreachable (${describeError(error)}); answering 503 until it is back`,
+      ),
+  );
+
+  let serverClosed: Promise<void> | undefined;
+  let connectionsClosed: Promise<void> | undefined;
+  return {
+    app,
+    address,
+    closeServer() {
+      serverClosed ??= withTimeout(app.close(), 20_000, 'closing the HTTP server').then(
+        () => undefined,
+      );
+      return serverClosed;
+    },
+    closeConnections() {
+      connectionsClosed ??= (async () => {
+        await knex.destroy();
+        await withTimeout(redis.quit(), 2_000, 'Redis QUIT').catch(() => redis.disconnect());
+      })();
+      return connectionsClosed;
+    },
+  };
+}
+
+/**
+ * `flowpool api`: parses the environment once, loads the workflows, serves
+ * the HTTP API on PORT and leaves the process to the Shutdown: on SIGTERM or
+ * SIGINT it stops accepting, finishes in-flight requests, closes PostgreSQL
+ * and Redis and exits 0. A bad configuration exits 2 with one line naming
+ * the variable.
+ */
+export async function runApi(
+  env: Env,
+  exit: (code: number) => void = (code) => process.exit(code),
+): Promise<void> {
+  const loaded = await loadConfigAndWorkflows('api', () => loadApiConfig(env), exit);
+  if (!loaded) return;
+  const { config, registry } = loaded;
+  const logger = createLogger(config.logLevel, { component: 'api' });
+  exitOnCrash(logger, exit);
+  const shutdown = new Shutdown(logger, exit);
+  let api: StartedApi;
+  try {
+    api = await startApi({
+      config,
+      registry,
+      logger,
+      stopping: () => shutdown.lifecycle === 'stopping' || shutdown.lifecycle === 'stopped',
+    });
+  } catch (error) {
+    logger.fatal({ err: describeError(error), port: config.port }, 'api could not start');
+    exit(1);
+    return;
+  }
+  // Callbacks run last-registered first: the server closes before its connections.
+  shutdown.register('connections', () => api.closeConnections());
+  shutdown.register('http', () => api.closeServer());
+  shutdown.listen();
+  shutdown.markRunning();
+}

@@ -1,0 +1,706 @@
+import type { Knex } from 'knex';
+import { ConflictError, FencedError, FlowpoolError, NotFoundError } from '../core/errors.js';
+import {
+  type AppendResult,
+  appendBatch,
+  clearPublished,
+  type EventRef,
+  type ExecutionKey,
+  type ExecutionWorkflow,
+  workflowsOf,
+} from './append-batch.js';
+import { commitBatches, readBatch } from './batch-apply.js';
+import type {
+  ActionCursor,
+  ActionIntent,
+  ActionOutcome,
+  AppendedEvent,
+  AppliedBatch,
+  BatchRead,
+  BatchReadRequest,
+  CatchUpBase,
+  DeadCulprit,
+  DeadMarking,
+  EventPage,
+  EventRecord,
+  EventStore,
+  ExecutionRecord,
+  ExecutionRef,
+  HistoryPage,
+  LoadedExecution,
+  NewEvent,
+  NewExecution,
+  ReadBounds,
+  Snapshot,
+} from './event-store.js';
+import {
+  type EventRow,
+  type ExecutionRow,
+  isUniqueViolation,
+  toEvent,
+  toExecution,
+} from './rows.js';
+import { ACTIONS, EVENTS, EXECUTIONS, PROCESSING, SNAPSHOTS } from './tables.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+/** The event store on PostgreSQL through knex. */
+export class PostgresEventStore implements EventStore {
+  constructor(private readonly knex: Knex) {}
+
+  async createExecution(execution: NewExecution): Promise<ExecutionRecord> {
+    try {
+      return await this.knex.transaction(async (trx) => {
+        const [row] = await trx(EXECUTIONS)
+          .insert({
+            tenant: execution.tenant,
+            execution_id: execution.executionId,
+            workflow_name: execution.workflowName,
+            workflow_version: execution.workflowVersion,
+            current_state: execution.state,
+            data: JSON.stringify(execution.data),
+          })
+          .returning('*');
+        // The snapshot at seq 0 is the initial state, so replay never needs the start input.
+        await trx(SNAPSHOTS).insert({
+          tenant: execution.tenant,
+          execution_id: execution.executionId,
+          seq: 0,
+          current_state: execution.state,
+          data: JSON.stringify(execution.data),
+        });
+        return toExecution(row as ExecutionRow);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ConflictError(
+          'EXECUTION_EXISTS',
+          `execution ${execution.executionId} already exists`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  async appendEvent(event: NewEvent): Promise<AppendedEvent> {
+    // One statement, so one round trip and one transaction: bumping next_seq
+    // locks the execution row until the commit, which serialises enqueues per
+    // execution (seqs commit in order), and the event row and its processing
+    // record commit with it. A reused idempotency key aborts the whole
+    // statement on the unique key (nothing is written, no seq is skipped),
+    // and the settled earlier row is looked up after.
+    try {
+      const result = await this.knex.raw(
+        `with bumped as (
+           update ${EXECUTIONS} set next_seq = next_seq + 1
+            where tenant = ? and execution_id = ?
+           returning next_seq - 1 as seq),
+         inserted as (
+           insert into ${EVENTS} (tenant, event_id, execution_id, seq, event_name, payload, user_id, idempotency_key)
+           select ?, ?::uuid, ?, seq, ?, ?::jsonb, ?, ? from bumped
+           returning event_id, seq),
+         processing as (
+           insert into ${PROCESSING} (tenant, event_id) select ?, event_id from inserted)
+         select seq from inserted`,
+        [
+          event.tenant,
+          event.executionId,
+          event.tenant,
+          event.eventId,
+          event.executionId,
+          event.name,
+          JSON.stringify(event.payload ?? {}),
+          event.userId ?? null,
+          event.idempotencyKey ?? null,
+          event.tenant,
+        ],
+      );
+      const row = result.rows[0] as { seq: string } | undefined;
+      if (!row) throw new NotFoundError(`execution ${event.executionId}`);
+      return { eventId: event.eventId, seq: Number(row.seq), duplicate: false };
+    } catch (error) {
+      if (!event.idempotencyKey || !isUniqueViolation(error)) throw error;
+      const earlier = await this.findByIdempotencyKey(this.knex, event);
+      if (earlier) return earlier;
+      throw error;
+    }
+  }
+
+  private async findByIdempotencyKey(
+    trx: Knex,
+    event: NewEvent,
+  ): Promise<AppendedEvent | undefined> {
+    const earlier = await trx(EVENTS)
+      .where({
+        tenant: event.tenant,
+        execution_id: event.executionId,
+        idempotency_key: event.idempotencyKey,
+      })
+      .first(
+        'event_id',
+        'seq',
+        trx.raw('(event_name = ? and payload = ?::jsonb) as same', [
+          event.name,
+          JSON.stringify(event.payload ?? {}),
+        ]),
+      );
+    if (!earlier) return undefined;
+    if (!earlier.same) {
+      throw new ConflictError(
+        'IDEMPOTENCY_CONFLICT',
+        `idempotencyKey ${event.idempotencyKey} was already used with another event or payload`,
+      );
+    }
+    return { eventId: earlier.event_id, seq: Number(earlier.seq), duplicate: true };
+  }
+
+  appendEvents(events: readonly NewEvent[]): Promise<AppendResult[]> {
+    return appendBatch(this.knex, events, (event) => this.appendEvent(event));
+  }
+
+  clearPublished(refs: readonly EventRef[]): Promise<void> {
+    return clearPublished(this.knex, refs);
+  }
+
+  workflowsOf(keys: readonly ExecutionKey[]): Promise<ExecutionWorkflow[]> {
+    return workflowsOf(this.knex, keys);
+  }
+
+  async markPublished(tenant: string, eventIds: readonly string[]): Promise<void> {
+    if (eventIds.length === 0) return;
+    // The mark is an optimisation (the relay resends unmarked rows), so rows
+    // another transaction holds are skipped rather than waited for: a worker
+    // may be committing the same events right now, and waiting on a batch of
+    // its rows in another order would risk a deadlock.
+    await this.knex.raw(
+      `with events as (
+         select id, event_id from ${EVENTS}
+          where tenant = ? and event_id = any(?::uuid[]) and published_at is null
+          for update skip locked),
+       processing as (
+         select p.processing_id from ${PROCESSING} p join events e on e.event_id = p.event_id
+          where p.tenant = ? and p.status = 'pending'
+          for update of p skip locked),
+       marked as (
+         update ${EVENTS} e set published_at = now() from events t where e.id = t.id)
+       update ${PROCESSING} p set status = 'published', updated_at = now()
+         from processing t where p.processing_id = t.processing_id`,
+      [tenant, [...eventIds], tenant] as unknown as Knex.RawBinding[],
+    );
+  }
+
+  async claimRepublishable(options: {
+    unpublishedOlderThanMs: number;
+    stalePublishedMs: number;
+    limit: number;
+  }): Promise<ExecutionRef[]> {
+    const events = await this.knex.raw(
+      `with candidates as (
+         select e.id from ${EVENTS} e
+           join ${EXECUTIONS} x on x.tenant = e.tenant and x.execution_id = e.execution_id
+          where e.status = 'pending' and x.status <> 'blocked'
+            and ((e.published_at is null and e.created_at < now() - make_interval(secs => ?))
+              or e.published_at < now() - make_interval(secs => ?))
+          order by e.created_at limit ? for update of e skip locked)
+       update ${EVENTS} e set published_at = now() from candidates c where e.id = c.id
+       returning e.tenant, e.execution_id, e.event_id`,
+      [options.unpublishedOlderThanMs / 1000, options.stalePublishedMs / 1000, options.limit],
+    );
+    // Actions whose notice was lost after the transition committed.
+    const actions = await this.knex.raw(
+      `with candidates as (
+         select id from ${ACTIONS}
+          where status = 'pending' and updated_at < now() - make_interval(secs => ?)
+          order by updated_at limit ? for update skip locked)
+       update ${ACTIONS} a set updated_at = now() from candidates c where a.id = c.id
+       returning a.tenant, a.execution_id, a.event_id`,
+      [options.stalePublishedMs / 1000, options.limit],
+    );
+    const refs = new Map<string, ExecutionRef>();
+    for (const row of [...events.rows, ...actions.rows] as Array<{
+      tenant: string;
+      execution_id: string;
+      event_id: string;
+    }>) {
+      refs.set(`${row.tenant}\u0000${row.execution_id}`, {
+        tenant: row.tenant,
+        executionId: row.execution_id,
+        eventId: row.event_id,
+      });
+    }
+    return [...refs.values()];
+  }
+
+  async loadExecution(tenant: string, executionId: string): Promise<LoadedExecution | undefined> {
+    const result = await this.knex.raw(
+      `select x.*, exists (select 1 from ${ACTIONS} a
+                            where a.tenant = x.tenant and a.execution_id = x.execution_id and a.status = 'pending')
+                   as has_pending_actions
+         from ${EXECUTIONS} x where x.tenant = ? and x.execution_id = ?`,
+      [tenant, executionId],
+    );
+    const row = result.rows[0] as (ExecutionRow & { has_pending_actions: boolean }) | undefined;
+    return row
+      ? { execution: toExecution(row), hasPendingActions: row.has_pending_actions }
+      : undefined;
+  }
+
+  async getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined> {
+    const row = await this.knex(EXECUTIONS).where({ tenant, execution_id: executionId }).first();
+    return row ? toExecution(row as ExecutionRow) : undefined;
+  }
+
+  async catchUpBase(
+    tenant: string,
+    executionId: string,
+    appliedSeq: number,
+    bounds: ReadBounds,
+  ): Promise<CatchUpBase | undefined> {
+    // The latest snapshot, the decided events after it and the next `limit`
+    // events, in one round trip; the snapshot's data comes on the first row
+    // only. The byte budget is counted in PostgreSQL, so rows past it never
+    // reach this process; one row more than kept tells whether more follow.
+    const result = await this.knex.raw(
+      `with snap as (
+         select seq, current_state, data from ${SNAPSHOTS}
+          where tenant = ? and execution_id = ? and seq <= ?
+          order by seq desc limit 1),
+       candidates as (
+         select ev.*, row_number() over w as n, sum(octet_length(ev.payload::text)) over w as running
+           from snap, lateral (
+             select * from ${EVENTS} e
+              where e.tenant = ? and e.execution_id = ? and e.seq > snap.seq
+              order by e.seq limit (? - snap.seq) + ? + 1) ev
+         window w as (order by ev.seq)),
+       kept as (
+         select c.* from candidates c, snap
+          where c.n <= (? - snap.seq) + ? and (c.n = 1 or c.running <= ?))
+       select snap.seq as snap_seq, snap.current_state as snap_state,
+              case when row_number() over (order by e.seq) = 1 then snap.data end as snap_data,
+              e.*, (select count(*) from candidates) as fetched
+         from snap left join kept e on true
+        order by e.seq`,
+      [
+        tenant,
+        executionId,
+        appliedSeq,
+        tenant,
+        executionId,
+        appliedSeq,
+        bounds.limit,
+        appliedSeq,
+        bounds.limit,
+        bounds.maxBytes,
+      ],
+    );
+    const rows = result.rows as Array<
+      EventRow & { snap_seq: string; snap_state: string; snap_data: unknown; fetched: string }
+    >;
+    const first = rows[0];
+    if (!first) return undefined;
+    const snapshot: Snapshot = {
+      seq: Number(first.snap_seq),
+      state: first.snap_state,
+      data: first.snap_data,
+    };
+    const replay: EventRecord[] = [];
+    const waiting: EventRecord[] = [];
+    let kept = 0;
+    for (const row of rows) {
+      if (row.event_id === null) continue;
+      kept += 1;
+      const event = toEvent(row);
+      (event.seq <= appliedSeq ? replay : waiting).push(event);
+    }
+    return { base: { snapshot, events: replay }, waiting, more: Number(first.fetched) > kept };
+  }
+
+  async eventsAfter(
+    tenant: string,
+    executionId: string,
+    afterSeq: number,
+    bounds: ReadBounds,
+  ): Promise<EventPage> {
+    // The byte budget is counted in PostgreSQL, so the rows past it never
+    // reach this process: one more row than asked tells whether more exist.
+    const { rows } = await this.knex.raw<{ rows: Array<EventRow & { fetched: string }> }>(
+      `with candidates as (
+         select e.*, row_number() over w as n, sum(octet_length(e.payload::text)) over w as running
+           from (select * from ${EVENTS}
+                  where tenant = ? and execution_id = ? and seq > ?
+                  order by seq limit ?) e
+         window w as (order by e.seq))
+       select c.*, (select count(*) from candidates) as fetched
+         from candidates c
+        where c.n <= ? and (c.n = 1 or c.running <= ?)
+        order by c.seq`,
+      [tenant, executionId, afterSeq, bounds.limit + 1, bounds.limit, bounds.maxBytes],
+    );
+    const fetched = rows.length === 0 ? 0 : Number(rows[0]!.fetched);
+    return { events: rows.map(toEvent), more: fetched > rows.length };
+  }
+
+  readBatch(requests: readonly BatchReadRequest[], bounds: ReadBounds): Promise<BatchRead[]> {
+    return readBatch(this.knex, requests, bounds);
+  }
+
+  async commitBatches(
+    batches: readonly AppliedBatch[],
+    beforeFence?: (batch: AppliedBatch) => Promise<void>,
+  ): Promise<Set<string>> {
+    if (!beforeFence) return commitBatches(this.knex, batches);
+    return this.knex.transaction(async (trx) => {
+      for (const batch of batches) await beforeFence(batch);
+      return commitBatches(trx, batches);
+    });
+  }
+
+  async commitBatch(batch: AppliedBatch, beforeFence?: () => Promise<void>): Promise<void> {
+    if (batch.outcomes.length === 0) return;
+    if (!beforeFence) {
+      // A single statement is its own transaction: one round trip instead of six.
+      await this.commitStatement(this.knex, batch);
+      return;
+    }
+    await this.knex.transaction(async (trx) => {
+      await beforeFence();
+      await this.commitStatement(trx, batch);
+    });
+  }
+
+  /**
+   * The whole transition in one statement. The fence goes first: only the
+   * writer that read applied_seq = expectedSeq moves it, and every other
+   * write is conditional on the fence's row, so a fenced statement writes
+   * nothing. The fence's row lock is held until the commit.
+   */
+  private async commitStatement(db: Knex, batch: AppliedBatch): Promise<void> {
+    const last = batch.outcomes.at(-1)!;
+    const ids = batch.outcomes.map((o) => o.eventId);
+    const statuses = batch.outcomes.map((o) => o.kind);
+    const froms = batch.outcomes.map((o) => o.fromState);
+    const tos = batch.outcomes.map((o) => (o.kind === 'applied' ? o.toState : null));
+    const reasons = batch.outcomes.map((o) => (o.kind === 'rejected' ? o.reason : null));
+    const intents = batch.outcomes.flatMap((o) =>
+      o.kind === 'applied' ? o.actions.map((action) => ({ eventId: o.eventId, action })) : [],
+    );
+    const snapshot = batch.snapshot;
+    const result = await db.raw(
+      `with fence as (
+         update ${EXECUTIONS}
+            set applied_seq = ?, current_state = ?, data = ?::jsonb, status = ?, updated_at = now()
+          where tenant = ? and execution_id = ? and applied_seq = ?
+         returning 1),
+       outcomes as (
+         select * from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[])
+           as v(event_id, status, from_state, to_state, reason)),
+       events as (
+         update ${EVENTS} e
+            set status = v.status, from_state = v.from_state, to_state = v.to_state, reason = v.reason, applied_at = now()
+           from outcomes v
+          where e.tenant = ? and e.event_id = v.event_id and exists (select 1 from fence)),
+       processing as (
+         update ${PROCESSING} p
+            set status = 'completed', worker_id = ?, attempt_count = attempt_count + 1,
+                result = jsonb_build_object('status', v.status), error_message = null,
+                updated_at = now(), completed_at = now()
+           from outcomes v
+          where p.tenant = ? and p.event_id = v.event_id and exists (select 1 from fence)),
+       intents as (
+         insert into ${ACTIONS} (tenant, event_id, execution_id, action_name)
+         select ?, i.event_id, ?, i.action_name
+           from unnest(?::uuid[], ?::text[]) as i(event_id, action_name)
+          where exists (select 1 from fence)
+         on conflict (tenant, event_id, action_name) do nothing),
+       snapshot as (
+         insert into ${SNAPSHOTS} (tenant, execution_id, seq, current_state, data)
+         select ?, ?, ?::bigint, ?, ?::jsonb where ?::boolean and exists (select 1 from fence)
+         on conflict (tenant, execution_id, seq) do nothing)
+       select count(*)::int as moved from fence`,
+      [
+        last.seq,
+        batch.state,
+        JSON.stringify(batch.data),
+        batch.status,
+        batch.tenant,
+        batch.executionId,
+        batch.expectedSeq,
+        ids,
+        statuses,
+        froms,
+        tos,
+        reasons,
+        batch.tenant,
+        batch.workerId,
+        batch.tenant,
+        batch.tenant,
+        batch.executionId,
+        intents.map((i) => i.eventId),
+        intents.map((i) => i.action),
+        batch.tenant,
+        batch.executionId,
+        snapshot?.seq ?? 0,
+        snapshot?.state ?? batch.state,
+        JSON.stringify(snapshot ? snapshot.data : null),
+        snapshot !== undefined,
+      ] as unknown as Knex.RawBinding[],
+    );
+    if (Number(result.rows[0]?.moved) !== 1)
+      throw new FencedError(batch.executionId, batch.expectedSeq);
+  }
+
+  async pendingActions(
+    tenant: string,
+    executionId: string,
+    bounds: ReadBounds & { after?: ActionCursor },
+  ): Promise<ActionIntent[]> {
+    const after = bounds.after ?? { seq: -1, position: -1 };
+    const { rows } = await this.knex.raw(
+      `select * from (
+         select a.id, a.event_id, a.action_name, a.attempts, e.seq, e.event_name, e.payload,
+                row_number() over w as n, sum(octet_length(e.payload::text)) over w as running
+           from ${ACTIONS} a
+           join ${EVENTS} e on e.tenant = a.tenant and e.event_id = a.event_id
+          where a.tenant = ? and a.execution_id = ? and a.status = 'pending'
+            and (e.seq, a.id) > (?, ?)
+         window w as (order by e.seq, a.id)
+          order by e.seq, a.id limit ?) c
+        where c.n = 1 or c.running <= ?
+        order by c.seq, c.id`,
+      [tenant, executionId, after.seq, after.position, bounds.limit, bounds.maxBytes],
+    );
+    return (rows as Array<Record<string, unknown>>).map((row) => ({
+      cursor: { seq: Number(row.seq), position: Number(row.id) },
+      tenant,
+      executionId,
+      eventId: row.event_id as string,
+      eventName: row.event_name as string,
+      payload: row.payload,
+      actionName: row.action_name as string,
+      attempts: row.attempts as number,
+    }));
+  }
+
+  async recordActionAttempt(outcome: ActionOutcome): Promise<void> {
+    await this.knex(ACTIONS)
+      .where({ tenant: outcome.tenant, event_id: outcome.eventId, action_name: outcome.actionName })
+      // Only a pending action takes an outcome: an attempt that outlived its
+      // lock must not turn a recorded success or failure back into pending.
+      .andWhere({ status: 'pending' })
+      .update({
+        status: outcome.status,
+        attempts: this.knex.raw('attempts + 1'),
+        result: outcome.result === undefined ? null : JSON.stringify(outcome.result),
+        error: outcome.error ?? null,
+        updated_at: this.knex.fn.now(),
+      });
+  }
+
+  async recordFailure(
+    tenant: string,
+    eventId: string,
+    workerId: string,
+    error: string,
+  ): Promise<void> {
+    await this.knex(PROCESSING)
+      .where({ tenant, event_id: eventId })
+      .whereNot({ status: 'completed' })
+      .update({
+        status: 'failed',
+        worker_id: workerId,
+        attempt_count: this.knex.raw('attempt_count + 1'),
+        error_message: error,
+        updated_at: this.knex.fn.now(),
+      });
+  }
+
+  async markDead(
+    ref: ExecutionRef,
+    error: string,
+    culprit: DeadCulprit = { kind: 'unknown' },
+  ): Promise<DeadMarking> {
+    const nothing: DeadMarking = { deadEventIds: [], failedActions: [] };
+    return this.knex.transaction(async (trx) => {
+      const execution = await trx(EXECUTIONS)
+        .where({ tenant: ref.tenant, execution_id: ref.executionId })
+        .forUpdate()
+        .first('applied_seq');
+      if (!execution) return nothing;
+      // Hazard: the event after applied_seq is not necessarily what failed. An
+      // event enqueued while an action kept failing sits there untried, so a
+      // known culprit is marked by identity, never by position.
+      const blocking =
+        culprit.kind === 'actions'
+          ? undefined
+          : await trx(EVENTS)
+              .where({ tenant: ref.tenant, execution_id: ref.executionId, status: 'pending' })
+              .andWhere('seq', Number(execution.applied_seq) + 1)
+              .modify((query) => {
+                if (culprit.kind === 'event') query.andWhere('event_id', culprit.eventId);
+              })
+              .first('event_id');
+      // The culprit event was applied or buried meanwhile: nothing of it is left to mark.
+      if (!blocking && culprit.kind === 'event') return nothing;
+      if (blocking) {
+        await trx(EVENTS)
+          .where({ tenant: ref.tenant, event_id: blocking.event_id })
+          .update({ status: 'dead', reason: error });
+        await this.markProcessingDead(trx, ref.tenant, [blocking.event_id], error);
+        await trx(EXECUTIONS)
+          .where({ tenant: ref.tenant, execution_id: ref.executionId })
+          .update({ status: 'blocked', updated_at: trx.fn.now() });
+        return { deadEventIds: [blocking.event_id as string], failedActions: [] };
+      }
+      // The transitions went through; what keeps failing is an action.
+      const failed = await trx(ACTIONS)
+        .where({ tenant: ref.tenant, execution_id: ref.executionId, status: 'pending' })
+        .andWhere('attempts', '>', 0)
+        .update({ status: 'failed', error, updated_at: trx.fn.now() })
+        .returning(['event_id', 'action_name']);
+      const eventIds = [...new Set(failed.map((row: { event_id: string }) => row.event_id))];
+      await this.markProcessingDead(trx, ref.tenant, eventIds, error);
+      const failedActions = failed.map((row: { event_id: string; action_name: string }) => ({
+        eventId: row.event_id,
+        actionName: row.action_name,
+      }));
+      return { deadEventIds: eventIds, failedActions };
+    });
+  }
+
+  private async markProcessingDead(
+    trx: Knex.Transaction,
+    tenant: string,
+    eventIds: string[],
+    error: string,
+  ) {
+    if (eventIds.length === 0) return;
+    await trx(PROCESSING)
+      .where({ tenant })
+      .whereIn('event_id', eventIds)
+      .update({ status: 'dead', error_message: error, updated_at: trx.fn.now() });
+  }
+
+  async reviveDead(tenant: string, eventId: string): Promise<ExecutionRef> {
+    if (!isUuid(eventId)) throw new NotFoundError(`event ${eventId}`);
+    return this.knex.transaction(async (trx) => {
+      const event = await trx(`${EVENTS} as e`)
+        .join(`${PROCESSING} as p`, 'p.event_id', 'e.event_id')
+        .where({ 'e.tenant': tenant, 'e.event_id': eventId })
+        .first('e.execution_id', 'e.status', 'p.status as processing_status');
+      if (!event) throw new NotFoundError(`event ${eventId}`);
+      if (event.status !== 'dead' && event.processing_status !== 'dead') {
+        throw new FlowpoolError(
+          'NOT_DEAD',
+          `event ${eventId} is not dead-lettered (status ${event.status})`,
+        );
+      }
+      if (event.status === 'dead') {
+        await trx(EVENTS)
+          .where({ tenant, event_id: eventId })
+          .update({ status: 'pending', reason: null });
+        await trx(EXECUTIONS)
+          .where({ tenant, execution_id: event.execution_id, status: 'blocked' })
+          .update({ status: 'active', updated_at: trx.fn.now() });
+      }
+      await trx(ACTIONS)
+        .where({ tenant, event_id: eventId, status: 'failed' })
+        .update({ status: 'pending', attempts: 0, error: null, updated_at: trx.fn.now() });
+      await trx(PROCESSING).where({ tenant, event_id: eventId }).update({
+        status: 'published',
+        attempt_count: 0,
+        error_message: null,
+        updated_at: trx.fn.now(),
+      });
+      return { tenant, executionId: event.execution_id, eventId };
+    });
+  }
+
+  async listDead(
+    tenant: string,
+    limit: number,
+  ): Promise<Array<EventRecord & { error: string | null }>> {
+    const rows = await this.knex(`${EVENTS} as e`)
+      .join(`${PROCESSING} as p`, 'p.event_id', 'e.event_id')
+      .where('e.tenant', tenant)
+      .andWhere((q) => q.where('e.status', 'dead').orWhere('p.status', 'dead'))
+      .orderBy('p.updated_at', 'desc')
+      .limit(limit)
+      .select('e.*', 'p.error_message');
+    return rows.map((row: EventRow & { error_message: string | null }) => ({
+      ...toEvent(row),
+      error: row.error_message,
+    }));
+  }
+
+  async history(
+    tenant: string,
+    executionId: string,
+    options: { afterSeq?: number; limit?: number } = {},
+  ): Promise<EventRecord[]> {
+    const rows = await this.knex(EVENTS)
+      .where({ tenant, execution_id: executionId })
+      .andWhere('seq', '>', options.afterSeq ?? 0)
+      .orderBy('seq', 'asc')
+      .limit(options.limit ?? 1000);
+    return (rows as EventRow[]).map(toEvent);
+  }
+
+  /** A page of history, bounded by count and payload bytes like every catch-up read. */
+  historyPage(
+    tenant: string,
+    executionId: string,
+    options: { afterSeq: number; limit: number; maxBytes: number },
+  ): Promise<HistoryPage> {
+    return this.eventsAfter(tenant, executionId, options.afterSeq, options);
+  }
+
+  async getEvent(
+    tenant: string,
+    eventId: string,
+  ): Promise<(EventRecord & { error: string | null }) | undefined> {
+    // Event ids are UUIDs; anything else names no event (and must not reach a uuid cast).
+    if (!isUuid(eventId)) return undefined;
+    const row = await this.knex(`${EVENTS} as e`)
+      .leftJoin(`${PROCESSING} as p`, 'p.event_id', 'e.event_id')
+      .where({ 'e.tenant': tenant, 'e.event_id': eventId })
+      .first('e.*', 'p.error_message');
+    return row ? { ...toEvent(row as EventRow), error: row.error_message ?? null } : undefined;
+  }
+
+  async snapshots(tenant: string, executionId: string): Promise<Snapshot[]> {
+    const rows = await this.knex(SNAPSHOTS)
+      .where({ tenant, execution_id: executionId })
+      .orderBy('seq', 'asc');
+    return rows.map((row) => ({ seq: Number(row.seq), state: row.current_state, data: row.data }));
+  }
+
+  async actionResults(
+    tenant: string,
+    executionId: string,
+  ): Promise<Array<ActionOutcome & { attempts: number }>> {
+    const rows = await this.knex(ACTIONS)
+      .where({ tenant, execution_id: executionId })
+      .orderBy('id', 'asc');
+    return rows.map((row) => ({
+      tenant,
+      eventId: row.event_id,
+      actionName: row.action_name,
+      status: row.status,
+      result: row.result ?? undefined,
+      error: row.error ?? undefined,
+      attempts: row.attempts,
+    }));
+  }
+
+  async ping(): Promise<void> {
+    await this.knex.raw('select 1');
+  }
+
+  async close(): Promise<void> {
+    await this.knex.destroy();
+  }
+}

@@ -1,7 +1,0 @@
-import type { WorkflowDefinition } from '../workflow/definition.js';
-import { ticketLifecycle } from './ticket-lifecycle.js';
-
-/** The workflows shipped with flowpool, used when FLOWPOOL_WORKFLOWS is not set. */
-export const bundledWorkflows: readonly WorkflowDefinition[] = [
-  ticketLifecycle as unknown as WorkflowDefinition,
-];
