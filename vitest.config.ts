@@ -17,6 +17,7 @@ export default defineConfig({
       'operator/**/*.test.ts',
       'migrations/**/*.test.ts',
       'test/**/*.test.ts',
+      'console/**/*.test.ts',
     ],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 120_000,

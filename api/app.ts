@@ -16,6 +16,7 @@ import type { EventStore } from '../store/event-store.js';
 import { executionView, historyEntry, startedView } from '../store/views.js';
 import type { StreamTransport } from '../stream/transport.js';
 import { TokenAuthenticator } from './auth.js';
+import { registerConsole } from './console.js';
 import { eventErrorView, storedErrorView } from './error-view.js';
 import {
   errorBody,
@@ -64,6 +65,8 @@ export interface ApiAppOptions {
   readiness?: Readiness;
   /** Bounds on what one caller may cost (ApiConfig.settings); DEFAULT_API_SETTINGS when omitted. */
   settings?: ApiSettings;
+  /** The built web console to serve under /console (defaultConsoleDir()); none when omitted. */
+  consoleDir?: string;
 }
 
 /** Largest request body accepted: 1 MiB. */
@@ -300,6 +303,16 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     },
     async (_request, reply) => reply.type('application/json').send(JSON.stringify(app.swagger())),
   );
+
+  if (options.consoleDir !== undefined) {
+    const { files } = registerConsole(app, options.consoleDir, (reply) =>
+      send(reply, {
+        status: 404,
+        body: errorBody('CONSOLE_NOT_BUILT', 'the console is not built: run npm run build'),
+      }),
+    );
+    if (files === 0) options.logger.warn('the console is not built: /console answers 404');
+  }
 
   await app.register(async (v1) => {
     v1.addHook('onRequest', async (request, reply) => {

@@ -17,6 +17,7 @@ import { withTimeout } from '../core/timing.js';
 import { createRuntime, DEFAULT_RUNTIME_SETTINGS } from '../worker/runtime/runtime.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
 import { buildApiApp } from './app.js';
+import { defaultConsoleDir } from './console.js';
 import { dependencyReadiness } from './readiness.js';
 
 export interface StartedApi {
@@ -83,6 +84,7 @@ export async function startApi({
     settings: config.settings,
     logger,
     metricsRegistry,
+    consoleDir: defaultConsoleDir(),
     readiness: dependencyReadiness({
       postgres: runtime.store,
       redis: runtime.transport,

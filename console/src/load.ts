@@ -1,0 +1,45 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError } from './api';
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: ApiError | undefined;
+  loading: boolean;
+  reload(): void;
+}
+
+/** Runs load() when deps change (and on reload()); a stale answer never overwrites a newer one. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
+  const [state, setState] = useState<{ data?: T; error?: ApiError; loading: boolean }>({
+    loading: true,
+  });
+  const [tick, setTick] = useState(0);
+  const latest = useRef(0);
+  useEffect(() => {
+    const call = ++latest.current;
+    setState((previous) => ({ ...previous, loading: true }));
+    load().then(
+      (data) => {
+        if (call === latest.current) setState({ data, loading: false });
+      },
+      (error: unknown) => {
+        if (call !== latest.current) return;
+        const known =
+          error instanceof ApiError ? error : new ApiError(0, 'CONSOLE', 'something went wrong');
+        setState({ error: known, loading: false });
+      },
+    );
+  }, [...deps, tick]);
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  return { data: state.data, error: state.error, loading: state.loading, reload };
+}
+
+/** Calls fn every ms milliseconds while the page is shown. */
+export function useEvery(ms: number, fn: () => void): void {
+  const saved = useRef(fn);
+  saved.current = fn;
+  useEffect(() => {
+    const timer = window.setInterval(() => saved.current(), ms);
+    return () => window.clearInterval(timer);
+  }, [ms]);
+}

@@ -1,0 +1,345 @@
+import { useState } from 'preact/hooks';
+import { Link, useLocation, useSearch } from 'wouter-preact';
+import { api, seg } from '../api';
+import { when } from '../format';
+import { useLoad } from '../load';
+import { Badge, ErrorNote, Loading } from '../parts/common';
+import type { Counts, ExecutionSummary, Page, WorkflowDefinition } from '../types';
+
+const FILTERS = ['workflow', 'state', 'status', 'blocked', 'createdAfter', 'createdBefore', 'q'];
+
+function filtersOf(search: string): Record<string, string> {
+  const params = new URLSearchParams(search);
+  const filters: Record<string, string> = {};
+  for (const name of FILTERS) {
+    const value = params.get(name);
+    if (value) filters[name] = value;
+  }
+  return filters;
+}
+
+/** datetime-local gives local wall time; the API wants an instant. */
+const toInstant = (local: string) => (local ? new Date(local).toISOString() : '');
+const toLocal = (iso: string | undefined) => {
+  if (!iso) return '';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return '';
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+};
+
+function FilterForm({
+  filters,
+  workflows,
+  onApply,
+}: {
+  filters: Record<string, string>;
+  workflows: WorkflowDefinition[];
+  onApply(next: Record<string, string>): void;
+}) {
+  const [draft, setDraft] = useState(filters);
+  const set = (name: string, value: string) => setDraft((all) => ({ ...all, [name]: value }));
+  const names = [...new Set(workflows.map((w) => w.name))];
+  const states = [
+    ...new Set(
+      workflows
+        .filter((w) => !draft.workflow || w.name === draft.workflow)
+        .flatMap((w) => w.states),
+    ),
+  ];
+  return (
+    <form
+      class="filters"
+      aria-label="Filter executions"
+      onSubmit={(event) => {
+        event.preventDefault();
+        onApply(draft);
+      }}
+    >
+      <div class="field">
+        <label for="f-q">Execution id starts with</label>
+        <input
+          id="f-q"
+          type="search"
+          value={draft.q ?? ''}
+          onInput={(e) => set('q', e.currentTarget.value)}
+        />
+      </div>
+      <div class="field">
+        <label for="f-workflow">Workflow</label>
+        <select
+          id="f-workflow"
+          value={draft.workflow ?? ''}
+          onChange={(e) => set('workflow', e.currentTarget.value)}
+        >
+          <option value="">any</option>
+          {names.map((name) => (
+            <option key={name}>{name}</option>
+          ))}
+        </select>
+      </div>
+      <div class="field">
+        <label for="f-state">State</label>
+        <select
+          id="f-state"
+          value={draft.state ?? ''}
+          onChange={(e) => set('state', e.currentTarget.value)}
+        >
+          <option value="">any</option>
+          {states.map((state) => (
+            <option key={state}>{state}</option>
+          ))}
+        </select>
+      </div>
+      <div class="field">
+        <label for="f-status">Status</label>
+        <select
+          id="f-status"
+          value={draft.status ?? ''}
+          onChange={(e) => set('status', e.currentTarget.value)}
+        >
+          <option value="">any</option>
+          <option>active</option>
+          <option>completed</option>
+          <option>blocked</option>
+        </select>
+      </div>
+      <div class="field">
+        <label for="f-blocked">Needs attention</label>
+        <select
+          id="f-blocked"
+          value={draft.blocked ?? ''}
+          onChange={(e) => set('blocked', e.currentTarget.value)}
+        >
+          <option value="">either</option>
+          <option value="true">yes</option>
+          <option value="false">no</option>
+        </select>
+      </div>
+      <div class="field">
+        <label for="f-after">Created from</label>
+        <input
+          id="f-after"
+          type="datetime-local"
+          value={toLocal(draft.createdAfter)}
+          onInput={(e) => set('createdAfter', toInstant(e.currentTarget.value))}
+        />
+      </div>
+      <div class="field">
+        <label for="f-before">Created before</label>
+        <input
+          id="f-before"
+          type="datetime-local"
+          value={toLocal(draft.createdBefore)}
+          onInput={(e) => set('createdBefore', toInstant(e.currentTarget.value))}
+        />
+      </div>
+      <div class="actions">
+        <button type="submit">Apply filters</button>
+        <button type="button" class="quiet" onClick={() => onApply({})}>
+          Clear
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function CountsPanel({
+  counts,
+  href,
+}: {
+  counts: Counts;
+  href(extra: Record<string, string>): string;
+}) {
+  return (
+    <section aria-labelledby="counts-title" class="counts">
+      <h2 id="counts-title">Counts</h2>
+      <ul class="chips">
+        {counts.byStatus.map((row) => (
+          <li key={row.status}>
+            <Link class="chip" href={href({ status: row.status })}>
+              <Badge value={row.status} /> {row.count}
+            </Link>
+          </li>
+        ))}
+        <li>
+          <Link class="chip" href={href({ blocked: 'true' })}>
+            <span class="badge b-attention">needs attention</span> {counts.blocked}
+          </Link>
+        </li>
+      </ul>
+      {counts.byState.length > 0 && (
+        <div class="scroll">
+          <table>
+            <caption class="sr-only">Executions by workflow and state</caption>
+            <thead>
+              <tr>
+                <th scope="col">Workflow</th>
+                <th scope="col">State</th>
+                <th scope="col" class="num">
+                  Executions
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {counts.byState.map((row) => (
+                <tr key={`${row.workflow}/${row.state}`}>
+                  <td>{row.workflow}</td>
+                  <td>
+                    <Link href={href({ workflow: row.workflow, state: row.state })}>
+                      {row.state}
+                    </Link>
+                  </td>
+                  <td class="num">{row.count}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {counts.truncated && <p class="muted">Only the largest groups are shown.</p>}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function OpenById() {
+  const [, navigate] = useLocation();
+  const [id, setId] = useState('');
+  return (
+    <form
+      class="inline"
+      aria-label="Open an execution by id"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (id.trim()) navigate(`/executions/${seg(id.trim())}`);
+      }}
+    >
+      <label for="open-id">Open execution</label>
+      <input
+        id="open-id"
+        value={id}
+        placeholder="exact id"
+        onInput={(e) => setId(e.currentTarget.value)}
+      />
+      <button type="submit">Open</button>
+    </form>
+  );
+}
+
+/** Executions: filters, counts by state, id search and cursor pages. */
+export function ExecutionsPage() {
+  const search = useSearch();
+  const [, navigate] = useLocation();
+  const filters = filtersOf(search);
+  const key = JSON.stringify(filters);
+  // Cursors of the pages before this one, for "Previous"; reset when the filters change.
+  const [cursors, setCursors] = useState<{ key: string; stack: string[] }>({ key, stack: [] });
+  const stack = cursors.key === key ? cursors.stack : [];
+  const cursor = stack.at(-1);
+  const href = (extra: Record<string, string>) => {
+    const params = new URLSearchParams({ ...filters, ...extra }).toString();
+    return params ? `/?${params}` : '/';
+  };
+  const workflows = useLoad(() => api<Page<WorkflowDefinition>>('GET', '/v1/workflows'), []);
+  const list = useLoad(
+    () =>
+      api<Page<ExecutionSummary>>('GET', '/v1/executions', {
+        query: { ...filters, cursor, limit: 25 },
+      }),
+    [key, cursor],
+  );
+  const counts = useLoad(
+    () => api<Counts>('GET', '/v1/executions/counts', { query: filters }),
+    [key],
+  );
+  return (
+    <>
+      <h1 tabIndex={-1}>Executions</h1>
+      <OpenById />
+      <FilterForm
+        key={key}
+        filters={filters}
+        workflows={workflows.data?.items ?? []}
+        onApply={(next) => {
+          const params = new URLSearchParams(
+            Object.entries(next).filter(([, value]) => value !== ''),
+          ).toString();
+          navigate(params ? `/?${params}` : '/');
+        }}
+      />
+      {counts.data && <CountsPanel counts={counts.data} href={href} />}
+      <section aria-labelledby="list-title">
+        <h2 id="list-title">
+          List{' '}
+          <button
+            type="button"
+            class="quiet small"
+            onClick={() => {
+              list.reload();
+              counts.reload();
+            }}
+          >
+            Refresh
+          </button>
+        </h2>
+        <Loading loading={list.loading} />
+        {list.error && <ErrorNote error={list.error} />}
+        {list.data && list.data.items.length === 0 && <p>No executions match.</p>}
+        {list.data && list.data.items.length > 0 && (
+          <div class="scroll">
+            <table class="list">
+              <caption class="sr-only">Executions, newest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Execution</th>
+                  <th scope="col">Workflow</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Updated</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.data.items.map((item) => (
+                  <tr key={item.executionId}>
+                    <td>
+                      <Link href={`/executions/${seg(item.executionId)}`}>{item.executionId}</Link>
+                    </td>
+                    <td>
+                      {item.workflow}
+                      {item.version !== undefined && <span class="muted"> v{item.version}</span>}
+                    </td>
+                    <td>{item.state}</td>
+                    <td>
+                      <Badge value={item.status} />
+                      {item.blocked && item.status !== 'blocked' && (
+                        <span class="badge b-attention">needs attention</span>
+                      )}
+                    </td>
+                    <td>{when(item.createdAt)}</td>
+                    <td>{when(item.updatedAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <nav class="pager" aria-label="Pages">
+          <button
+            type="button"
+            disabled={stack.length === 0}
+            onClick={() => setCursors({ key, stack: stack.slice(0, -1) })}
+          >
+            Previous page
+          </button>
+          <button
+            type="button"
+            disabled={!list.data?.nextCursor}
+            onClick={() => setCursors({ key, stack: [...stack, list.data!.nextCursor!] })}
+          >
+            Next page
+          </button>
+        </nav>
+      </section>
+    </>
+  );
+}
