@@ -23,6 +23,9 @@ COPY cli ./cli
 COPY local ./local
 COPY operator ./operator
 COPY migrations ./migrations
+# The web console: sources and the script that bundles them into dist/console.
+COPY console ./console
+COPY scripts/build-console.mjs ./scripts/build-console.mjs
 RUN npm run build
 
 # --- deps: production dependencies only --------------------------------------
