@@ -549,7 +549,7 @@ describe('HTTP API', () => {
 
     it('answers 405 with Allow for a method a route does not take', async () => {
       for (const [method, url, allow] of [
-        ['GET', '/v1/executions', 'POST'],
+        ['PUT', '/v1/executions', 'GET, HEAD, POST'],
         ['POST', '/v1/executions/T-1', 'GET, HEAD'],
         ['DELETE', '/v1/executions/T-1/events', 'GET, HEAD, POST'],
         ['PUT', '/healthz', 'GET, HEAD'],
@@ -754,6 +754,13 @@ describe('HTTP API', () => {
           'GET /v1/events/{eventId}',
           'GET /v1/dead-letters',
           'POST /v1/dead-letters/{eventId}/retry',
+          'GET /v1/executions',
+          'GET /v1/executions/counts',
+          'GET /v1/executions/{executionId}/actions',
+          'GET /v1/executions/{executionId}/snapshots',
+          'GET /v1/workflows',
+          'GET /v1/stream',
+          'POST /v1/dead-letters/retry',
           'GET /openapi.json',
           'GET /healthz',
           'GET /readyz',

@@ -17,6 +17,7 @@ import { executionView, historyEntry, startedView } from '../store/views.js';
 import type { StreamTransport } from '../stream/transport.js';
 import { TokenAuthenticator } from './auth.js';
 import { registerConsole } from './console.js';
+import { type ConsoleSources, registerConsoleRoutes } from './console-routes.js';
 import { eventErrorView, storedErrorView } from './error-view.js';
 import {
   errorBody,
@@ -50,8 +51,11 @@ export interface ApiRuntime {
   store: Pick<EventStore, 'getEvent' | 'ping'>;
   deadLetters: Pick<DeadLetters, 'list' | 'retry'>;
   transport: Pick<StreamTransport, 'ping'>;
-  /** When given, /openapi.json shows each registered workflow's exact bodies. */
+  /** When given, /openapi.json shows each registered workflow's exact bodies and /v1/workflows lists them. */
   registry?: DocumentedWorkflows;
+  /** The reads behind the console's routes (console-routes.ts). */
+  queries: ConsoleSources['queries'];
+  streamBacklog: ConsoleSources['streamBacklog'];
 }
 
 export interface ApiAppOptions {
@@ -327,6 +331,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
     });
     await registerTenantLimits(v1, settings.tenants);
     registerV1Routes(v1, runtime, metrics, settings, readiness);
+    registerConsoleRoutes(v1, runtime, settings.historyPageBytes, readiness);
   });
 
   return app;

@@ -7,6 +7,8 @@ import { ExecutionId, NO_NUL_PATTERN } from './schemas.js';
 export interface DocumentedWorkflows {
   names(): string[];
   latest(name: string): WorkflowDefinition;
+  /** Every loaded version. */
+  definitions(): WorkflowDefinition[];
 }
 
 type Json = Record<string, unknown>;
@@ -140,6 +142,8 @@ export function swaggerOptions(
       tags: [
         { name: 'executions', description: 'Executions and their events' },
         { name: 'dead-letters', description: 'Events that could not be processed' },
+        { name: 'workflows', description: 'The workflow definitions this API has loaded' },
+        { name: 'stream', description: "The worker pool's stream: is it keeping up" },
         { name: 'operations', description: 'Health, readiness, metrics, this document' },
       ],
     },

@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import * as workflowTables from './001_workflow_tables.js';
+import * as consoleIndexes from './002_console_indexes.js';
 
 interface Migration {
+  config?: { transaction?: boolean };
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
 }
@@ -12,6 +14,7 @@ interface Migration {
  */
 const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['001_workflow_tables', workflowTables],
+  ['002_console_indexes', consoleIndexes],
 ];
 
 class ListedMigrations implements Knex.MigrationSource<string> {

@@ -28,7 +28,7 @@ describe('migrations', () => {
   afterAll(() => db.close());
 
   it('creates the five tables, drops them on the way down, and creates them again', async () => {
-    expect(await migrateLatest(db.knex)).toEqual(['001_workflow_tables']);
+    expect(await migrateLatest(db.knex)).toEqual(['001_workflow_tables', '002_console_indexes']);
     expect((await existingTables(db)).sort()).toEqual([...TABLES].sort());
     await migrateDown(db.knex);
     expect(await existingTables(db)).toEqual([]);

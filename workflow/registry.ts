@@ -33,6 +33,11 @@ export class WorkflowRegistry {
     return found;
   }
 
+  /** Every registered version of every workflow. */
+  definitions(): WorkflowDefinition[] {
+    return [...this.byName.values()].flatMap((versions) => [...versions.values()]);
+  }
+
   names(): string[] {
     return [...this.byName.keys()].sort();
   }

@@ -7,7 +7,9 @@ import { logText } from '../../core/error-record.js';
 import { DeadLetters } from '../../engine/dead-letters.js';
 import { OutboxRelay, type RelayOptions } from '../../engine/outbox-relay.js';
 import { WorkflowService } from '../../engine/workflow-service.js';
+import { ExecutionQueries } from '../../store/execution-queries.js';
 import { PostgresEventStore } from '../../store/postgres-event-store.js';
+import { RedisBacklogSource } from '../../stream/backlog/index.js';
 import { RedisStreamTransport } from '../../stream/redis-stream-transport.js';
 import type { WorkflowRegistry } from '../../workflow/registry.js';
 import { BatchLock } from '../lock/batch-lock.js';
@@ -111,6 +113,10 @@ export function createRuntime({ knex, redis, registry, settings, logger }: Runti
   );
   const relay = new OutboxRelay(store, transport, settings.relay);
   const deadLetters = new DeadLetters(store, transport);
+  const queries = new ExecutionQueries(knex);
+  // The same reader the operator scales on; it never throws (a failed read says so).
+  const backlog = new RedisBacklogSource(redis, { includeConsumers: true, timeoutMs: 2_000 });
+  const streamBacklog = () => backlog.read(settings.stream, settings.group);
 
   /** A consumer with its own blocking connection per reading loop. */
   function createConsumer(options: ConsumerOptions, observer?: ConsumerObserver) {
@@ -141,6 +147,8 @@ export function createRuntime({ knex, redis, registry, settings, logger }: Runti
     handler,
     relay,
     deadLetters,
+    queries,
+    streamBacklog,
     registry,
     createConsumer,
   };

@@ -1,0 +1,64 @@
+import type { Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ApiRuntime } from './app.js';
+import * as C from './console-schemas.js';
+import { INTERNAL, publicAnswer, toHttpError, UNAVAILABLE } from './http-errors.js';
+import type { Readiness } from './readiness.js';
+import * as S from './schemas.js';
+
+type RetryResult = Static<typeof C.RetryDeadLettersResult>['results'][number];
+
+/** POST /v1/dead-letters/retry: many dead letters back to pending, each with its own result. */
+export function registerDeadLetterRetryRoute(
+  app: FastifyInstance,
+  runtime: Pick<ApiRuntime, 'deadLetters' | 'transport'>,
+  readiness: Readiness,
+): void {
+  /** What the single retry would have answered for this event, as public as that answer. */
+  async function retryOne(request: FastifyRequest, eventId: string): Promise<RetryResult> {
+    try {
+      const { executionId } = await runtime.deadLetters.retry(request.tenant, eventId);
+      return { eventId, status: 'retried', executionId };
+    } catch (error) {
+      let answer = toHttpError(error);
+      if (answer === undefined) {
+        const report = await readiness().catch(() => ({ ready: false, checks: {} }));
+        answer = report.ready ? INTERNAL : UNAVAILABLE;
+      }
+      if (answer.status >= 500) {
+        request.log.error({ err: error, status: answer.status }, 'dead-letter retry failed');
+      }
+      const sent = publicAnswer(answer);
+      const { code, message } = sent.body.error;
+      return { eventId, status: 'error', httpStatus: sent.status, error: { code, message } };
+    }
+  }
+
+  app.post(
+    '/v1/dead-letters/retry',
+    {
+      schema: {
+        tags: ['dead-letters'],
+        operationId: 'retryDeadLetters',
+        summary: 'Put many dead events back to pending and notify the workers',
+        description:
+          `Up to ${C.MAX_RETRY_EVENTS} distinct event ids, retried one after another. Each ` +
+          'gets its own result, in order: retried, or error with the status and body the ' +
+          'single retry would have answered (NOT_FOUND, NOT_DEAD, ...). When Redis is down ' +
+          'nothing is changed and the answer is 503.',
+        body: C.RetryDeadLettersBody,
+        response: {
+          200: { ...C.RetryDeadLettersResult, description: 'A result per event, in order' },
+          ...S.errorResponses(413, 415),
+        },
+      },
+    },
+    async (request: FastifyRequest<{ Body: Static<typeof C.RetryDeadLettersBody> }>) => {
+      // Without Redis the notices cannot go out: refuse before changing anything.
+      await runtime.transport.ping();
+      const results: RetryResult[] = [];
+      for (const eventId of request.body.eventIds) results.push(await retryOne(request, eventId));
+      return { results };
+    },
+  );
+}

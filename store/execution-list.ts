@@ -1,0 +1,201 @@
+import type { Knex } from 'knex';
+import type { ExecutionStatus } from './event-store.js';
+import { EVENTS, EXECUTIONS, PROCESSING } from './tables.js';
+
+/** Which of a tenant's executions a list or a count covers; every field narrows it. */
+export interface ExecutionFilter {
+  workflow?: string;
+  state?: string;
+  status?: ExecutionStatus;
+  blocked?: boolean;
+  /** Inclusive. */
+  createdAfter?: Date;
+  /** Exclusive. */
+  createdBefore?: Date;
+  /** Execution id prefix. */
+  idPrefix?: string;
+}
+
+/** Where a page of the list ended: the last row's keys, created_at exactly as PostgreSQL has it. */
+export interface ListPosition {
+  /** created_at as PostgreSQL prints timestamptz (microseconds and offset kept). */
+  createdAt: string;
+  executionId: string;
+}
+
+export interface ListedExecution {
+  executionId: string;
+  workflowName: string;
+  workflowVersion: number;
+  state: string;
+  status: ExecutionStatus;
+  blocked: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+  appliedSeq: number;
+  nextSeq: number;
+  position: ListPosition;
+}
+
+export interface ExecutionCounts {
+  byState: Array<{ workflow: string; state: string; count: number }>;
+  byStatus: Array<{ status: ExecutionStatus; count: number }>;
+  blocked: number;
+  /** byState was cut at its bound. */
+  truncated: boolean;
+}
+
+/**
+ * Blocked: the execution needs a person. Its status is 'blocked' (a dead
+ * event holds it), or an event of it has a processing record that is dead
+ * (its actions failed for good) or failed (a worker is retrying it now).
+ * The processing table has no execution_id, so the match goes through the
+ * event row; the partial index on failed and dead records keeps it small.
+ */
+const BLOCKED_SQL = `(x.status = 'blocked' or exists (
+  select 1 from ${PROCESSING} p join ${EVENTS} e on e.event_id = p.event_id
+   where p.tenant = x.tenant and p.status in ('failed', 'dead')
+     and e.tenant = x.tenant and e.execution_id = x.execution_id))`;
+
+/** `_` and `%` are LIKE wildcards and `_` is an id character: escape them. */
+function likePrefix(prefix: string): string {
+  return `${prefix.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
+function applyFilter(query: Knex.QueryBuilder, tenant: string, filter: ExecutionFilter): void {
+  query.where('x.tenant', tenant);
+  if (filter.workflow !== undefined) query.andWhere('x.workflow_name', filter.workflow);
+  if (filter.state !== undefined) query.andWhere('x.current_state', filter.state);
+  if (filter.status !== undefined) query.andWhere('x.status', filter.status);
+  if (filter.createdAfter !== undefined) query.andWhere('x.created_at', '>=', filter.createdAfter);
+  if (filter.createdBefore !== undefined) query.andWhere('x.created_at', '<', filter.createdBefore);
+  if (filter.idPrefix !== undefined) {
+    query.andWhereRaw(`x.execution_id like ? escape '\\'`, [likePrefix(filter.idPrefix)]);
+  }
+  if (filter.blocked === true) query.andWhereRaw(BLOCKED_SQL);
+  if (filter.blocked === false) query.andWhereRaw(`not ${BLOCKED_SQL}`);
+}
+
+interface ListRow {
+  execution_id: string;
+  workflow_name: string;
+  workflow_version: number;
+  current_state: string;
+  status: ExecutionStatus;
+  blocked: boolean;
+  created_at: Date;
+  created_key: string;
+  updated_at: Date;
+  applied_seq: string | number;
+  next_seq: string | number;
+}
+
+/**
+ * One page of a tenant's executions, newest first (created_at desc, then
+ * execution_id desc), after `after`. Keyset paging: a row inserted or
+ * changed meanwhile never makes another row appear twice or go missing.
+ */
+export async function listExecutions(
+  knex: Knex,
+  tenant: string,
+  filter: ExecutionFilter,
+  page: { limit: number; after?: ListPosition },
+): Promise<{ executions: ListedExecution[]; more: boolean }> {
+  const query = knex(`${EXECUTIONS} as x`).select(
+    'x.execution_id',
+    'x.workflow_name',
+    'x.workflow_version',
+    'x.current_state',
+    'x.status',
+    'x.created_at',
+    'x.updated_at',
+    'x.applied_seq',
+    'x.next_seq',
+    // Text keeps the microseconds a JavaScript Date would drop: the cursor must be exact.
+    knex.raw('x.created_at::text as created_key'),
+    knex.raw(`${BLOCKED_SQL} as blocked`),
+  );
+  applyFilter(query, tenant, filter);
+  if (page.after !== undefined) {
+    query.andWhereRaw('(x.created_at, x.execution_id) < (?::timestamptz, ?)', [
+      page.after.createdAt,
+      page.after.executionId,
+    ]);
+  }
+  query
+    .orderBy([
+      { column: 'x.created_at', order: 'desc' },
+      { column: 'x.execution_id', order: 'desc' },
+    ])
+    .limit(page.limit + 1);
+  const rows = (await query) as ListRow[];
+  const more = rows.length > page.limit;
+  return { executions: rows.slice(0, page.limit).map(toListed), more };
+}
+
+function toListed(row: ListRow): ListedExecution {
+  return {
+    executionId: row.execution_id,
+    workflowName: row.workflow_name,
+    workflowVersion: row.workflow_version,
+    state: row.current_state,
+    status: row.status,
+    blocked: row.blocked,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    appliedSeq: Number(row.applied_seq),
+    nextSeq: Number(row.next_seq),
+    position: { createdAt: row.created_key, executionId: row.execution_id },
+  };
+}
+
+/** Counts of the filtered executions by workflow and state (at most `maxGroups`), by status, and blocked. */
+export async function countExecutions(
+  knex: Knex,
+  tenant: string,
+  filter: ExecutionFilter,
+  maxGroups: number,
+): Promise<ExecutionCounts> {
+  const byState = knex(`${EXECUTIONS} as x`)
+    .select('x.workflow_name as workflow', 'x.current_state as state')
+    .count({ count: '*' })
+    .groupBy('x.workflow_name', 'x.current_state')
+    .orderBy([
+      { column: 'count', order: 'desc' },
+      { column: 'workflow', order: 'asc' },
+      { column: 'state', order: 'asc' },
+    ])
+    .limit(maxGroups + 1);
+  applyFilter(byState, tenant, filter);
+  const byStatus = knex(`${EXECUTIONS} as x`)
+    .select('x.status')
+    .count({ count: '*' })
+    .groupBy('x.status')
+    .orderBy('x.status');
+  applyFilter(byStatus, tenant, filter);
+  // One after another: a request holds one pooled connection, not three.
+  const states = await byState;
+  const statuses = await byStatus;
+  const blocked = filter.blocked === false ? 0 : await countBlocked(knex, tenant, filter);
+  const groups = states as Array<{ workflow: string; state: string; count: string }>;
+  return {
+    byState: groups.slice(0, maxGroups).map((g) => ({
+      workflow: g.workflow,
+      state: g.state,
+      count: Number(g.count),
+    })),
+    byStatus: (statuses as Array<{ status: ExecutionStatus; count: string }>).map((s) => ({
+      status: s.status,
+      count: Number(s.count),
+    })),
+    blocked,
+    truncated: groups.length > maxGroups,
+  };
+}
+
+async function countBlocked(knex: Knex, tenant: string, filter: ExecutionFilter): Promise<number> {
+  const query = knex(`${EXECUTIONS} as x`).count({ count: '*' });
+  applyFilter(query, tenant, { ...filter, blocked: true });
+  const [row] = (await query) as Array<{ count: string }>;
+  return Number(row?.count ?? 0);
+}

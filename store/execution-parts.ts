@@ -1,0 +1,201 @@
+import type { Knex } from 'knex';
+import type { ActionStatus } from './event-store.js';
+import { ACTIONS, EVENTS, SNAPSHOTS } from './tables.js';
+
+/**
+ * Reads of one execution's actions and snapshots, and of a tenant's recent
+ * throughput, for people looking at it. Each page is bounded by a count and
+ * by the bytes of JSON it carries (always at least one row), like history.
+ */
+
+export interface PageBounds {
+  limit: number;
+  maxBytes: number;
+}
+
+/** Where a page of actions ended: the event's seq and the action row's insertion order. */
+export interface ActionPosition {
+  seq: number;
+  id: number;
+}
+
+export interface ActionRecord {
+  eventId: string;
+  seq: number;
+  eventName: string;
+  actionName: string;
+  status: ActionStatus;
+  attempts: number;
+  result: unknown;
+  error: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  position: ActionPosition;
+}
+
+export interface SnapshotRecord {
+  seq: number;
+  state: string;
+  data: unknown;
+  createdAt: Date;
+}
+
+export interface Paged<T> {
+  items: T[];
+  more: boolean;
+}
+
+interface ActionRow {
+  id: string;
+  event_id: string;
+  seq: string;
+  event_name: string;
+  action_name: string;
+  status: ActionStatus;
+  attempts: number;
+  result: unknown;
+  error: string | null;
+  created_at: Date;
+  updated_at: Date;
+  fetched: string;
+}
+
+/** Actions in (event seq, insertion) order after `after`. */
+export async function actionsPage(
+  knex: Knex,
+  tenant: string,
+  executionId: string,
+  bounds: PageBounds & { after?: ActionPosition },
+): Promise<Paged<ActionRecord>> {
+  const after = bounds.after ?? { seq: -1, id: -1 };
+  // Limit first, then count bytes over the few rows left, in PostgreSQL:
+  // rows past the budget never reach this process.
+  const { rows } = await knex.raw<{ rows: ActionRow[] }>(
+    `with candidates as (
+       select c.*, row_number() over w as n,
+              sum(coalesce(octet_length(c.result::text), 0) + coalesce(octet_length(c.error), 0)) over w as running
+         from (select a.id, a.event_id, a.action_name, a.status, a.attempts, a.result, a.error,
+                      a.created_at, a.updated_at, e.seq, e.event_name
+                 from ${ACTIONS} a
+                 join ${EVENTS} e on e.tenant = a.tenant and e.event_id = a.event_id
+                where a.tenant = ? and a.execution_id = ? and (e.seq, a.id) > (?, ?)
+                order by e.seq, a.id limit ?) c
+       window w as (order by c.seq, c.id))
+     select k.*, (select count(*) from candidates) as fetched
+       from candidates k
+      where k.n <= ? and (k.n = 1 or k.running <= ?)
+      order by k.seq, k.id`,
+    [tenant, executionId, after.seq, after.id, bounds.limit + 1, bounds.limit, bounds.maxBytes],
+  );
+  const fetched = rows.length === 0 ? 0 : Number(rows[0]!.fetched);
+  return {
+    items: rows.map((row) => ({
+      eventId: row.event_id,
+      seq: Number(row.seq),
+      eventName: row.event_name,
+      actionName: row.action_name,
+      status: row.status,
+      attempts: row.attempts,
+      result: row.result ?? null,
+      error: row.error,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      position: { seq: Number(row.seq), id: Number(row.id) },
+    })),
+    more: fetched > rows.length,
+  };
+}
+
+interface SnapshotRow {
+  seq: string;
+  current_state: string;
+  data: unknown;
+  created_at: Date;
+  fetched: string;
+}
+
+/** Snapshots newest first, with a seq below `beforeSeq`. */
+export async function snapshotsPage(
+  knex: Knex,
+  tenant: string,
+  executionId: string,
+  bounds: PageBounds & { beforeSeq?: number },
+): Promise<Paged<SnapshotRecord>> {
+  const { rows } = await knex.raw<{ rows: SnapshotRow[] }>(
+    `with candidates as (
+       select c.*, row_number() over w as n, sum(octet_length(c.data::text)) over w as running
+         from (select seq, current_state, data, created_at from ${SNAPSHOTS}
+                where tenant = ? and execution_id = ? and seq < ?
+                order by seq desc limit ?) c
+       window w as (order by c.seq desc))
+     select k.*, (select count(*) from candidates) as fetched
+       from candidates k
+      where k.n <= ? and (k.n = 1 or k.running <= ?)
+      order by k.seq desc`,
+    [
+      tenant,
+      executionId,
+      bounds.beforeSeq ?? Number.MAX_SAFE_INTEGER,
+      bounds.limit + 1,
+      bounds.limit,
+      bounds.maxBytes,
+    ],
+  );
+  const fetched = rows.length === 0 ? 0 : Number(rows[0]!.fetched);
+  return {
+    items: rows.map((row) => ({
+      seq: Number(row.seq),
+      state: row.current_state,
+      data: row.data,
+      createdAt: row.created_at,
+    })),
+    more: fetched > rows.length,
+  };
+}
+
+export interface DecidedBucket {
+  /** Start of the bucket. */
+  at: Date;
+  applied: number;
+  rejected: number;
+}
+
+/**
+ * A tenant's events decided (applied or rejected) per `bucketSeconds`, over
+ * the last `buckets` buckets, oldest first, empty buckets included. The
+ * buckets follow PostgreSQL's clock, the one applied_at was written with.
+ */
+export async function decidedPerBucket(
+  knex: Knex,
+  tenant: string,
+  bucketSeconds: number,
+  buckets: number,
+): Promise<DecidedBucket[]> {
+  const { rows } = await knex.raw<{
+    rows: Array<{ start: string; applied: string; rejected: string }>;
+  }>(
+    `with t as (select floor(extract(epoch from now()) / ?)::bigint * ? as current),
+     b as (select generate_series(t.current - ?::bigint, t.current, ?::bigint) as start from t)
+     select b.start,
+            count(e.id) filter (where e.status = 'applied') as applied,
+            count(e.id) filter (where e.status = 'rejected') as rejected
+       from b left join ${EVENTS} e
+         on e.tenant = ? and e.applied_at >= to_timestamp(b.start)
+        and e.applied_at < to_timestamp(b.start + ?)
+      group by b.start
+      order by b.start`,
+    [
+      bucketSeconds,
+      bucketSeconds,
+      (buckets - 1) * bucketSeconds,
+      bucketSeconds,
+      tenant,
+      bucketSeconds,
+    ],
+  );
+  return rows.map((row) => ({
+    at: new Date(Number(row.start) * 1000),
+    applied: Number(row.applied),
+    rejected: Number(row.rejected),
+  }));
+}
