@@ -301,6 +301,10 @@ describe('HTTP API', () => {
         },
         status: 'active',
         appliedSeq: 2,
+        version: 1,
+        nextSeq: 3,
+        createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T.*Z$/),
+        updatedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T.*Z$/),
       });
     });
 
@@ -333,8 +337,16 @@ describe('HTTP API', () => {
         status: 'applied',
         fromState: 'new',
         toState: 'in_progress',
+        reason: null,
+        createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T.*Z$/),
+        appliedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T.*Z$/),
       });
-      expect(events[5]).toMatchObject({ event: 'close', status: 'rejected', toState: null });
+      expect(events[5]).toMatchObject({
+        event: 'close',
+        status: 'rejected',
+        toState: null,
+        reason: 'event close is not allowed in state in_progress',
+      });
       const page = await call(
         app,
         'GET',

@@ -13,11 +13,12 @@ import { BadInputError, NotFoundError, UnknownWorkflowError } from '../core/erro
 import type { DeadLetters } from '../engine/dead-letters.js';
 import type { EnqueueOutcome, WorkflowService } from '../engine/workflow-service.js';
 import type { EventStore } from '../store/event-store.js';
-import { executionView, historyEntry, startedView } from '../store/views.js';
+import { startedView } from '../store/views.js';
 import type { StreamTransport } from '../stream/transport.js';
 import { TokenAuthenticator } from './auth.js';
 import { registerConsole } from './console.js';
 import { type ConsoleSources, registerConsoleRoutes } from './console-routes.js';
+import { executionDetail, historyDetail } from './detail-views.js';
 import { eventErrorView, storedErrorView } from './error-view.js';
 import {
   errorBody,
@@ -528,7 +529,7 @@ function registerV1Routes(
       const { executionId } = request.params;
       const record = await service.getExecution(request.tenant, executionId);
       if (!record) throw new NotFoundError(`execution ${executionId}`);
-      return executionView(record);
+      return executionDetail(record);
     },
   );
 
@@ -567,7 +568,7 @@ function registerV1Routes(
       });
       const last = page.events.at(-1);
       return {
-        events: page.events.map(historyEntry),
+        events: page.events.map(historyDetail),
         ...(page.more && last ? { nextAfterSeq: last.seq } : {}),
       };
     },

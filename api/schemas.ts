@@ -103,6 +103,10 @@ export const Execution = Type.Object({
   data: Type.Unknown(),
   status: ExecutionStatus,
   appliedSeq: Type.Integer({ minimum: 0 }),
+  version: Type.Integer({ minimum: 1, description: 'Version of the workflow it runs' }),
+  nextSeq: Type.Integer({ minimum: 1, description: 'The seq the next enqueued event gets' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
 });
 
 const eventFields = {
@@ -218,6 +222,11 @@ export const HistoryEvent = Type.Object({
   status: EventStatus,
   fromState: nullableString('State before the event; null while pending'),
   toState: nullableString('State after the event; null while pending or when rejected'),
+  reason: nullableString(
+    'Why it was rejected or dead-lettered (credentials removed); null otherwise',
+  ),
+  createdAt: Type.String({ format: 'date-time', description: 'When it was enqueued' }),
+  appliedAt: nullableString('When it was applied or rejected; null while pending'),
 });
 
 export const History = Type.Object({
