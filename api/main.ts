@@ -12,10 +12,11 @@ import {
   Reachability,
 } from '../core/process/connections.js';
 import { Shutdown } from '../core/process/shutdown.js';
-import { exitOnCrash, loadConfigAndWorkflows } from '../core/process/startup.js';
+import { exitOnCrash } from '../core/process/startup.js';
 import { withTimeout } from '../core/timing.js';
-import { createRuntime, DEFAULT_RUNTIME_SETTINGS } from '../worker/runtime/runtime.js';
+import { createEngine, DEFAULT_ENGINE_SETTINGS } from '../engine/engine.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
+import { loadConfigAndWorkflows } from '../workflow/startup.js';
 import { buildApiApp } from './app.js';
 import { defaultConsoleDir } from './console.js';
 import { dependencyReadiness } from './readiness.js';
@@ -62,18 +63,11 @@ export async function startApi({
     (error) => redisReachability.failed(error, 'reconnecting'),
   );
   redis.on('ready', () => redisReachability.succeeded());
-  const runtime = createRuntime({
+  const runtime = createEngine({
     knex,
     redis,
     registry,
-    settings: {
-      ...DEFAULT_RUNTIME_SETTINGS,
-      stream: config.stream,
-      group: config.consumerGroup,
-      workerId: 'api',
-      lockTtlMs: config.lockTtlMs,
-      maxDeliveries: config.maxDeliveries,
-    },
+    settings: { ...DEFAULT_ENGINE_SETTINGS, stream: config.stream, group: config.consumerGroup },
     logger,
   });
   const metricsRegistry = new Registry();

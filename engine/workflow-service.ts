@@ -3,10 +3,12 @@ import { Value } from '@sinclair/typebox/value';
 import { BadInputError, NotFoundError } from '../core/errors.js';
 import { IDENTIFIER_RULE, isIdentifier } from '../core/identifiers.js';
 import { checkSize, DEFAULT_SIZE_LIMITS, type SizeLimits } from '../core/limits.js';
-import type { AppendResult, EventRef, ExecutionKey } from '../store/append-batch.js';
 import type {
+  AppendResult,
   EventRecord,
+  EventRef,
   EventStore,
+  ExecutionKey,
   ExecutionRecord,
   HistoryPage,
   NewEvent,

@@ -1,32 +1,14 @@
 import type { Knex } from 'knex';
 import { ConflictError, NotFoundError } from '../core/errors.js';
-import type { AppendedEvent, NewEvent } from './event-store.js';
+import type {
+  AppendedEvent,
+  AppendResult,
+  EventRef,
+  ExecutionKey,
+  ExecutionWorkflow,
+  NewEvent,
+} from './event-store.js';
 import { EVENTS, EXECUTIONS, PROCESSING } from './tables.js';
-
-/** An execution by its tenant and id. */
-export interface ExecutionKey {
-  tenant: string;
-  executionId: string;
-}
-
-/** The workflow an execution runs (fixed at its start). */
-export interface ExecutionWorkflow extends ExecutionKey {
-  workflowName: string;
-  workflowVersion: number;
-}
-
-/** An event by its tenant and id. */
-export interface EventRef {
-  tenant: string;
-  eventId: string;
-}
-
-/**
- * One item's outcome in a group commit: its event (new, or the earlier one
- * of a repeated key), or why it alone was refused (ConflictError,
- * NotFoundError, or what the database said of its data).
- */
-export type AppendResult = AppendedEvent | { error: unknown };
 
 /**
  * Tries of one group statement that lost a race (an idempotency key

@@ -1,5 +1,3 @@
-import type { AppendResult, EventRef, ExecutionKey, ExecutionWorkflow } from './append-batch.js';
-
 /**
  * The event store: everything the runtime reads from and writes to
  * PostgreSQL, the source of truth. Every method takes the tenant and every
@@ -330,3 +328,28 @@ export interface EventStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** An execution by its tenant and id. */
+export interface ExecutionKey {
+  tenant: string;
+  executionId: string;
+}
+
+/** The workflow an execution runs (fixed at its start). */
+export interface ExecutionWorkflow extends ExecutionKey {
+  workflowName: string;
+  workflowVersion: number;
+}
+
+/** An event by its tenant and id. */
+export interface EventRef {
+  tenant: string;
+  eventId: string;
+}
+
+/**
+ * One item's outcome in a group commit: its event (new, or the earlier one
+ * of a repeated key), or why it alone was refused (ConflictError,
+ * NotFoundError, or what the database said of its data).
+ */
+export type AppendResult = AppendedEvent | { error: unknown };

@@ -1,20 +1,13 @@
 import type { Knex } from 'knex';
 import { ConflictError, FencedError, FlowpoolError, NotFoundError } from '../core/errors.js';
-import {
-  type AppendResult,
-  appendBatch,
-  clearPublished,
-  type EventRef,
-  type ExecutionKey,
-  type ExecutionWorkflow,
-  workflowsOf,
-} from './append-batch.js';
+import { appendBatch, clearPublished, workflowsOf } from './append-batch.js';
 import { commitBatches, readBatch } from './batch-apply.js';
 import type {
   ActionCursor,
   ActionIntent,
   ActionOutcome,
   AppendedEvent,
+  AppendResult,
   AppliedBatch,
   BatchRead,
   BatchReadRequest,
@@ -23,9 +16,12 @@ import type {
   DeadMarking,
   EventPage,
   EventRecord,
+  EventRef,
   EventStore,
+  ExecutionKey,
   ExecutionRecord,
   ExecutionRef,
+  ExecutionWorkflow,
   HistoryPage,
   LoadedExecution,
   NewEvent,

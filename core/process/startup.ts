@@ -1,8 +1,6 @@
 import pino, { type Logger } from 'pino';
-import { loadWorkflows } from '../../workflow/loader.js';
-import type { WorkflowRegistry } from '../../workflow/registry.js';
 import { cleanText, logText } from '../error-record.js';
-import { ConfigError } from '../errors.js';
+import type { ConfigError } from '../errors.js';
 
 /** Exit code for configuration the process cannot start with. */
 export const EXIT_CONFIG = 2;
@@ -40,28 +38,4 @@ export function exitOnCrash(logger: Logger, exit: (code: number) => void): void 
     );
     exit(1);
   });
-}
-
-/**
- * Parses a program's configuration and loads its workflows. On a bad value
- * it reports one line naming the variable, exits 2 and returns undefined.
- */
-export async function loadConfigAndWorkflows<C extends { workflowsPath: string | undefined }>(
-  component: string,
-  load: () => C,
-  exit: (code: number) => void,
-): Promise<{ config: C; registry: WorkflowRegistry } | undefined> {
-  try {
-    const config = load();
-    const registry = await loadWorkflows(config.workflowsPath).catch((error: unknown) => {
-      if (error instanceof ConfigError) throw error;
-      throw new ConfigError('FLOWPOOL_WORKFLOWS', `could not load: ${logText(error)}`);
-    });
-    return { config, registry };
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    reportConfigError(component, error);
-    exit(EXIT_CONFIG);
-    return undefined;
-  }
 }

@@ -3,7 +3,8 @@ import type { Env } from '../../core/config/parse.js';
 import { logText } from '../../core/error-record.js';
 import { createLogger } from '../../core/logger.js';
 import { Shutdown } from '../../core/process/shutdown.js';
-import { exitOnCrash, loadConfigAndWorkflows } from '../../core/process/startup.js';
+import { exitOnCrash } from '../../core/process/startup.js';
+import { loadConfigAndWorkflows } from '../../workflow/startup.js';
 import { WorkerProcess } from './worker-process.js';
 
 /**
