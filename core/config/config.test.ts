@@ -21,10 +21,11 @@ describe('configuration', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       stream: 'workflow:events:global',
       consumerGroup: 'workflow-workers',
-      batchSize: 10,
+      batchSize: 64,
       idleTimeoutMs: 60_000,
       workerCount: 2,
-      concurrency: 8,
+      concurrency: 64,
+      databasePoolSize: 10,
       maxDeliveries: 5,
       drainTimeoutMs: 25_000,
       port: 8080,
@@ -36,8 +37,22 @@ describe('configuration', () => {
     });
   });
 
+  it('sizes the database pool apart from the slots, and reads as many notices as there are slots', () => {
+    const many = loadWorkerConfig({ ...base, WORKFLOW_CONCURRENCY: '500' });
+    expect(many).toMatchObject({ concurrency: 500, batchSize: 500, databasePoolSize: 10 });
+    const set = loadWorkerConfig({
+      ...base,
+      WORKFLOW_CONCURRENCY: '16',
+      WORKFLOW_REDIS_BATCH_SIZE: '4',
+      WORKFLOW_DB_POOL_SIZE: '3',
+    });
+    expect(set).toMatchObject({ concurrency: 16, batchSize: 4, databasePoolSize: 3 });
+  });
+
   it.each([
     [{}, 'DATABASE_URL', 'is required'],
+    [{ ...base, WORKFLOW_DB_POOL_SIZE: '1' }, 'WORKFLOW_DB_POOL_SIZE', 'from 2'],
+    [{ ...base, WORKFLOW_DB_POOL_SIZE: '5000' }, 'WORKFLOW_DB_POOL_SIZE', 'to 1000'],
     [{ ...base, DATABASE_URL: 'mysql://x/y' }, 'DATABASE_URL', 'postgres'],
     [{ ...base, REDIS_URL: 'not a url' }, 'REDIS_URL', 'URL'],
     [{ ...base, WORKFLOW_CONCURRENCY: 'eight' }, 'WORKFLOW_CONCURRENCY', 'whole number'],

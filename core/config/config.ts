@@ -31,7 +31,14 @@ export interface WorkerConfig extends CommonConfig {
   batchSize: number;
   idleTimeoutMs: number;
   workerCount: number;
+  /** Events in flight per process (slots); a slot holds no database connection. */
   concurrency: number;
+  /**
+   * PostgreSQL connections per process, independent of the slots: a batch
+   * of up to `concurrency` executions reads and commits on one connection,
+   * and actions run outside any connection.
+   */
+  databasePoolSize: number;
   drainTimeoutMs: number;
   snapshotEvery: number;
   /** How often the outbox relay looks for notices to resend. */
@@ -84,13 +91,21 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       `must exceed the lock TTL (${base.lockTtlMs} ms), got ${idleTimeoutMs}`,
     );
   }
+  // A slot holds no connection (a batch of executions shares one), so slots
+  // are cheap; 64 fills a batch well enough that commits per event stay low
+  // (docs/benchmarks.md §10) without one process taking far more of the
+  // stream than its peers.
+  const concurrency = integer(env, 'WORKFLOW_CONCURRENCY', 64, { min: 1, max: 10_000 });
   return {
     ...base,
     consumerName: optionalText(env, 'POD_NAME') ?? `${os.hostname()}-${process.pid}`,
-    batchSize: integer(env, 'WORKFLOW_REDIS_BATCH_SIZE', 10, { min: 1, max: 10_000 }),
+    // A read fills the free slots at once by default: the notices of one read form one batch.
+    batchSize: integer(env, 'WORKFLOW_REDIS_BATCH_SIZE', concurrency, { min: 1, max: 10_000 }),
     idleTimeoutMs,
     workerCount: integer(env, 'WORKFLOW_WORKER_COUNT', 2, { min: 1, max: 64 }),
-    concurrency: integer(env, 'WORKFLOW_CONCURRENCY', 8, { min: 1, max: 10_000 }),
+    concurrency,
+    // At least two: one for a batch, one for the relay and the readiness check.
+    databasePoolSize: integer(env, 'WORKFLOW_DB_POOL_SIZE', 10, { min: 2, max: 1_000 }),
     drainTimeoutMs: integer(env, 'WORKFLOW_DRAIN_TIMEOUT_MS', 25_000, { min: 0 }),
     snapshotEvery: integer(env, 'WORKFLOW_SNAPSHOT_EVERY', 50, { min: 0 }),
     relayIntervalMs: integer(env, 'WORKFLOW_RELAY_INTERVAL_MS', 1_000, { min: 50, max: 3_600_000 }),

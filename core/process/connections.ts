@@ -14,7 +14,7 @@ export function endpointOf(url: string): string {
 }
 
 export interface DatabaseOptions {
-  /** Connections in the pool; the worker needs about one per event in flight. */
+  /** Connections in the pool (the worker's is WORKFLOW_DB_POOL_SIZE, not its slot count). */
   poolMax: number;
   applicationName: string;
   /**

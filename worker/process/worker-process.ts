@@ -77,8 +77,8 @@ export class WorkerProcess {
     this.config = config;
     this.logger = logger;
     this.knex = createDatabase(config.databaseUrl, {
-      // One connection per event in flight, plus the relay and readiness checks.
-      poolMax: config.concurrency + 4,
+      // Sized on its own, not per slot: batches share connections (config.ts).
+      poolMax: config.databasePoolSize,
       applicationName: `flowpool-worker ${config.consumerName}`.slice(0, 63),
       logger,
     });
