@@ -827,6 +827,21 @@ describe('HTTP API when a dependency is down', () => {
         error: { code: 'UNAVAILABLE', message: expect.any(String) },
       });
       expect((await rt.store.getEvent('acme', dead.eventId))?.status).toBe('dead');
+      const many = await call(app, 'POST', '/v1/dead-letters/retry', {
+        body: { eventIds: [dead.eventId] },
+      });
+      expect(many.statusCode).toBe(503);
+      expect((await rt.store.getEvent('acme', dead.eventId))?.status).toBe('dead');
+      // Stream health still answers what PostgreSQL knows, and says the backlog is unknown.
+      const stream = await call(app, 'GET', '/v1/stream');
+      expect(stream.statusCode).toBe(200);
+      expect(stream.json().backlog).toEqual({
+        lag: null,
+        pending: null,
+        readOk: false,
+        errorCode: 'RedisUnavailable',
+      });
+      expect(stream.json().applied).toHaveLength(60);
 
       // PostgreSQL is the source of truth: the event commits, the relay sends its notice later.
       await call(app, 'POST', '/v1/executions', {
@@ -885,6 +900,12 @@ describe('HTTP API when a dependency is down', () => {
         ['GET', '/v1/events/00000000-0000-4000-8000-000000000000'],
         ['GET', '/v1/dead-letters'],
         ['POST', '/v1/dead-letters/00000000-0000-4000-8000-000000000000/retry'],
+        ['GET', '/v1/executions?status=active'],
+        ['GET', '/v1/executions/counts'],
+        ['GET', '/v1/executions/T-1/actions'],
+        ['GET', '/v1/executions/T-1/snapshots'],
+        ['GET', '/v1/stream'],
+        ['POST', '/v1/dead-letters/retry', { eventIds: ['00000000-0000-4000-8000-000000000000'] }],
       ];
       for (const [method, url, body] of requests) {
         const response = await call(app, method, url, { body });

@@ -53,11 +53,16 @@ export function registerDeadLetterRetryRoute(
         },
       },
     },
-    async (request: FastifyRequest<{ Body: Static<typeof C.RetryDeadLettersBody> }>) => {
+    async (request: FastifyRequest<{ Body: Static<typeof C.RetryDeadLettersBody> }>, reply) => {
       // Without Redis the notices cannot go out: refuse before changing anything.
       await runtime.transport.ping();
       const results: RetryResult[] = [];
       for (const eventId of request.body.eventIds) results.push(await retryOne(request, eventId));
+      // Nothing retried and the store is down: one answer a caller can retry as a whole.
+      const retried = results.some((result) => result.status === 'retried');
+      if (!retried && results.some((r) => r.status === 'error' && r.httpStatus === 503)) {
+        return reply.code(503).send(UNAVAILABLE.body);
+      }
       return { results };
     },
   );
