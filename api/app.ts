@@ -12,7 +12,7 @@ import { type ApiSettings, DEFAULT_API_SETTINGS } from '../core/config/api-setti
 import { BadInputError, NotFoundError, UnknownWorkflowError } from '../core/errors.js';
 import type { DeadLetters } from '../engine/dead-letters.js';
 import type { EnqueueOutcome, WorkflowService } from '../engine/workflow-service.js';
-import type { EventStore } from '../store/event-store.js';
+import type { InspectionStore, PingableStore } from '../store/event-store.js';
 import { startedView } from '../store/views.js';
 import type { StreamTransport } from '../stream/transport.js';
 import { TokenAuthenticator } from './auth.js';
@@ -49,7 +49,7 @@ export interface ApiRuntime {
     WorkflowService,
     'startExecution' | 'enqueueEvent' | 'enqueueEvents' | 'getExecution' | 'historyPage'
   >;
-  store: Pick<EventStore, 'getEvent' | 'ping'>;
+  store: Pick<InspectionStore, 'getEvent'> & PingableStore;
   deadLetters: Pick<DeadLetters, 'list' | 'retry'>;
   transport: Pick<StreamTransport, 'ping'>;
   /** When given, /openapi.json shows each registered workflow's exact bodies and /v1/workflows lists them. */

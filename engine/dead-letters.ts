@@ -1,10 +1,10 @@
-import type { EventRecord, EventStore } from '../store/event-store.js';
+import type { DeadLetterStore, EventRecord } from '../store/event-store.js';
 import type { DeadLetter, StreamTransport } from '../stream/transport.js';
 
 /** Listing and retrying dead letters; PostgreSQL says what is dead, the stream keeps the notices. */
 export class DeadLetters {
   constructor(
-    private readonly store: EventStore,
+    private readonly store: DeadLetterStore,
     private readonly transport: StreamTransport,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { EventStore } from '../store/event-store.js';
+import type { RelayStore } from '../store/event-store.js';
 import type { StreamTransport } from '../stream/transport.js';
 
 export interface RelayOptions {
@@ -28,7 +28,7 @@ export class OutboxRelay {
   private nextTrimAt = 0;
 
   constructor(
-    private readonly store: EventStore,
+    private readonly store: RelayStore,
     private readonly transport: StreamTransport,
     private readonly options: RelayOptions,
   ) {}

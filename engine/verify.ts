@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { NotFoundError } from '../core/errors.js';
-import type { EventStore } from '../store/event-store.js';
+import type { HistoryStore, InspectionStore } from '../store/event-store.js';
 import type { WorkflowState } from '../workflow/definition.js';
 import { applyEvent } from '../workflow/reducer.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
@@ -19,7 +19,7 @@ export interface VerifyReport {
  * snapshot, and the from/to states recorded on each event.
  */
 export async function verifyExecution(
-  store: EventStore,
+  store: HistoryStore & Pick<InspectionStore, 'snapshots'>,
   registry: WorkflowRegistry,
   tenant: string,
   executionId: string,

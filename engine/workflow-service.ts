@@ -5,12 +5,13 @@ import { IDENTIFIER_RULE, isIdentifier } from '../core/identifiers.js';
 import { checkSize, DEFAULT_SIZE_LIMITS, type SizeLimits } from '../core/limits.js';
 import type {
   AppendResult,
+  AppendStore,
   EventRecord,
   EventRef,
-  EventStore,
   ExecutionKey,
   ExecutionRecord,
   HistoryPage,
+  HistoryStore,
   NewEvent,
 } from '../store/event-store.js';
 import { GroupBatcher, type Settled } from '../stream/batcher.js';
@@ -104,7 +105,7 @@ export class WorkflowService {
   private readonly lookups: GroupBatcher<ExecutionKey, { name: string; version: number }>;
 
   constructor(
-    private readonly store: EventStore,
+    private readonly store: AppendStore & HistoryStore,
     private readonly transport: StreamTransport,
     private readonly registry: WorkflowRegistry,
     private readonly onPublishFailure: PublishFailureListener = () => {},
@@ -321,7 +322,7 @@ export class WorkflowService {
     return this.store.history(tenant, executionId, options);
   }
 
-  /** A page of history bounded by count and by payload bytes (see EventStore.historyPage). */
+  /** A page of history bounded by count and by payload bytes (see HistoryStore.historyPage). */
   historyPage(
     tenant: string,
     executionId: string,

@@ -1,20 +1,14 @@
 /**
- * The event store: everything the runtime reads from and writes to
- * PostgreSQL, the source of truth. Every method takes the tenant and every
- * query filters by it.
+ * The event store: what the programs read from and write to PostgreSQL, the
+ * source of truth. Every method takes the tenant and every query filters by
+ * it.
  */
 
 export type ExecutionStatus = 'active' | 'completed' | 'blocked';
 export type EventStatus = 'pending' | 'applied' | 'rejected' | 'dead';
 export type ActionStatus = 'pending' | 'succeeded' | 'failed';
 
-export interface ExecutionRecord {
-  tenant: string;
-  executionId: string;
-  workflowName: string;
-  workflowVersion: number;
-  state: string;
-  data: unknown;
+export interface ExecutionRecord extends NewExecution {
   status: ExecutionStatus;
   nextSeq: number;
   appliedSeq: number;
@@ -204,11 +198,14 @@ export interface LoadedExecution {
   hasPendingActions: boolean;
 }
 
-export interface EventStore {
+/*
+ * The store's interfaces, one per consumer: each user depends only on the
+ * calls it makes, and PostgresEventStore implements them all.
+ */
+
+/** The enqueue path (engine/workflow-service): new executions and the group commit. */
+export interface AppendStore {
   createExecution(execution: NewExecution): Promise<ExecutionRecord>;
-  /** Commits the event, its processing record and the outbox mark in one transaction. */
-  appendEvent(event: NewEvent): Promise<AppendedEvent>;
-  markPublished(tenant: string, eventIds: readonly string[]): Promise<void>;
   /**
    * Group commit (see append-batch.ts): many events of any executions in one
    * transaction, written as published (their notices go out next). One
@@ -219,18 +216,44 @@ export interface EventStore {
   clearPublished(refs: readonly EventRef[]): Promise<void>;
   /** The workflows of many executions in one read; missing ones are left out. */
   workflowsOf(keys: readonly ExecutionKey[]): Promise<ExecutionWorkflow[]>;
-  /**
-   * Pending events whose notice may be lost: never published and older than
-   * `unpublishedOlderThanMs`, or published longer ago than `stalePublishedMs`.
-   * Marks them published now, so each is republished at most once per period.
-   */
-  claimRepublishable(options: {
-    unpublishedOlderThanMs: number;
-    stalePublishedMs: number;
-    limit: number;
-  }): Promise<ExecutionRef[]>;
+}
 
+/** Reads of one execution and its log: the enqueue service's lookups, verify, the CLI. */
+export interface HistoryStore {
   getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined>;
+  history(
+    tenant: string,
+    executionId: string,
+    options?: { afterSeq?: number; limit?: number },
+  ): Promise<EventRecord[]>;
+  /**
+   * One page of history for a reader that must bound its memory: events
+   * after `afterSeq` in seq order, at most `limit` of them and no more than
+   * `maxBytes` of payload JSON (but always the first one, however large).
+   * `more` says whether events after the page exist.
+   */
+  historyPage(
+    tenant: string,
+    executionId: string,
+    options: { afterSeq: number; limit: number; maxBytes: number },
+  ): Promise<HistoryPage>;
+}
+
+/** Inspection beyond the log: an event with its error, the snapshots, the actions' results. */
+export interface InspectionStore {
+  getEvent(
+    tenant: string,
+    eventId: string,
+  ): Promise<(EventRecord & { error: string | null }) | undefined>;
+  snapshots(tenant: string, executionId: string): Promise<Snapshot[]>;
+  actionResults(
+    tenant: string,
+    executionId: string,
+  ): Promise<Array<ActionOutcome & { attempts: number }>>;
+}
+
+/** The apply path (worker/runtime/processor): the batched read and the fenced commit. */
+export interface ApplyStore {
   /** The execution and whether it has pending actions, in one read. */
   loadExecution(tenant: string, executionId: string): Promise<LoadedExecution | undefined>;
   /**
@@ -247,9 +270,11 @@ export interface EventStore {
     bounds: ReadBounds,
   ): Promise<CatchUpBase | undefined>;
   /**
-   * Events after `afterSeq` (any status), in seq order: at most
-   * `bounds.limit`, and no more payload bytes than `bounds.maxBytes`
-   * (always at least one event).
+   * Events after `afterSeq` whatever their status, in seq order: applied and
+   * rejected ones too, which a replay cut short reads on through, and from
+   * whose status the processor sees that another worker moved on. At most
+   * `bounds.limit`, and no more payload bytes than `bounds.maxBytes` (always
+   * at least one event).
    */
   eventsAfter(
     tenant: string,
@@ -278,7 +303,10 @@ export interface EventStore {
     batches: readonly AppliedBatch[],
     beforeFence?: (batch: AppliedBatch) => Promise<void>,
   ): Promise<Set<string>>;
+}
 
+/** Running actions (worker/runtime/actions): the pending intents and each attempt's outcome. */
+export interface ActionStore {
   /**
    * Pending action intents in (seq, position) order after `after`, bounded
    * like eventsAfter by their events' payload bytes.
@@ -289,44 +317,45 @@ export interface EventStore {
     bounds: ReadBounds & { after?: ActionCursor },
   ): Promise<ActionIntent[]>;
   recordActionAttempt(outcome: ActionOutcome): Promise<void>;
+}
 
+/** The outbox relay (engine/outbox-relay): notices that may be lost. */
+export interface RelayStore {
+  /**
+   * Pending events whose notice may be lost: never published and older than
+   * `unpublishedOlderThanMs`, or published longer ago than `stalePublishedMs`.
+   * Marks them published now, so each is republished at most once per period.
+   */
+  claimRepublishable(options: {
+    unpublishedOlderThanMs: number;
+    stalePublishedMs: number;
+    limit: number;
+  }): Promise<ExecutionRef[]>;
+}
+
+/** A liveness check: answers when PostgreSQL does. */
+export interface PingableStore {
+  ping(): Promise<void>;
+}
+
+/** A delivery's failures (worker/runtime/delivery-handler): counted, then buried. */
+export interface FailureStore extends PingableStore {
   recordFailure(tenant: string, eventId: string, workerId: string, error: string): Promise<void>;
   /**
    * Marks what keeps failing dead: the culprit event (blocking the
    * execution) or the execution's failing actions.
    */
   markDead(ref: ExecutionRef, error: string, culprit?: DeadCulprit): Promise<DeadMarking>;
+  /** The execution of a buried notice, for feeding its actions' failures back. */
+  getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined>;
+}
+
+/** Listing and retrying dead letters (engine/dead-letters). */
+export interface DeadLetterStore {
+  listDead(tenant: string, limit: number): Promise<Array<EventRecord & { error: string | null }>>;
   /** Puts a dead event (and its failed actions) back to pending; returns its execution. */
   reviveDead(tenant: string, eventId: string): Promise<ExecutionRef>;
-  listDead(tenant: string, limit: number): Promise<Array<EventRecord & { error: string | null }>>;
-
-  history(
-    tenant: string,
-    executionId: string,
-    options?: { afterSeq?: number; limit?: number },
-  ): Promise<EventRecord[]>;
-  /**
-   * One page of history for a reader that must bound its memory: events
-   * after `afterSeq` in seq order, at most `limit` of them and no more than
-   * `maxBytes` of payload JSON (but always the first one, however large).
-   * `more` says whether events after the page exist.
-   */
-  historyPage(
-    tenant: string,
-    executionId: string,
-    options: { afterSeq: number; limit: number; maxBytes: number },
-  ): Promise<HistoryPage>;
-  getEvent(
-    tenant: string,
-    eventId: string,
-  ): Promise<(EventRecord & { error: string | null }) | undefined>;
-  snapshots(tenant: string, executionId: string): Promise<Snapshot[]>;
-  actionResults(
-    tenant: string,
-    executionId: string,
-  ): Promise<Array<ActionOutcome & { attempts: number }>>;
-  ping(): Promise<void>;
-  close(): Promise<void>;
+  markPublished(tenant: string, eventIds: readonly string[]): Promise<void>;
 }
 
 /** An execution by its tenant and id. */

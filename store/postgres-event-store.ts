@@ -6,27 +6,34 @@ import type {
   ActionCursor,
   ActionIntent,
   ActionOutcome,
+  ActionStore,
   AppendedEvent,
   AppendResult,
+  AppendStore,
   AppliedBatch,
+  ApplyStore,
   BatchRead,
   BatchReadRequest,
   CatchUpBase,
   DeadCulprit,
+  DeadLetterStore,
   DeadMarking,
   EventPage,
   EventRecord,
   EventRef,
-  EventStore,
   ExecutionKey,
   ExecutionRecord,
   ExecutionRef,
   ExecutionWorkflow,
+  FailureStore,
   HistoryPage,
+  HistoryStore,
+  InspectionStore,
   LoadedExecution,
   NewEvent,
   NewExecution,
   ReadBounds,
+  RelayStore,
   Snapshot,
 } from './event-store.js';
 import {
@@ -45,7 +52,17 @@ function isUuid(value: string): boolean {
 }
 
 /** The event store on PostgreSQL through knex. */
-export class PostgresEventStore implements EventStore {
+export class PostgresEventStore
+  implements
+    AppendStore,
+    HistoryStore,
+    InspectionStore,
+    ApplyStore,
+    ActionStore,
+    RelayStore,
+    FailureStore,
+    DeadLetterStore
+{
   constructor(private readonly knex: Knex) {}
 
   async createExecution(execution: NewExecution): Promise<ExecutionRecord> {
@@ -694,9 +711,5 @@ export class PostgresEventStore implements EventStore {
 
   async ping(): Promise<void> {
     await this.knex.raw('select 1');
-  }
-
-  async close(): Promise<void> {
-    await this.knex.destroy();
   }
 }

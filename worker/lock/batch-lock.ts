@@ -71,7 +71,7 @@ export class HeldLocks {
 /**
  * Takes the locks of many executions in one Redis call. A lock only keeps
  * two workers from doing the same work at once; commits are fenced in the
- * database (see EventStore.commitBatches).
+ * database (see ApplyStore.commitBatches).
  */
 export class BatchLock {
   constructor(

@@ -1,7 +1,7 @@
 /**
  * A mutual-exclusion lock per execution. It only keeps two workers from doing
  * the same work at once; correctness never depends on it, because commits are
- * fenced in the database (see EventStore.commitBatch).
+ * fenced in the database (see ApplyStore.commitBatch).
  */
 export interface Lease {
   /** Aborted when the lock could not be extended and may now be held by someone else. */

@@ -9,7 +9,7 @@ import {
 import type {
   ActionCursor,
   ActionIntent,
-  EventStore,
+  ActionStore,
   ExecutionRecord,
 } from '../../store/event-store.js';
 import { declaredAction, type WorkflowDefinition } from '../../workflow/definition.js';
@@ -43,7 +43,7 @@ export function actionKey(eventId: string, actionName: string): string {
  */
 export class ActionRunner {
   constructor(
-    private readonly store: EventStore,
+    private readonly store: ActionStore,
     private readonly options: ActionRunnerOptions,
   ) {}
 

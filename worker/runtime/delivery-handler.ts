@@ -10,7 +10,7 @@ import {
 } from '../../core/errors.js';
 import { backoffMs } from '../../engine/backoff.js';
 import type { WorkflowService } from '../../engine/workflow-service.js';
-import type { DeadCulprit, EventStore } from '../../store/event-store.js';
+import type { DeadCulprit, FailureStore } from '../../store/event-store.js';
 import {
   type Delivery,
   type Notice,
@@ -46,7 +46,7 @@ export type DeliveryOutcome =
 export class DeliveryHandler {
   constructor(
     private readonly processor: ExecutionProcessor,
-    private readonly store: EventStore,
+    private readonly store: FailureStore,
     private readonly transport: StreamTransport,
     private readonly registry: WorkflowRegistry,
     private readonly service: WorkflowService,

@@ -9,11 +9,11 @@ import {
 import { executionKey } from '../../store/batch-apply.js';
 import type {
   AppliedBatch,
+  ApplyStore,
   BatchRead,
   EventOutcome,
   EventPage,
   EventRecord,
-  EventStore,
   ExecutionRecord,
   LoadedExecution,
   ReadBounds,
@@ -117,7 +117,7 @@ export class ExecutionProcessor {
   private scheduled = false;
 
   constructor(
-    private readonly store: EventStore,
+    private readonly store: ApplyStore,
     private readonly registry: WorkflowRegistry,
     private readonly locks: BatchLock,
     private readonly actions: ActionRunner,
