@@ -433,13 +433,18 @@ describe('LeaderElector against a real kube-apiserver', () => {
       await until('b to see a as the holder', () => b.elector.leaderIdentity() === 'a');
       await renewals(name, 2);
 
+      // a's last renewal is at least as recent as what the lease shows now
+      // (renewTime is stamped by a's wall clock when it sends a renewal).
+      const renewedBy = Date.parse((await readLease(name)).spec.renewTime ?? '');
       await proxy.setMode(mode);
-      const cutAt = now();
+      const cutAt = Date.now();
       await until('a to stop leading', () => !a.elector.isLeader());
-      const steppedDown = now() - cutAt;
-      // Its last good renewal left at most a retry period before the cut.
-      expect(steppedDown).toBeGreaterThanOrEqual(RENEW_DEADLINE_MS - RETRY_MS - 150);
-      expect(steppedDown).toBeLessThanOrEqual(RENEW_DEADLINE_MS + 100);
+      const steppedDownAt = Date.now();
+      // Not before the deadline has passed since a renewal that succeeded…
+      expect(steppedDownAt - renewedBy).toBeGreaterThanOrEqual(RENEW_DEADLINE_MS - 20);
+      // …and within it after the cut (bounded far from the expected figure:
+      // on a loaded machine the check that notices runs late, never early).
+      expect(steppedDownAt - cutAt).toBeLessThanOrEqual(RENEW_DEADLINE_MS + 2_000);
       await until('onStoppedLeading', () => a.events.length === 2);
       expect(a.events).toEqual(['started', 'stopped']);
       expect(String(a.signals[0]?.reason)).toMatch(/could not renew the lease for 1500 ms/);
