@@ -1,8 +1,38 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import net from 'node:net';
 
-/** Asks the kernel for a free TCP port on loopback. */
+/**
+ * Ports handed out below the kernel's ephemeral range (Linux 32768–60999,
+ * macOS 49152–65535). A port the kernel picks for `listen(0)` comes from
+ * that range, and so does the local port of every outgoing connection:
+ * between this check and the server's own listen, any client on the
+ * machine could take it (seen as EADDRINUSE under parallel test runs).
+ * Below the range only another listener can.
+ */
+const PORT_RANGE = { first: 20_000, last: 32_767 } as const;
+const PORT_ATTEMPTS = 64;
+
+/** A TCP port free on loopback and on every interface (servers here listen on either). */
 export async function freePort(): Promise<number> {
+  const span = PORT_RANGE.last - PORT_RANGE.first + 1;
+  for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt += 1) {
+    const port = PORT_RANGE.first + Math.floor(Math.random() * span);
+    if ((await canListen(port, '127.0.0.1')) && (await canListen(port, '::'))) return port;
+  }
+  return kernelPort();
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** Falls back to the kernel's choice when the range is crowded. */
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
