@@ -143,6 +143,9 @@ export async function runDev(env: Env, options: DevOptions): Promise<number> {
     { timeoutMs: 30_000 },
   );
   out(`API         ${apiUrl}  (Authorization: Bearer ${token})`);
+  // The token rides in the fragment: browsers never send it to the server or in a Referer,
+  // and the console moves it to sessionStorage and off the address bar at once.
+  out(`Console     ${apiUrl}/console/#token=${token}`);
   out(`Logs        ${logDir}`);
 
   const pool = new LocalWorkerPool({ cliPath, env: childEnv, drainTimeoutMs: 10_000, logDir });

@@ -13,6 +13,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 # The chart tests drive kubectl against the test apiserver.
 $want_test_tools && ! command -v kubectl >/dev/null 2>&1 && missing+=(kubectl)
+# The console's browser tests drive Debian's Chromium (test/support/browser.ts).
+$want_test_tools && ! command -v chromium >/dev/null 2>&1 && missing+=(chromium)
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: installing ${missing[*]}" >&2

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { Link, Route, Router, Switch, useLocation } from 'wouter-preact';
 import { UNAUTHORIZED_EVENT } from './api';
 import { DeadLettersPage } from './pages/dead-letters';
@@ -47,7 +47,13 @@ function Nav({ onSignOut }: { onSignOut(): void }) {
 /** Moves focus to the new page's heading, so keyboard and screen-reader users land on it. */
 function FocusOnNavigate() {
   const [location] = useLocation();
+  const first = useRef(true);
   useEffect(() => {
+    // On the first page shown, focus stays at the start of the document (the skip link comes first).
+    if (first.current) {
+      first.current = false;
+      return;
+    }
     document.querySelector<HTMLElement>('main h1')?.focus({ preventScroll: true });
   }, [location]);
   return null;

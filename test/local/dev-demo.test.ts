@@ -72,6 +72,10 @@ describe('flowpool dev --demo', () => {
     // A token made for this run, printed so the user can call the API.
     const token = output.match(/Authorization: Bearer (\S+)\)/)?.[1];
     expect(token).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+    // The console's address carries the same token, in the fragment.
+    expect(output).toMatch(
+      new RegExp(`Console\\s+http://127\\.0\\.0\\.1:\\d+/console/#token=${token}\\n`),
+    );
     expect(code).toBe(0);
     expect(output).toMatch(/events accepted\s+800 /);
     expect(output).toMatch(/duplicates\s+0/);

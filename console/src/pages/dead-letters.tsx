@@ -152,7 +152,7 @@ export function DeadLettersPage() {
               {rows.map((row) => (
                 <Fragment key={row.eventId}>
                   <tr>
-                    <td>
+                    <td data-label="Select">
                       <input
                         type="checkbox"
                         aria-label={`Select ${row.event} #${row.seq} of ${row.executionId}`}
@@ -160,17 +160,19 @@ export function DeadLettersPage() {
                         onChange={(e) => toggle(row.eventId, e.currentTarget.checked)}
                       />
                     </td>
-                    <td>
+                    <td data-label="Execution">
                       <Link href={`/executions/${seg(row.executionId)}`}>{row.executionId}</Link>
                     </td>
-                    <td>
+                    <td data-label="Event">
                       #{row.seq} {row.event}
                     </td>
-                    <td>
+                    <td data-label="Error code">
                       <code>{row.errorCode ?? '—'}</code>
                     </td>
-                    <td class="clip">{row.error ?? '—'}</td>
-                    <td class="row-actions">
+                    <td class="clip" data-label="Error">
+                      {row.error ?? '—'}
+                    </td>
+                    <td class="row-actions" data-label="">
                       <button
                         type="button"
                         class="quiet small"

@@ -35,8 +35,11 @@ export function ExecutionPage() {
     waitingFor !== undefined &&
     current &&
     (current.appliedSeq >= waitingFor || current.status === 'blocked')
-  )
+  ) {
     setWaitingFor(undefined);
+    // The history may have been read just before the event was applied: read it once more.
+    setVersion((n) => n + 1);
+  }
   useEvery(1_000, () => {
     if (waitingFor !== undefined) setVersion((n) => n + 1);
   });

@@ -301,22 +301,22 @@ export function ExecutionsPage() {
               <tbody>
                 {list.data.items.map((item) => (
                   <tr key={item.executionId}>
-                    <td>
+                    <td data-label="Execution">
                       <Link href={`/executions/${seg(item.executionId)}`}>{item.executionId}</Link>
                     </td>
-                    <td>
+                    <td data-label="Workflow">
                       {item.workflow}
                       {item.version !== undefined && <span class="muted"> v{item.version}</span>}
                     </td>
-                    <td>{item.state}</td>
-                    <td>
+                    <td data-label="State">{item.state}</td>
+                    <td data-label="Status">
                       <Badge value={item.status} />
                       {item.blocked && item.status !== 'blocked' && (
                         <span class="badge b-attention">needs attention</span>
                       )}
                     </td>
-                    <td>{when(item.createdAt)}</td>
-                    <td>{when(item.updatedAt)}</td>
+                    <td data-label="Created">{when(item.createdAt)}</td>
+                    <td data-label="Updated">{when(item.updatedAt)}</td>
                   </tr>
                 ))}
               </tbody>

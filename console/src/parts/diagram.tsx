@@ -1,8 +1,10 @@
 import type { WorkflowDefinition } from '../types';
 import { layoutStates } from './layers';
 
-const NODE_W = 140;
+const MIN_NODE_W = 140;
 const NODE_H = 46;
+/** How far below the boxes an arrow that goes back (or sideways) bows. */
+const BOW = 34;
 const GAP_X = 90;
 const GAP_Y = 40;
 const PAD = 16;
@@ -11,6 +13,13 @@ const PAD = 16;
 export function StateDiagram({ workflow }: { workflow: WorkflowDefinition }) {
   const layout = layoutStates(workflow.states, workflow.transitions, workflow.initialState);
   const finals = new Set(workflow.finalStates ?? []);
+  // Wide enough for the longest name or list of events that stay: rough glyph widths.
+  const NODE_W = Math.max(
+    MIN_NODE_W,
+    ...layout.states.map(
+      (state) => Math.max(state.name.length * 9, (state.stays.join(', ').length + 2) * 6.5) + 20,
+    ),
+  );
   const at = new Map(
     layout.states.map((state) => [
       state.name,
@@ -18,7 +27,10 @@ export function StateDiagram({ workflow }: { workflow: WorkflowDefinition }) {
     ]),
   );
   const width = PAD * 2 + layout.layers * NODE_W + Math.max(0, layout.layers - 1) * GAP_X;
-  const height = PAD * 2 + layout.rows * NODE_H + Math.max(0, layout.rows - 1) * GAP_Y;
+  const layerOf = new Map(layout.states.map((state) => [state.name, state.layer]));
+  const bows = layout.edges.some((edge) => layerOf.get(edge.to)! <= layerOf.get(edge.from)!);
+  const height =
+    PAD * 2 + layout.rows * NODE_H + Math.max(0, layout.rows - 1) * GAP_Y + (bows ? BOW + 16 : 0);
   const id = `arrow-${workflow.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   return (
     <svg
@@ -50,18 +62,19 @@ export function StateDiagram({ workflow }: { workflow: WorkflowDefinition }) {
         const y1 = forward ? a.y + NODE_H / 2 : a.y + NODE_H;
         const x2 = forward ? b.x : b.x + NODE_W / 2;
         const y2 = forward ? b.y + NODE_H / 2 : b.y + NODE_H;
-        // Backward and same-layer edges bow below the boxes so they do not cross them.
-        const bend = forward ? 0 : NODE_H + GAP_Y / 2;
+        // Backward and same-layer edges bow below the boxes so they do not cross them;
+        // a quadratic curve peaks halfway to its control point.
         const mx = (x1 + x2) / 2;
-        const my = (y1 + y2) / 2 + bend;
+        const peak = Math.max(y1, y2) + (forward ? 0 : BOW);
+        const control = forward ? (y1 + y2) / 2 : 2 * peak - (y1 + y2) / 2;
         return (
           <g key={`${edge.from}-${edge.to}`}>
             <path
-              d={`M${x1},${y1} Q${mx},${my + bend / 2} ${x2},${y2}`}
+              d={`M${x1},${y1} Q${mx},${control} ${x2},${y2}`}
               class="d-edge"
               marker-end={`url(#${id})`}
             />
-            <text x={mx} y={my - 6} class="d-label" text-anchor="middle">
+            <text x={mx} y={forward ? peak - 6 : peak + 12} class="d-label" text-anchor="middle">
               {edge.events.join(', ')}
             </text>
           </g>

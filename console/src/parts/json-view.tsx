@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact';
+import { plural } from '../format';
 
 const MAX_ENTRIES = 200;
 
@@ -36,9 +37,7 @@ function Node({ name, value, open }: { name: ComponentChildren; value: unknown; 
       <summary>
         {name !== undefined && <span class="j-key">{name}: </span>}
         {brackets[0]}
-        <span class="j-count">
-          {entries.length} {Array.isArray(value) ? 'items' : 'keys'}
-        </span>
+        <span class="j-count">{plural(entries.length, Array.isArray(value) ? 'item' : 'key')}</span>
         {brackets[1]}
       </summary>
       <div class="j-children">

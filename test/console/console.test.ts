@@ -1,0 +1,222 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApiApp } from '../../api/app.js';
+import { waitFor } from '../../local/process.js';
+import { buildConsole } from '../../scripts/build-console.mjs';
+import { bundledWorkflows } from '../../workflow/bundled/index.js';
+import { WorkflowRegistry } from '../../workflow/registry.js';
+import { launchBrowser, screenshot } from '../support/browser.js';
+import { silentLogger, startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { flakyPlan, testWorkflow } from '../support/workflows.js';
+
+/** An expression evaluated in the page (these files compile without the DOM's types). */
+const inPage = (page: Page, expression: string) => page.evaluate<unknown>(expression);
+
+const ACME = 'acme-console-token-0001';
+const OTHER = 'other-console-token-0002';
+
+/**
+ * The console in Chromium against a real API, PostgreSQL, Redis and a worker
+ * (the runtime's consumer): what a person does with it, start to end.
+ */
+describe('the web console in a browser', () => {
+  let rt: TestRuntime;
+  let app: Awaited<ReturnType<typeof buildApiApp>>;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let base: string;
+  let dir: string;
+  let deadEventId: string;
+
+  beforeAll(async () => {
+    const workflows = [...bundledWorkflows, testWorkflow];
+    rt = await startTestRuntime({
+      workflows,
+      settings: { maxDeliveries: 2, retryBaseMs: 10, retryMaxMs: 50 },
+    });
+    await rt.startConsumer();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowpool-console-'));
+    await buildConsole(dir);
+    app = await buildApiApp({
+      runtime: { ...rt, registry: new WorkflowRegistry(workflows) },
+      tokens: new Map([
+        [ACME, 'acme'],
+        [OTHER, 'other'],
+      ]),
+      logger: silentLogger,
+      consoleDir: dir,
+    });
+    base = await app.listen({ port: 0, host: '127.0.0.1' });
+
+    const start = (tenant: string, executionId: string, workflow = 'ticket-lifecycle') =>
+      rt.service.startExecution({ tenant, workflow, executionId, input: { title: executionId } });
+    const send = (executionId: string, event: string, payload?: unknown) =>
+      rt.service.enqueueEvent({ tenant: 'acme', executionId, event, payload });
+    for (const id of ['T-100', 'T-101', 'T-102']) await start('acme', id);
+    await send('T-101', 'assign', { assignee: 'ana' });
+    await send('T-101', 'comment', { text: 'looking into it' });
+    await send('T-101', 'resolve');
+    await send('T-101', 'assign', { assignee: 'bo' }); // rejected: resolved tickets are not assigned
+    await start('other', 'O-1');
+    // An action that fails for good: its event ends among the dead letters.
+    flakyPlan.failuresBeforeSuccess = 1_000;
+    await start('acme', 'F-1', 'test-flow');
+    deadEventId = (await send('F-1', 'notify')).eventId;
+    await waitFor('the failing action to be dead-lettered', async () =>
+      (await rt.deadLetters.list('acme', 10)).some((event) => event.eventId === deadEventId),
+    );
+
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+  });
+  afterAll(async () => {
+    flakyPlan.failuresBeforeSuccess = 0;
+    await browser?.close();
+    await app?.close();
+    await rt?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('signs in with the tenant token, refusing a wrong one', async () => {
+    await page.goto(`${base}/console/`);
+    await page.getByLabel('API token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('That token was refused.').waitFor();
+    await screenshot(page, 'sign-in');
+    await page.getByLabel('API token').fill(ACME);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Executions' }).waitFor();
+    // Kept for this tab only.
+    expect(await inPage(page, "sessionStorage.getItem('flowpool.token')")).toBe(ACME);
+    expect(await inPage(page, 'localStorage.length')).toBe(0);
+  });
+
+  it('finds an execution and reads its history', async () => {
+    // Counts by state, then a search by id prefix.
+    const counts = page.locator('section.counts');
+    await counts.getByRole('cell', { name: 'resolved' }).waitFor();
+    await page.getByLabel('Execution id starts with').fill('T-10');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    const rows = page.locator('table.list tbody tr');
+    await waitFor('the three T-10… executions', async () => (await rows.count()) === 3);
+    await screenshot(page, 'executions');
+    await page.getByRole('link', { name: 'T-101' }).click();
+    await page.getByRole('heading', { level: 1, name: 'T-101' }).waitFor();
+    const history = page.locator('ol.timeline > li');
+    await waitFor('four events in the history', async () => (await history.count()) === 4);
+    const first = page.locator('li[data-seq="1"]');
+    expect(await first.textContent()).toContain('assign');
+    expect(await first.textContent()).toContain('new → in_progress');
+    expect(await page.locator('li[data-seq="3"]').textContent()).toContain(
+      'in_progress → resolved',
+    );
+    expect(await page.locator('li[data-seq="4"] .badge').textContent()).toBe('rejected');
+    await page.locator('li[data-seq="1"] summary', { hasText: 'Payload' }).click();
+    expect(await page.locator('li[data-seq="1"] .json').textContent()).toContain('"ana"');
+    expect(await page.getByTestId('state').textContent()).toBe('resolved');
+    await screenshot(page, 'execution');
+  });
+
+  it('sends an event through the payload form and sees it applied', async () => {
+    await page.getByLabel('Event', { exact: true }).selectOption('comment');
+    await page.getByLabel('text (required)').fill('sent from the console');
+    await page.getByRole('button', { name: 'Send event' }).click();
+    await page.getByText('Event comment accepted as #5.').waitFor();
+    const sent = page.locator('li[data-seq="5"]');
+    await sent.waitFor();
+    await waitFor(
+      'event #5 applied',
+      async () => (await sent.locator('.badge').textContent()) === 'applied',
+    );
+    expect(await sent.textContent()).toContain('resolved → resolved');
+    const stored = await rt.service.getExecution('acme', 'T-101');
+    expect(stored?.data).toMatchObject({ commentCount: 2 });
+  });
+
+  it('shows a dead letter with its error code and retries it', async () => {
+    await page.getByRole('link', { name: 'Dead letters' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Dead letters' }).waitFor();
+    const row = page.locator('tr', { hasText: 'F-1' });
+    await row.waitFor();
+    expect(await row.textContent()).toContain('notify');
+    await row.getByRole('button', { name: /^Inspect/ }).click();
+    await page.locator('tr.inspect', { hasText: deadEventId }).waitFor();
+    await screenshot(page, 'dead-letters');
+    flakyPlan.failuresBeforeSuccess = 0;
+    await page.getByLabel('Select notify #1 of F-1').check();
+    await page.getByRole('button', { name: 'Retry selected (1)' }).click();
+    await page.getByText('1 event put back to pending.').waitFor();
+    await waitFor('the retried event to be applied', async () => {
+      const event = await rt.store.getEvent('acme', deadEventId);
+      return event?.status === 'applied';
+    });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByText('No dead letters.').waitFor();
+  });
+
+  it("says another tenant's execution is not found", async () => {
+    await page.goto(`${base}/console/executions/O-1`);
+    await page.getByText('Execution O-1 was not found.').waitFor();
+    expect(await page.locator('dl.facts').count()).toBe(0);
+  });
+
+  it('shows stream health and each workflow as a diagram', async () => {
+    await page.getByRole('link', { name: 'Stream health' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Stream health' }).waitFor();
+    const chart = page.getByRole('img', { name: /Events applied per second/ });
+    await chart.waitFor();
+    expect(await page.locator('.cards').textContent()).toContain('Consumers');
+    await screenshot(page, 'stream');
+    await page.getByRole('link', { name: 'Workflows' }).click();
+    const diagram = page.getByRole('img', { name: /^States of ticket-lifecycle/ });
+    await diagram.waitFor();
+    for (const state of ['new', 'in_progress', 'resolved', 'closed']) {
+      expect(await diagram.locator('text.d-name', { hasText: state }).count()).toBe(1);
+    }
+    expect(await diagram.locator('text.d-label').allTextContents()).toContain('close');
+    await screenshot(page, 'workflows');
+  });
+
+  it('moves through the pages by keyboard alone', async () => {
+    await page.goto(`${base}/console/`);
+    await page.getByRole('heading', { level: 1, name: 'Executions' }).waitFor();
+    await page.keyboard.press('Tab');
+    expect(await inPage(page, 'document.activeElement?.textContent')).toBe('Skip to content');
+    const names: string[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      await page.keyboard.press('Tab');
+      names.push(String(await inPage(page, 'document.activeElement?.textContent')));
+    }
+    expect(names).toEqual(['Executions', 'Dead letters', 'Stream health', 'Workflows']);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Workflows' }).waitFor();
+    // Focus follows the page: it lands on the new page's heading.
+    expect(await inPage(page, 'document.activeElement?.tagName')).toBe('H1');
+  });
+
+  it('fits a 390-pixel-wide screen', async () => {
+    // The same tab: the token lives in its sessionStorage.
+    const narrow = page;
+    await narrow.setViewportSize({ width: 390, height: 844 });
+    await narrow.goto(`${base}/console/executions/T-101`);
+    await narrow.getByRole('heading', { level: 1, name: 'T-101' }).waitFor();
+    await narrow.locator('li[data-seq="5"]').waitFor();
+    const width = await inPage(narrow, 'document.documentElement.scrollWidth');
+    expect(width).toBeLessThanOrEqual(390);
+    await screenshot(narrow, 'execution-390');
+    await narrow.goto(`${base}/console/`);
+    await narrow.locator('table.list tbody tr').first().waitFor();
+    await screenshot(narrow, 'executions-390');
+    // Nothing sticks out sideways: the list is a stack of cards, the filters two columns.
+    const wide = await inPage(
+      narrow,
+      `[...document.querySelectorAll('main *')].filter((e) => !e.closest('table.list thead') && e.getBoundingClientRect().right > 390).map((e) => e.tagName + ':' + e.textContent)`,
+    );
+    expect(wide).toEqual([]);
+  });
+});
