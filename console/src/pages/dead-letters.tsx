@@ -23,7 +23,7 @@ function Inspect({ eventId }: { eventId: string }) {
     <dl class="facts">
       <dt>Event id</dt>
       <dd class="mono">{event.data.eventId}</dd>
-      <dt>Status now</dt>
+      <dt>Event status</dt>
       <dd>{event.data.status}</dd>
       <dt>Error code</dt>
       <dd>{event.data.errorCode ?? '—'}</dd>
