@@ -9,7 +9,12 @@ import { buildConsole } from '../../scripts/build-console.mjs';
 import { bundledWorkflows } from '../../workflow/bundled/index.js';
 import { WorkflowRegistry } from '../../workflow/registry.js';
 import { launchBrowser, screenshot } from '../support/browser.js';
-import { silentLogger, startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import {
+  silentLogger,
+  startTestRuntime,
+  type TestRuntime,
+  waitUntilSettled,
+} from '../support/runtime.js';
 import { flakyPlan, testWorkflow } from '../support/workflows.js';
 
 /** An expression evaluated in the page (these files compile without the DOM's types). */
@@ -69,6 +74,8 @@ describe('the web console in a browser', () => {
     await waitFor('the failing action to be dead-lettered', async () =>
       (await rt.deadLetters.list('acme', 10)).some((event) => event.eventId === deadEventId),
     );
+    // The pages read each list once: every seeded event must be decided before they do.
+    await waitUntilSettled(rt);
 
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
