@@ -284,6 +284,7 @@ export async function enqueueBench(shared: BenchEnv) {
     { system: 'flowpool', mode: 'single' },
     { system: 'bullmq', mode: 'single' },
     { system: 'graphile-worker', mode: 'single' },
+    ...(createBefore ? [{ system: 'flowpool-before' as const, mode: 'bulk' as const }] : []),
     { system: 'flowpool', mode: 'bulk' },
     { system: 'bullmq', mode: 'bulk' },
     { system: 'graphile-worker', mode: 'bulk' },

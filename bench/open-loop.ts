@@ -1,6 +1,6 @@
 /**
  * Workload 2b — open loop on a freshly started pool. Each system's workers
- * (2 processes × concurrency 8) start, then events arrive at a fixed rate,
+ * (2 processes; the peers at concurrency 8, flowpool at its defaults) start, then events arrive at a fixed rate,
  * one at a time, spread over many executions, each sent at its slot whatever
  * the previous did. Latency runs from the slot to the row update
  * (`applied_at`); it is also given per second of the run, because a pool
@@ -418,7 +418,7 @@ export async function openLoopBench(env: BenchEnv) {
   });
   const text = table(
     [
-      `system (${PROCESSES} processes × ${CONCURRENCY})`,
+      `system (${PROCESSES} processes; peers × ${CONCURRENCY}, flowpool at its defaults)`,
       'slot→applied p50 ms',
       'p90 ms',
       'p99 ms',

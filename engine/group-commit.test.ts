@@ -178,6 +178,29 @@ describe('group-commit enqueue', () => {
     expect(await rowsOf(rt, other, 'someone-else')).toEqual([]);
   });
 
+  it('stores each payload of a bulk call as given, and finds its earlier twin by key', async () => {
+    const id = await start(rt);
+    const texts = [
+      'quotes " and \\" and backslashes \\ \\\\',
+      'tab\t newline\n carriage\r',
+      'é 漢字 😀 \u2028',
+      '{"json":"inside", "n": [1, 2.5e300]}',
+      '',
+    ];
+    const base = { tenant: TENANT, executionId: id, event: 'comment' };
+    const first = await rt.service.enqueueEvents(
+      texts.map((text, i) => ({ ...base, payload: { text }, idempotencyKey: `p${i}` })),
+    );
+    expect(first.every((r) => r.ok && !r.value.duplicate)).toBe(true);
+    const rows = await rowsOf(rt, id);
+    expect(rows.map((row) => row.payload.text)).toEqual(texts);
+    // The same items again: each is the duplicate of its stored row (same name, same payload).
+    const again = await rt.service.enqueueEvents(
+      texts.map((text, i) => ({ ...base, payload: { text }, idempotencyKey: `p${i}` })),
+    );
+    expect(again.map((r) => r.ok && r.value.duplicate)).toEqual(texts.map(() => true));
+  });
+
   it('property: concurrent enqueues with repeated keys give seqs 1..n and one row per key', async () => {
     const op = fc.record({
       execution: fc.nat({ max: 3 }),

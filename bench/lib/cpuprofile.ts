@@ -36,8 +36,9 @@ export function areaOf(url: string, fn: string): string {
     return url.startsWith('node:internal/streams') || url.includes('net')
       ? 'node sockets/streams'
       : 'node internals';
-  const own = /dist\/(worker|operator|bench)\/([^/]+)/.exec(url);
-  if (own) return `flowpool ${own[1]}/${own[2]}`;
+  // dist/<layer>/ and its sub-folder if any: core, store, worker/runtime, …
+  const own = /dist\/([a-z]+)\/(?:([^/]+)\/)?/.exec(url);
+  if (own) return `flowpool ${own[2] ? `${own[1]}/${own[2]}` : own[1]}`;
   return 'other';
 }
 
