@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { autoscaleBench } from './autoscale.js';
+import { consoleBench } from './console.js';
 import { enqueueBench } from './enqueue.js';
 import { historyBench } from './history.js';
 import { latencyBench } from './latency.js';
@@ -22,6 +23,7 @@ const BENCHES: Record<string, (env: BenchEnv) => Promise<unknown>> = {
   enqueue: enqueueBench,
   limits: limitsBench,
   history: historyBench,
+  console: consoleBench,
   autoscale: autoscaleBench,
   operator: operatorBench,
   profile: profileBench,

@@ -25,8 +25,11 @@ const INDEXES: ReadonlyArray<readonly [name: string, definition: string]> = [
     'workflow_event_processing_failing',
     `workflow_event_processing (tenant, event_id) where status in ('failed', 'dead')`,
   ],
-  // Events decided per time bucket.
-  ['workflow_events_decided', 'workflow_events (tenant, applied_at) where applied_at is not null'],
+  // Events decided per time bucket; status included so the count reads the index alone.
+  [
+    'workflow_events_decided',
+    'workflow_events (tenant, applied_at) include (status) where applied_at is not null',
+  ],
 ];
 
 export async function up(knex: Knex): Promise<void> {
