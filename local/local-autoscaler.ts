@@ -1,17 +1,6 @@
-import {
-  decide,
-  EMPTY_HISTORY,
-  NO_RATE_HISTORY,
-  observeRates,
-  type RateHistory,
-  type ScalerHistory,
-  type ScalerSpec,
-} from '../scaling/index.js';
-import {
-  type BacklogReading,
-  type BacklogSource,
-  streamCounters,
-} from '../stream/backlog/index.js';
+import { Autoscaler } from '../scaling/autoscaler.js';
+import type { ScalerSpec } from '../scaling/types.js';
+import type { BacklogReading, BacklogSource } from '../stream/backlog/types.js';
 import type { ScaleTarget } from './local-worker-pool.js';
 
 /** One poll: what was read, what was decided, what runs. */
@@ -40,11 +29,11 @@ export interface LocalAutoscalerOptions {
 
 /**
  * The operator's scaling loop with local processes as the target: the same
- * pure decide() policy and rate estimates, fed from the same backlog reading.
+ * Autoscaler (decide() and the rate estimates), fed from the same backlog
+ * reading, on a timer instead of a work queue.
  */
 export class LocalAutoscaler {
-  private history: ScalerHistory = EMPTY_HISTORY;
-  private rates: RateHistory = NO_RATE_HISTORY;
+  private readonly autoscaler = new Autoscaler();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   readonly samples: ScalingSample[] = [];
@@ -76,25 +65,19 @@ export class LocalAutoscaler {
     const now = (this.options.now ?? Date.now)();
     const reading = await this.options.source.read(this.options.stream, this.options.group);
     const current = this.options.target.replicas;
-    const observed = observeRates(
-      this.rates,
-      streamCounters(reading),
+    const { decision } = this.autoscaler.step(
       {
-        replicas: current,
-        readyReplicas: await this.options.target.readyCount(),
-        concurrency: this.options.concurrency,
+        reading,
+        currentReplicas: current,
+        workers: {
+          replicas: current,
+          readyReplicas: await this.options.target.readyCount(),
+          concurrency: this.options.concurrency,
+        },
       },
-      now,
-      this.options.spec.pollIntervalSeconds * 1000,
-    );
-    this.rates = observed.history;
-    const decision = decide(
-      { ...reading, ...observed.rates, currentReplicas: current },
-      this.history,
       this.options.spec,
       now,
     );
-    this.history = decision.history;
     if (decision.desiredReplicas !== current) {
       const idle = new Set(
         (reading.readOk ? (reading.consumers ?? []) : [])

@@ -6,6 +6,7 @@ import {
   zeroSustained,
 } from './history.js';
 import { bounds, describeInputs } from './messages.js';
+import { manualReplicas, replicaRule } from './replica-rule.js';
 import { clamp, type NormalizedSpec, normalizeSpec, STALE_AFTER_POLLS } from './spec.js';
 import { type BacklogView, type Recommended, recommend, viewBacklog } from './terms.js';
 import type { Decision, ScaleReason, ScalerHistory, ScalerMetrics, ScalerSpec } from './types.js';
@@ -52,17 +53,14 @@ export function decide(
 ): Decision {
   const s = normalizeSpec(spec);
   const current = replicaCount(metrics.currentReplicas);
-  if (s.paused) {
+  const rule = replicaRule(s);
+  if (rule.kind === 'paused') {
     return leave(history, current, 'Paused', `pool paused; keeping ${current} replicas`);
   }
-  if (!s.enabled) {
-    const replicas = s.replicas ?? current;
-    return leave(
-      history,
-      replicas,
-      'ManualReplicas',
-      `autoscaling disabled; running spec.replicas ${replicas}`,
-    );
+  if (rule.kind === 'manual') {
+    const replicas = rule.replicas ?? current;
+    const { reason, message } = manualReplicas(replicas);
+    return leave(history, replicas, reason, message);
   }
   if (!metrics.readOk) return holdUnreadable(history, current, s, now);
   const view = viewBacklog(metrics);

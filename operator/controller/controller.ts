@@ -1,20 +1,26 @@
 /**
- * The pool controller: watches pools and their Deployments, keeps one
- * worker Deployment per pool (reconcile, through a work queue), and polls
- * each pool's backlog at its own interval to size it (scaling loop).
+ * The pool controller: watches pools and their Deployments and keeps one
+ * worker Deployment per pool, sized by the pool's autoscaler.
  *
- * The scaling loop never writes the Deployment itself: it records the
- * scaler's answer and queues the pool, so every write to a pool's objects
- * goes through the queue, one at a time per pool.
+ * One handler, `reconcile(key)`, run from one work queue, is the only
+ * writer of a pool's state (PoolState) and of its objects; the queue never
+ * hands a key to two workers at once. Periodic polling is a requeue-after
+ * on that queue: a reconcile that finds a poll due starts a backlog read and
+ * asks to run again at the next one. The read itself writes nothing of the
+ * pool's: it leaves its result in the pool's ReadingSlot and queues the
+ * pool, and the next reconcile takes the reading, decides and applies, in
+ * that order, in one handler.
+ *
+ * Hazard this shape removes: with a poll loop and a reconcile loop both
+ * writing one record, the reconcile had to guess which poll the size it
+ * wrote came from, and a poll could change the answer while a reconcile was
+ * applying the previous one.
  */
 import type { Logger } from 'pino';
 import { describeError } from '../../core/errors.js';
 import { redactUrl } from '../../core/redact.js';
-import { decide } from '../../scaling/decide.js';
-import { EMPTY_HISTORY } from '../../scaling/history.js';
-import { NO_RATE_HISTORY, observeRates, type RateHistory } from '../../scaling/rates.js';
-import type { ScalerHistory } from '../../scaling/types.js';
-import { streamCounters } from '../../stream/backlog/counters.js';
+import { Autoscaler, pollIntervalMs } from '../../scaling/autoscaler.js';
+import { manualReplicas, replicaRule } from '../../scaling/replica-rule.js';
 import { unreadable } from '../../stream/backlog/redis-backlog-source.js';
 import type { BacklogReading } from '../../stream/backlog/types.js';
 import { KIND, type WorkflowWorkerPool } from '../api/pool.js';
@@ -34,7 +40,7 @@ import {
   redisBacklogConnector,
 } from './redis.js';
 import { objectKey, Reflector, type ReflectorOptions } from './reflector.js';
-import { controlledBy, scalerMetrics, scalerSpec, targetReplicas } from './scaling.js';
+import { controlledBy, scalerSpec, targetReplicas } from './scaling.js';
 import {
   type ApplyOutcome,
   computeStatus,
@@ -42,7 +48,7 @@ import {
   type StreamView,
   statusUnchanged,
 } from './status.js';
-import { WorkQueue, type WorkQueueOptions } from './work-queue.js';
+import { type HandlerResult, WorkQueue, type WorkQueueOptions } from './work-queue.js';
 
 export interface PoolControllerOptions {
   kube: KubeTarget;
@@ -68,22 +74,50 @@ export interface PoolControllerOptions {
   reflector?: ReflectorOptions;
 }
 
-interface PoolRuntime {
+/** One backlog read, as the reconcile takes it. */
+interface Observed {
+  reading: BacklogReading;
+  view: StreamView;
+}
+
+/**
+ * The hand-off between a pool's backlog read and its reconcile: the read
+ * puts its result here and queues the pool; the reconcile takes it. At most
+ * one read is in flight per pool, and a newer result replaces one not yet
+ * taken (the scaler wants the latest figures, not every one).
+ */
+class ReadingSlot {
+  inFlight: Promise<void> | undefined;
+  private result: Observed | undefined;
+
+  put(observed: Observed): void {
+    this.result = observed;
+  }
+
+  take(): Observed | undefined {
+    const result = this.result;
+    this.result = undefined;
+    return result;
+  }
+}
+
+/** What the controller keeps about a pool; written by its reconcile alone. */
+interface PoolState {
   uid: string | undefined;
   log: Logger;
-  history: ScalerHistory;
-  rates: RateHistory;
-  /** The scaler's last answer; undefined while paused, manual, or before the first poll. */
+  autoscaler: Autoscaler;
+  /** The scaler's last answer; undefined while paused, manual, or before the first reading. */
   desired: number | undefined;
   decision: { reason: string; message: string } | undefined;
-  /** A size the scaler asked for that the reconciler has not written yet, and why. */
-  pendingScale: { to: number; reason: string; message: string } | undefined;
+  /** A size the scaler asked for that no apply has written yet, and why. */
+  unwritten: { to: number; reason: string; message: string } | undefined;
   stream: StreamView;
   lastScale: LastScale | undefined;
   intervalMs: number;
-  timer: NodeJS.Timeout | undefined;
-  polling: Promise<void> | undefined;
-  pollAgain: boolean;
+  /** When the next backlog read is due (Date.now() ms); 0 for at once. */
+  nextPollAt: number;
+  readings: ReadingSlot;
+  /** Set once the pool is forgotten: a read still in flight must not hand anything over. */
   stopped: boolean;
   notices: PoolNotices;
 }
@@ -123,7 +157,7 @@ function needsReconcile(previous: WorkflowWorkerPool, next: WorkflowWorkerPool):
 }
 
 function intervalOf(pool: WorkflowWorkerPool): number {
-  return Math.max(1, pool.spec.autoscaling.pollIntervalSeconds) * 1000;
+  return pollIntervalMs(pool.spec.autoscaling);
 }
 
 export class PoolController {
@@ -141,8 +175,8 @@ export class PoolController {
   private readonly connections: BacklogConnections;
   private readonly urls: RedisUrlResolver;
   private readonly housekeeping: ConsumerHousekeeping;
-  private readonly runtimes = new Map<string, PoolRuntime>();
-  /** Polls in flight, forgotten pools' included (a forgotten runtime is no longer in `runtimes`). */
+  private readonly states = new Map<string, PoolState>();
+  /** Reads in flight, forgotten pools' included (a forgotten pool is no longer in `states`). */
   private readonly polls = new Set<Promise<void>>();
   private running: Promise<void> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -225,31 +259,40 @@ export class PoolController {
     this.stopping = true;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.queue.shutdown();
-    for (const runtime of this.runtimes.values()) {
-      runtime.stopped = true;
-      if (runtime.timer) clearTimeout(runtime.timer);
-    }
+    for (const state of this.states.values()) state.stopped = true;
     await Promise.all([this.pools.stop(), this.deployments.stop(), this.running, this.pollsDone()]);
     // A stopped controller (e.g. one that lost the lease) vouches for no pool's figures.
-    for (const key of this.runtimes.keys()) {
+    for (const key of this.states.keys()) {
       const { namespace, name } = splitKey(key);
       this.urls.forget(namespace, name);
       this.metrics?.forgetPool(namespace, name);
     }
-    this.runtimes.clear();
+    this.states.clear();
     this.connections.closeAll();
     this.log.info('pool controller stopped');
   }
 
   // ---------------------------------------------------------------- reconcile
 
-  /** Reconciles one pool: its Deployment, then its status. Throws to be retried with backoff. */
-  async reconcile(key: string): Promise<void> {
+  /**
+   * Reconciles one pool: takes its latest backlog reading and decides,
+   * starts the next read when one is due, applies its Deployment, then its
+   * status. Throws to be retried with backoff; asks to run again when the
+   * next read is due.
+   */
+  async reconcile(key: string): Promise<HandlerResult | undefined> {
     const started = performance.now();
     let ok = false;
     try {
       await this.reconcileOnce(key);
       ok = true;
+      return { requeueAfterMs: this.untilNextPoll(key) };
+    } catch (error) {
+      // A failing reconcile is retried on the backoff, which may be far longer
+      // than the poll interval; the backlog is still read on time.
+      const next = this.untilNextPoll(key);
+      if (next !== undefined) this.queue.addAfter(key, next);
+      throw error;
     } finally {
       this.log.debug({ pool: key, ok, ms: Math.round(performance.now() - started) }, 'reconciled');
       this.metrics?.recordReconcile((performance.now() - started) / 1000, ok);
@@ -264,15 +307,18 @@ export class PoolController {
       return;
     }
     const { namespace, name } = splitKey(key);
-    const runtime = this.ensureRuntime(key, pool);
+    const state = this.ensureState(key, pool);
+    const observed = state.readings.take();
+    if (observed !== undefined) this.decide(key, pool, state, observed);
+    this.pollIfDue(key, state);
     let deployment = this.deployments.get(key);
     let target: number | undefined;
     let apply: ApplyOutcome = { kind: 'paused' };
     let retry: unknown;
 
     if (!pool.spec.paused) {
-      if (!pool.spec.autoscaling.enabled) runtime.desired = undefined;
-      target = targetReplicas(pool, runtime.desired, deployment);
+      if (replicaRule(scalerSpec(pool)).kind === 'manual') state.desired = undefined;
+      target = targetReplicas(pool, state.desired, deployment);
       // The watch sees only Deployments with the worker label: look up one that lacks it.
       deployment ??= await this.kube.getDeployment(namespace, name);
       // A server-side apply with force would take over whatever has the name, so
@@ -289,9 +335,9 @@ export class PoolController {
       } else {
         const running = deployment?.spec?.replicas;
         if (this.podDeletionCost && running !== undefined && target < running) {
-          await this.housekeeping.markDeletionCosts(this.target(key, pool, runtime));
+          await this.housekeeping.markDeletionCosts(this.target(key, pool, state));
         }
-        const result = await this.applyDeployment(pool, runtime, deployment, target);
+        const result = await this.applyDeployment(pool, state, deployment, target);
         apply = result.apply;
         deployment = result.deployment;
         retry = result.retry;
@@ -299,7 +345,7 @@ export class PoolController {
     }
 
     if (apply.kind === 'failed') {
-      runtime.notices.warn(pool, apply.reason, apply.message);
+      state.notices.warn(pool, apply.reason, apply.message);
     } else {
       for (const reason of [
         'ApplyFailed',
@@ -308,7 +354,7 @@ export class PoolController {
         'ImageNotAllowed',
         'ServiceAccountNotAllowed',
       ]) {
-        runtime.notices.cleared(reason);
+        state.notices.cleared(reason);
       }
     }
 
@@ -317,9 +363,9 @@ export class PoolController {
       deployment,
       target,
       apply,
-      stream: runtime.stream,
-      decision: this.decisionFor(pool, runtime),
-      lastScale: runtime.lastScale,
+      stream: state.stream,
+      decision: this.decisionFor(pool, state),
+      lastScale: state.lastScale,
       now: new Date(this.now()),
     });
     if (!statusUnchanged(pool.status, patch)) {
@@ -357,7 +403,7 @@ export class PoolController {
 
   private async applyDeployment(
     pool: WorkflowWorkerPool,
-    runtime: PoolRuntime,
+    state: PoolState,
     previous: Deployment | undefined,
     target: number,
   ): Promise<{ apply: ApplyOutcome; deployment: Deployment | undefined; retry?: unknown }> {
@@ -387,24 +433,24 @@ export class PoolController {
       };
     }
     this.deployments.remember(applied);
-    this.recordScale(pool, runtime, previous, target);
+    this.recordScale(pool, state, previous, target);
     return { apply: { kind: 'applied' }, deployment: applied };
   }
 
   /** Bookkeeping and an Event when an apply created the Deployment or changed its size. */
   private recordScale(
     pool: WorkflowWorkerPool,
-    runtime: PoolRuntime,
+    state: PoolState,
     previous: Deployment | undefined,
     target: number,
   ): void {
     const { namespace = 'default', name = '' } = pool.metadata;
-    // The scaler's reason belongs to this write only if it asked for this size
-    // (a poll may have asked for another one while this reconcile ran).
-    const asked = runtime.pendingScale?.to === target ? runtime.pendingScale : undefined;
-    if (asked) runtime.pendingScale = undefined;
+    // The scaler's reason belongs to this write only if it asked for this
+    // size: the bounds may have changed the answer since it was given.
+    const asked = state.unwritten?.to === target ? state.unwritten : undefined;
+    if (asked) state.unwritten = undefined;
     if (previous === undefined) {
-      runtime.notices.normal(
+      state.notices.normal(
         pool,
         'DeploymentCreated',
         `created Deployment ${name} with ${target} replicas`,
@@ -415,101 +461,90 @@ export class PoolController {
     if (from === target) return;
     const why =
       asked ??
-      (pool.spec.autoscaling.enabled
-        ? {
+      (replicaRule(scalerSpec(pool)).kind === 'manual'
+        ? manualReplicas(pool.spec.replicas)
+        : {
             reason: 'ReplicaBounds',
             message: `keeping replicas within [${pool.spec.autoscaling.minReplicas}, ${pool.spec.autoscaling.maxReplicas}]`,
-          }
-        : {
-            reason: 'ManualReplicas',
-            message: `autoscaling disabled; running spec.replicas ${pool.spec.replicas}`,
           });
-    runtime.lastScale = {
+    state.lastScale = {
       time: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       reason: why.reason,
     };
     this.metrics?.recordScale(namespace, name, from, target);
-    runtime.log.info(
+    state.log.info(
       { from, to: target, reason: why.reason, decision: why.message },
       'scaled worker Deployment',
     );
-    runtime.notices.normal(pool, why.reason, `scaled ${from} → ${target}: ${why.message}`);
+    state.notices.normal(pool, why.reason, `scaled ${from} → ${target}: ${why.message}`);
   }
 
   private decisionFor(
     pool: WorkflowWorkerPool,
-    runtime: PoolRuntime,
+    state: PoolState,
   ): { reason: string; message: string } | undefined {
-    if (pool.spec.paused) return undefined;
-    if (!pool.spec.autoscaling.enabled) {
-      return {
-        reason: 'ManualReplicas',
-        message: `autoscaling disabled; running spec.replicas ${pool.spec.replicas}`,
-      };
-    }
-    return runtime.decision;
+    const rule = replicaRule(scalerSpec(pool));
+    if (rule.kind === 'paused') return undefined;
+    if (rule.kind === 'manual') return manualReplicas(pool.spec.replicas);
+    return state.decision;
   }
 
   // ------------------------------------------------------------- per-pool state
 
-  private ensureRuntime(key: string, pool: WorkflowWorkerPool): PoolRuntime {
-    let runtime = this.runtimes.get(key);
-    if (runtime !== undefined && runtime.uid !== pool.metadata.uid) {
+  private ensureState(key: string, pool: WorkflowWorkerPool): PoolState {
+    let state = this.states.get(key);
+    if (state !== undefined && state.uid !== pool.metadata.uid) {
       // The pool was deleted and created again under the same name.
       this.forget(key);
-      runtime = undefined;
+      state = undefined;
     }
-    if (runtime === undefined) {
+    if (state === undefined) {
       const status = pool.status;
       const log = this.log.child({ namespace: pool.metadata.namespace, pool: pool.metadata.name });
-      runtime = {
+      state = {
         uid: pool.metadata.uid,
         log,
-        history: EMPTY_HISTORY,
-        rates: NO_RATE_HISTORY,
+        autoscaler: new Autoscaler(),
         desired: undefined,
         decision: undefined,
-        pendingScale: undefined,
+        unwritten: undefined,
         stream: { kind: 'not-polled' },
         lastScale:
           status?.lastScaleTime && status.lastScaleReason
             ? { time: status.lastScaleTime, reason: status.lastScaleReason }
             : undefined,
         intervalMs: intervalOf(pool),
-        timer: undefined,
-        polling: undefined,
-        pollAgain: false,
+        nextPollAt: 0,
+        readings: new ReadingSlot(),
         stopped: false,
         notices: new PoolNotices(this.kube, log),
       };
-      this.runtimes.set(key, runtime);
-      this.schedulePoll(key, runtime, 0);
-      return runtime;
+      this.states.set(key, state);
+      return state;
     }
     const interval = intervalOf(pool);
-    if (interval !== runtime.intervalMs) {
-      runtime.intervalMs = interval;
-      this.schedulePoll(key, runtime, 0);
+    if (interval !== state.intervalMs) {
+      state.intervalMs = interval;
+      state.nextPollAt = 0;
     }
-    return runtime;
+    return state;
   }
 
   /** Stops polling a pool and drops what was kept about it. */
   private forget(key: string): void {
-    const runtime = this.runtimes.get(key);
-    if (runtime === undefined) return;
-    runtime.stopped = true;
-    if (runtime.timer) clearTimeout(runtime.timer);
-    this.runtimes.delete(key);
+    const state = this.states.get(key);
+    if (state === undefined) return;
+    state.stopped = true;
+    this.states.delete(key);
     this.connections.release(key);
     const { namespace, name } = splitKey(key);
     this.urls.forget(namespace, name);
     this.metrics?.forgetPool(namespace, name);
-    runtime.log.info('pool gone; stopped polling it');
+    state.log.info('pool gone; stopped polling it');
   }
 
-  private target(key: string, pool: WorkflowWorkerPool, runtime: PoolRuntime): PoolTarget {
-    return { ...splitKey(key), pool, log: runtime.log, live: () => !runtime.stopped };
+  private target(key: string, pool: WorkflowWorkerPool, state: PoolState): PoolTarget {
+    return { ...splitKey(key), pool, log: state.log, live: () => !state.stopped };
   }
 
   /** The pool's Redis client for `url`; undefined once the pool has been forgotten. */
@@ -521,111 +556,115 @@ export class PoolController {
     return this.connections.use(poolKey(target.namespace, target.name), url);
   }
 
-  // ---------------------------------------------------------------- polling
+  // ---------------------------------------------------------------- scaling
 
-  /** Resolves once the backlog polls in flight now have ended, forgotten pools' included. */
+  /** Resolves once the backlog reads in flight now have ended, forgotten pools' included. */
   async pollsDone(): Promise<void> {
     await Promise.all([...this.polls]);
   }
 
-  private schedulePoll(key: string, runtime: PoolRuntime, delayMs: number): void {
-    if (runtime.stopped || this.stopping) return;
-    if (runtime.polling) {
-      // One poll at a time: the next one follows as soon as this one ends.
-      if (delayMs === 0) runtime.pollAgain = true;
-      return;
-    }
-    if (runtime.timer) clearTimeout(runtime.timer);
-    runtime.timer = setTimeout(() => {
-      runtime.timer = undefined;
-      const started = Date.now();
-      const polling = this.poll(key, runtime)
-        .catch((error) => runtime.log.error({ err: describeError(error) }, 'backlog poll failed'))
-        .finally(() => {
-          this.polls.delete(polling);
-          runtime.polling = undefined;
-          const again = runtime.pollAgain;
-          runtime.pollAgain = false;
-          const wait = again ? 0 : Math.max(0, started + runtime.intervalMs - Date.now());
-          this.schedulePoll(key, runtime, wait);
-        });
-      runtime.polling = polling;
-      this.polls.add(polling);
-    }, delayMs);
-    runtime.timer.unref?.();
+  /** Ms until the next poll; none while a read is in flight (its end queues the pool). */
+  private untilNextPoll(key: string): number | undefined {
+    const state = this.states.get(key);
+    if (state === undefined || state.stopped || state.readings.inFlight) return undefined;
+    return Math.max(0, state.nextPollAt - Date.now());
   }
 
-  /** One poll: read the backlog, decide, tidy consumers, queue the pool. */
-  private async poll(key: string, runtime: PoolRuntime): Promise<void> {
-    let pool = this.pools.get(key);
-    if (pool === undefined || pool.metadata.deletionTimestamp || runtime.stopped) return;
-    const read = await this.readBacklog(this.target(key, pool, runtime));
-    if (read === undefined || runtime.stopped) return;
-    const { reading, view } = read;
-    pool = this.pools.get(key) ?? pool;
-    const { namespace, name } = splitKey(key);
+  /** Starts the pool's next backlog read when it is due and none is in flight. */
+  private pollIfDue(key: string, state: PoolState): void {
+    const slot = state.readings;
+    if (slot.inFlight || state.stopped || this.stopping) return;
+    const started = Date.now();
+    if (started < state.nextPollAt) return;
+    state.nextPollAt = started + state.intervalMs;
+    const reading = this.observe(key, state)
+      .then((observed) => {
+        if (observed !== undefined) slot.put(observed);
+      })
+      .catch((error) => state.log.error({ err: describeError(error) }, 'backlog poll failed'))
+      .finally(() => {
+        this.polls.delete(reading);
+        slot.inFlight = undefined;
+        if (!state.stopped) this.queue.add(key);
+      });
+    slot.inFlight = reading;
+    this.polls.add(reading);
+  }
 
-    const now = this.now();
+  /**
+   * One read: the backlog, then consumers of deleted pods tidied away.
+   * Writes nothing of the pool's state; undefined when the pool was
+   * forgotten meanwhile.
+   */
+  private async observe(key: string, state: PoolState): Promise<Observed | undefined> {
+    let pool = this.pools.get(key);
+    if (pool === undefined || pool.metadata.deletionTimestamp || state.stopped) return undefined;
+    const observed = await this.readBacklog(this.target(key, pool, state));
+    if (observed === undefined || state.stopped) return undefined;
+    const { reading } = observed;
+    pool = this.pools.get(key) ?? pool;
+    const active = !pool.spec.paused && this.deployments.get(key) !== undefined;
+    if (active && reading.readOk && reading.consumers && reading.consumers.length > 0) {
+      await this.housekeeping.forgetDeletedConsumers(
+        this.target(key, pool, state),
+        reading.consumers,
+      );
+      // Forgotten meanwhile: its series are gone and must stay gone.
+      if (state.stopped) return undefined;
+    }
+    return observed;
+  }
+
+  /** Feeds one reading to the pool's autoscaler and keeps its answer for the apply that follows. */
+  private decide(
+    key: string,
+    pool: WorkflowWorkerPool,
+    state: PoolState,
+    observed: Observed,
+  ): void {
+    const { reading, view } = observed;
+    const { namespace, name } = splitKey(key);
     const deployment = this.deployments.get(key);
-    const observed = observeRates(
-      runtime.rates,
-      streamCounters(reading),
+    const current = deployment?.spec?.replicas ?? targetReplicas(pool, state.desired, undefined);
+    const { decision, rates } = state.autoscaler.step(
       {
-        replicas: deployment?.spec?.replicas ?? 0,
-        readyReplicas: deployment?.status?.readyReplicas ?? 0,
-        concurrency: pool.spec.concurrency,
+        reading,
+        currentReplicas: current,
+        workers: {
+          replicas: deployment?.spec?.replicas ?? 0,
+          readyReplicas: deployment?.status?.readyReplicas ?? 0,
+          concurrency: pool.spec.concurrency,
+        },
       },
-      now,
-      intervalOf(pool),
-    );
-    runtime.rates = observed.history;
-    const current = deployment?.spec?.replicas ?? targetReplicas(pool, runtime.desired, undefined);
-    const decision = decide(
-      scalerMetrics(reading, current, observed.rates),
-      runtime.history,
       scalerSpec(pool),
-      now,
+      this.now(),
     );
-    runtime.history = decision.history;
-    runtime.decision = { reason: decision.reason, message: decision.message };
-    runtime.stream = view;
+    state.decision = { reason: decision.reason, message: decision.message };
+    state.stream = view;
     this.metrics?.recordPoll(reading.readOk);
     this.metrics?.recordPoolReading(namespace, name, {
       backlog: reading.readOk ? reading.backlog : undefined,
       streamReachable: reading.readOk,
-      ...observed.rates,
+      ...rates,
     });
-    runtime.notices.stream(pool, view);
-
-    if (!pool.spec.paused && pool.spec.autoscaling.enabled) {
+    state.notices.stream(pool, view);
+    if (replicaRule(scalerSpec(pool)).kind === 'autoscaled') {
       const desired = decision.desiredReplicas;
       if (desired !== current) {
-        runtime.pendingScale = { to: desired, reason: decision.reason, message: decision.message };
+        state.unwritten = { to: desired, reason: decision.reason, message: decision.message };
       }
-      runtime.desired = desired;
+      state.desired = desired;
     } else {
-      runtime.desired = undefined;
-    }
-    const active = !pool.spec.paused && deployment !== undefined;
-    if (active && reading.readOk && reading.consumers && reading.consumers.length > 0) {
-      await this.housekeeping.forgetDeletedConsumers(
-        this.target(key, pool, runtime),
-        reading.consumers,
-      );
-      // Forgotten meanwhile: its series are gone and must stay gone.
-      if (runtime.stopped) return;
+      state.desired = undefined;
     }
     this.metrics?.recordPollEnd(namespace, name, this.now());
-    this.queue.add(key);
   }
 
   /**
    * The pool's backlog, and how the StreamReachable condition should
    * describe it; undefined when the pool was forgotten meanwhile.
    */
-  private async readBacklog(
-    target: PoolTarget,
-  ): Promise<{ reading: BacklogReading; view: StreamView } | undefined> {
+  private async readBacklog(target: PoolTarget): Promise<Observed | undefined> {
     const resolved = await this.urls.resolve(target.pool);
     if (!resolved.ok) {
       return {

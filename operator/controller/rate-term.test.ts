@@ -4,13 +4,12 @@
  * asked for, and the operator's poll (observeRates + decide) sizing them.
  */
 import { describe, expect, it } from 'vitest';
+import { scalerMetrics, streamCounters } from '../../scaling/autoscaler.js';
 import { decide } from '../../scaling/decide.js';
 import { EMPTY_HISTORY } from '../../scaling/history.js';
 import { NO_RATE_HISTORY, observeRates } from '../../scaling/rates.js';
 import type { ScalerSpec } from '../../scaling/types.js';
-import { streamCounters } from '../../stream/backlog/counters.js';
 import type { BacklogKnown } from '../../stream/backlog/types.js';
-import { scalerMetrics } from './scaling.js';
 
 const POLL_MS = 1_000;
 const TICK_MS = 100;

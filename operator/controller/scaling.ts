@@ -1,11 +1,12 @@
 /**
- * Pure helpers of the scaling loop: the scaler spec and metrics of a pool,
+ * Pure helpers of the scaling loop: the scaler spec of a pool,
  * the replica target the reconciler applies, and pod-deletion costs.
  */
 
-import type { Rates } from '../../scaling/rates.js';
-import type { ScalerMetrics, ScalerSpec } from '../../scaling/types.js';
-import type { BacklogReading, ConsumerInfo } from '../../stream/backlog/types.js';
+import { replicaRule } from '../../scaling/replica-rule.js';
+import { clamp } from '../../scaling/spec.js';
+import type { ScalerSpec } from '../../scaling/types.js';
+import type { ConsumerInfo } from '../../stream/backlog/types.js';
 import type { WorkflowWorkerPool } from '../api/pool.js';
 import type { Deployment, Pod } from '../kube/types.js';
 
@@ -33,27 +34,6 @@ export function scalerSpec(pool: WorkflowWorkerPool): ScalerSpec {
   };
 }
 
-export function scalerMetrics(
-  reading: BacklogReading,
-  currentReplicas: number,
-  rates: Rates,
-): ScalerMetrics {
-  return {
-    currentReplicas,
-    lag: reading.lag,
-    pending: reading.pending,
-    backlog: reading.backlog,
-    lagSource: reading.lagSource,
-    readOk: reading.readOk,
-    entriesAdded: reading.readOk ? reading.entriesAdded : undefined,
-    ...rates,
-  };
-}
-
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
-}
-
 /**
  * Replicas the Deployment should have (not called while paused):
  *  - autoscaling off: spec.replicas (what `kubectl scale wwp/x` sets);
@@ -66,9 +46,9 @@ export function targetReplicas(
   decided: number | undefined,
   deployment: Deployment | undefined,
 ): number {
-  const { spec } = pool;
-  if (!spec.autoscaling.enabled) return spec.replicas;
-  const { minReplicas, maxReplicas } = spec.autoscaling;
+  const rule = replicaRule(scalerSpec(pool));
+  if (rule.kind === 'manual') return rule.replicas ?? pool.spec.replicas;
+  const { minReplicas, maxReplicas } = pool.spec.autoscaling;
   const base = decided ?? deployment?.spec?.replicas ?? minReplicas;
   return clamp(base, minReplicas, Math.max(minReplicas, maxReplicas));
 }

@@ -1,6 +1,5 @@
 export { REMOVE_CONSUMER } from '../scripts.js';
 export { BACKLOG_REDIS_OPTIONS, createBacklogRedis } from './connection.js';
-export { streamCounters } from './counters.js';
 export { BacklogError } from './errors.js';
 export { lagFromCount, lagUpperBound, reportedLag } from './estimate.js';
 export {
