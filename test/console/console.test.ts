@@ -36,6 +36,7 @@ describe('the web console in a browser', () => {
   let base: string;
   let dir: string;
   let deadEventId: string;
+  const problems: string[] = [];
 
   beforeAll(async () => {
     const workflows = [...bundledWorkflows, testWorkflow];
@@ -80,6 +81,12 @@ describe('the web console in a browser', () => {
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
+    // Uncaught errors and CSP refusals; expected answers such as a 401 or 404 are not counted.
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+        problems.push(message.text());
+    });
   });
   afterAll(async () => {
     flakyPlan.failuresBeforeSuccess = 0;
@@ -101,6 +108,15 @@ describe('the web console in a browser', () => {
     // Kept for this tab only.
     expect(await inPage(page, "sessionStorage.getItem('flowpool.token')")).toBe(ACME);
     expect(await inPage(page, 'localStorage.length')).toBe(0);
+  });
+
+  it('signs in from the address flowpool dev prints, and takes the token off it', async () => {
+    const tab = await context.newPage();
+    await tab.goto(`${base}/console/#token=${ACME}`);
+    await tab.getByRole('heading', { level: 1, name: 'Executions' }).waitFor();
+    expect(tab.url()).toBe(`${base}/console/`);
+    expect(await inPage(tab, "sessionStorage.getItem('flowpool.token')")).toBe(ACME);
+    await tab.close();
   });
 
   it('finds an execution and reads its history', async () => {
@@ -225,5 +241,9 @@ describe('the web console in a browser', () => {
       `[...document.querySelectorAll('main *')].filter((e) => !e.closest('table.list thead') && e.getBoundingClientRect().right > 390).map((e) => e.tagName + ':' + e.textContent)`,
     );
     expect(wide).toEqual([]);
+  });
+
+  it('ran without a script error or a Content-Security-Policy refusal', () => {
+    expect(problems).toEqual([]);
   });
 });
