@@ -16,12 +16,11 @@ import {
 } from '../../core/process/health-server.js';
 import type { Shutdown } from '../../core/process/shutdown.js';
 import { sleep, withTimeout } from '../../core/timing.js';
-import { RedisStreamTransport } from '../../stream/redis-stream-transport.js';
 import type { WorkflowRegistry } from '../../workflow/registry.js';
 import { WorkerMetrics } from '../observability/metrics.js';
 import type { DeliveryOutcome } from '../runtime/delivery-handler.js';
 import { createRuntime, DEFAULT_RUNTIME_SETTINGS, type Runtime } from '../runtime/runtime.js';
-import { StreamConsumer } from '../runtime/stream-consumer.js';
+import type { StreamConsumer } from '../runtime/stream-consumer.js';
 
 /** The tables `flowpool migrate` creates; the worker cannot run without them. */
 export const WORKFLOW_TABLES = [
@@ -58,9 +57,9 @@ export class WorkerProcess {
   private readonly logger: Logger;
   private readonly knex: Knex;
   private readonly redis: Redis;
-  private readonly readerConnections: Redis[];
   private readonly runtime: Runtime;
   private readonly consumer: StreamConsumer;
+  private readonly closeReaders: () => void;
   private readonly postgres: Reachability;
   private readonly redisHealth: Reachability;
   private readonly relayHealth: Reachability;
@@ -95,13 +94,6 @@ export class WorkerProcess {
       (error) => this.redisHealth.failed(error, 'reconnecting'),
     );
     this.redis.on('ready', () => this.redisHealth.succeeded());
-    // XREADGROUP BLOCK holds its connection, so each reading loop gets its own.
-    this.readerConnections = Array.from({ length: config.workerCount }, (_, i) =>
-      createRedis(config.redisUrl, {
-        maxRetriesPerRequest: 1,
-        connectionName: `${config.consumerName}-reader-${i}`,
-      }),
-    );
     this.runtime = createRuntime({
       knex: this.knex,
       redis: this.redis,
@@ -126,12 +118,7 @@ export class WorkerProcess {
         },
       },
     });
-    this.consumer = new StreamConsumer(
-      this.runtime.transport,
-      this.readerConnections.map(
-        (connection) => new RedisStreamTransport(connection, config.stream, config.consumerGroup),
-      ),
-      this.runtime.handler,
+    const { consumer, closeReaders } = this.runtime.createConsumer(
       {
         consumerName: config.consumerName,
         loops: config.workerCount,
@@ -141,7 +128,6 @@ export class WorkerProcess {
         idleTimeoutMs: config.idleTimeoutMs,
         stuckAfterMs: config.settings.stuckAfterMs,
       },
-      logger,
       {
         onOutcome: (outcome, durationMs) => {
           this.metrics.recordOutcome(outcome, durationMs);
@@ -149,7 +135,14 @@ export class WorkerProcess {
         },
         onError: (_error, where) => this.metrics.recordStreamError(where),
       },
+      (loop) =>
+        createRedis(config.redisUrl, {
+          maxRetriesPerRequest: 1,
+          connectionName: `${config.consumerName}-reader-${loop}`,
+        }),
     );
+    this.consumer = consumer;
+    this.closeReaders = closeReaders;
     this.metrics = new WorkerMetrics(
       () => this.consumer.inFlight,
       defaultMetrics,
@@ -163,11 +156,6 @@ export class WorkerProcess {
 
   get port(): number | undefined {
     return this.http?.port;
-  }
-
-  /** The runtime this process runs (for tests and tools in the same process). */
-  get parts(): Runtime {
-    return this.runtime;
   }
 
   /**
@@ -432,7 +420,7 @@ export class WorkerProcess {
   }
 
   private async closeConnections(): Promise<void> {
-    for (const connection of this.readerConnections) connection.disconnect();
+    this.closeReaders();
     await withTimeout(this.redis.quit(), 1_000, 'Redis quit').catch(() => this.redis.disconnect());
     await withTimeout(this.knex.destroy(), 2_000, 'closing the PostgreSQL pool').catch((error) =>
       this.logger.warn({ err: logText(error) }, 'PostgreSQL pool not closed cleanly'),

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Clock } from '../../core/clock.js';
 import { DEFAULT_WORKER_SETTINGS } from '../../core/config/worker-settings.js';
 import {
@@ -91,9 +92,17 @@ export function createRuntime(dependencies: RuntimeDependencies) {
     logger,
   );
 
-  /** A consumer with its own blocking connection per reading loop. */
-  function createConsumer(options: ConsumerOptions, observer?: ConsumerObserver) {
-    const readerConnections = Array.from({ length: options.loops }, () => redis.duplicate());
+  /**
+   * The stream consumer. XREADGROUP BLOCK holds its connection, so each
+   * reading loop gets its own from `openReader` (by default a duplicate of
+   * the runtime's); closeReaders() closes them after the consumer's drain.
+   */
+  function createConsumer(
+    options: ConsumerOptions,
+    observer?: ConsumerObserver,
+    openReader: (loop: number) => Redis = () => redis.duplicate(),
+  ) {
+    const readerConnections = Array.from({ length: options.loops }, (_, loop) => openReader(loop));
     const readers = readerConnections.map(
       (conn) => new RedisStreamTransport(conn, settings.stream, settings.group),
     );
