@@ -9,7 +9,7 @@ import { silentLogger, startTestRuntime, type TestRuntime } from '../test/suppor
 import { createRuntime, DEFAULT_RUNTIME_SETTINGS } from '../worker/runtime/runtime.js';
 import { bundledWorkflows } from '../workflow/bundled/index.js';
 import { WorkflowRegistry } from '../workflow/registry.js';
-import { type ApiRuntime, buildApiApp } from './app.js';
+import { type ApiServices, buildApiApp } from './app.js';
 
 type App = Awaited<ReturnType<typeof buildApiApp>>;
 
@@ -930,7 +930,7 @@ describe('HTTP API when a dependency is down', () => {
   it('a closed PostgreSQL pool is 503 too, and a real bug is 500 without a stack trace', async () => {
     const rt = await startTestRuntime();
     const app = await buildApiApp({ runtime: rt, tokens: TOKENS, logger: silentLogger });
-    const broken: ApiRuntime = {
+    const broken: ApiServices = {
       ...rt,
       service: {
         ...rt.service,

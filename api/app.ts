@@ -9,6 +9,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { type ApiSettings, DEFAULT_API_SETTINGS } from '../core/config/api-settings.js';
+import { logText } from '../core/error-record.js';
 import { BadInputError, NotFoundError, UnknownWorkflowError } from '../core/errors.js';
 import type { DeadLetters } from '../engine/dead-letters.js';
 import type { EnqueueOutcome, WorkflowService } from '../engine/workflow-service.js';
@@ -43,8 +44,8 @@ declare module 'fastify' {
   }
 }
 
-/** The parts of the runtime the API uses (createRuntime's result fits). */
-export interface ApiRuntime {
+/** The engine's services the API uses (createEngine's result fits). */
+export interface ApiServices {
   service: Pick<
     WorkflowService,
     'startExecution' | 'enqueueEvent' | 'enqueueEvents' | 'getExecution' | 'historyPage'
@@ -60,7 +61,7 @@ export interface ApiRuntime {
 }
 
 export interface ApiAppOptions {
-  runtime: ApiRuntime;
+  runtime: ApiServices;
   /** token → tenant (ApiConfig.tokens) */
   tokens: ReadonlyMap<string, string>;
   logger: Logger;
@@ -86,8 +87,9 @@ function send(reply: FastifyReply, answer: HttpError): FastifyReply {
 }
 
 /**
- * Builds the HTTP API of the design on a runtime: pure wiring, no listening,
- * no process concerns. Test it with `app.inject` or listen on a port.
+ * Builds the HTTP API of the design on the engine's services: pure wiring,
+ * no listening, no process concerns. Test it with `app.inject` or listen on
+ * a port.
  */
 export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstance> {
   const { runtime } = options;
@@ -147,7 +149,7 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
       answer = report.ready ? INTERNAL : UNAVAILABLE;
     }
     if (answer.status >= 500) {
-      request.log.error({ err: error, status: answer.status }, 'request failed');
+      request.log.error({ err: logText(error), status: answer.status }, 'request failed');
     } else {
       request.log.debug({ code: answer.body.error.code, status: answer.status }, 'request refused');
     }
@@ -361,7 +363,7 @@ async function batchItem(
     answer = report.ready ? INTERNAL : UNAVAILABLE;
   }
   if (answer.status >= 500) {
-    request.log.error({ err: outcome.error, status: answer.status }, 'batch item failed');
+    request.log.error({ err: logText(outcome.error), status: answer.status }, 'batch item failed');
   }
   const sent = publicAnswer(answer);
   return { status: 'error', httpStatus: sent.status, error: sent.body.error };
@@ -375,7 +377,7 @@ type Req<T extends { Body?: unknown; Params?: unknown; Querystring?: unknown }> 
 
 function registerV1Routes(
   app: FastifyInstance,
-  runtime: ApiRuntime,
+  runtime: ApiServices,
   metrics: ApiMetrics,
   settings: ApiSettings,
   readiness: Readiness,

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ExecutionQueries } from '../store/execution-queries.js';
 import type { WorkflowDefinition } from '../workflow/definition.js';
-import type { ApiRuntime } from './app.js';
+import type { ApiServices } from './app.js';
 import * as C from './console-schemas.js';
 import { registerDeadLetterRetryRoute } from './dead-letter-retry-route.js';
 import { registerExecutionListRoutes } from './execution-list-routes.js';
@@ -29,7 +29,7 @@ export interface ConsoleSources {
  */
 export function registerConsoleRoutes(
   app: FastifyInstance,
-  runtime: ApiRuntime & ConsoleSources,
+  runtime: ApiServices & ConsoleSources,
   pageBytes: number,
   readiness: Readiness,
 ): void {

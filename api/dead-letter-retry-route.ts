@@ -1,6 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ApiRuntime } from './app.js';
+import { logText } from '../core/error-record.js';
+import type { ApiServices } from './app.js';
 import * as C from './console-schemas.js';
 import { INTERNAL, publicAnswer, toHttpError, UNAVAILABLE } from './http-errors.js';
 import type { Readiness } from './readiness.js';
@@ -11,7 +12,7 @@ type RetryResult = Static<typeof C.RetryDeadLettersResult>['results'][number];
 /** POST /v1/dead-letters/retry: many dead letters back to pending, each with its own result. */
 export function registerDeadLetterRetryRoute(
   app: FastifyInstance,
-  runtime: Pick<ApiRuntime, 'deadLetters' | 'transport'>,
+  runtime: Pick<ApiServices, 'deadLetters' | 'transport'>,
   readiness: Readiness,
 ): void {
   /** What the single retry would have answered for this event, as public as that answer. */
@@ -26,7 +27,10 @@ export function registerDeadLetterRetryRoute(
         answer = report.ready ? INTERNAL : UNAVAILABLE;
       }
       if (answer.status >= 500) {
-        request.log.error({ err: error, status: answer.status }, 'dead-letter retry failed');
+        request.log.error(
+          { err: logText(error), status: answer.status },
+          'dead-letter retry failed',
+        );
       }
       const sent = publicAnswer(answer);
       const { code, message } = sent.body.error;

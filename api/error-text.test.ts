@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../core/errors.js';
 import { silentLogger, startTestRuntime, type TestRuntime } from '../test/support/runtime.js';
-import { type ApiRuntime, buildApiApp } from './app.js';
+import { type ApiServices, buildApiApp } from './app.js';
 
 type App = Awaited<ReturnType<typeof buildApiApp>>;
 
@@ -107,7 +107,7 @@ describe('error text in API answers', () => {
   });
 
   it('5xx answers carry no error text, whatever the error said', async () => {
-    const leaky = (error: Error): ApiRuntime => ({
+    const leaky = (error: Error): ApiServices => ({
       ...rt,
       service: {
         startExecution: rt.service.startExecution.bind(rt.service),

@@ -2,7 +2,7 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NotFoundError } from '../core/errors.js';
 import type { ActionPosition, ActionRecord, ExecutionQueries } from '../store/execution-queries.js';
-import type { ApiRuntime } from './app.js';
+import type { ApiServices } from './app.js';
 import * as C from './console-schemas.js';
 import { decodeCursor, encodeCursor, fieldsOf } from './cursor.js';
 import { storedErrorView } from './error-view.js';
@@ -51,7 +51,7 @@ function actionView(action: ActionRecord): Static<typeof C.ActionView> {
 /** GET /v1/executions/:id/actions and /snapshots: what the execution page shows beside history. */
 export function registerExecutionPartRoutes(
   app: FastifyInstance,
-  runtime: Pick<ApiRuntime, 'service'>,
+  runtime: Pick<ApiServices, 'service'>,
   queries: Queries,
   pageBytes: number,
 ): void {

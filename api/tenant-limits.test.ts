@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_API_SETTINGS } from '../core/config/api-settings.js';
 import { waitFor } from '../local/process.js';
 import { silentLogger, startTestRuntime, type TestRuntime } from '../test/support/runtime.js';
-import { type ApiRuntime, buildApiApp } from './app.js';
+import { type ApiServices, buildApiApp } from './app.js';
 
 type App = Awaited<ReturnType<typeof buildApiApp>>;
 
@@ -41,13 +41,13 @@ describe('per-tenant request bounds', () => {
    * The runtime with acme's execution reads held at a gate once inside the
    * handler, as slow queries holding connections would be.
    */
-  function gatedReads(): { runtime: ApiRuntime; open: () => void; entered: () => number } {
+  function gatedReads(): { runtime: ApiServices; open: () => void; entered: () => number } {
     let entered = 0;
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const runtime: ApiRuntime = {
+    const runtime: ApiServices = {
       ...rt,
       service: {
         startExecution: rt.service.startExecution.bind(rt.service),

@@ -1,6 +1,17 @@
 import pino, { type Logger } from 'pino';
 import type { LogLevel } from './config/config.js';
 
+/*
+ * Log fields, the same in every program:
+ * - An error goes in `err`, always as text cleaned of credentials:
+ *   `logText(error)` (core/error-record), or its stored form
+ *   (`storedError`, `<CODE>: <message>`) where the line reports what was
+ *   stored. Never the Error object: pino would write its message and stack
+ *   as the driver wrote them, credentials included.
+ * - Lines about one event carry tenant, executionId and eventId at the top
+ *   level (see liftNotice).
+ */
+
 /**
  * Lines about one event name it at the top level (eventId, executionId,
  * tenant), so logs can be searched the same way whoever wrote the line.

@@ -166,13 +166,16 @@ export class DeliveryHandler {
       await this.feedBackFailures(delivery, notice, marking.failedActions, error).catch(
         (feedbackError: unknown) =>
           this.logger.error(
-            { notice, error: storedError(feedbackError) },
+            { notice, err: storedError(feedbackError) },
             'could not feed an action failure back into its workflow',
           ),
       );
     }
     await this.transport.deadLetter(delivery, error);
-    this.logger.warn({ notice, deliveries: delivery.deliveries, error }, 'notice dead-lettered');
+    this.logger.warn(
+      { notice, deliveries: delivery.deliveries, err: error },
+      'notice dead-lettered',
+    );
     return { kind: 'dead', notice, error };
   }
 

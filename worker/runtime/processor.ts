@@ -24,7 +24,7 @@ import type { WorkflowRegistry } from '../../workflow/registry.js';
 import type { BatchLock, HeldLocks } from '../lock/batch-lock.js';
 import type { Lease } from '../lock/execution-lock.js';
 import type { ActionRunner, Heartbeat } from './actions.js';
-import { decide, type ReplayedState, replayFrom, replayMore } from './replay.js';
+import { applyStoredEvent, type ReplayedState, replayFrom, replayMore } from './replay.js';
 
 const DEFAULT_READ_BYTES = DEFAULT_WORKER_SETTINGS.catchUpReadBytes;
 const DEFAULT_STATE_CACHE_BYTES = DEFAULT_WORKER_SETTINGS.stateCacheBytes;
@@ -557,9 +557,9 @@ export class ExecutionProcessor {
     const outcomes: EventOutcome[] = [];
     let failure: WorkflowCodeError | undefined;
     for (const event of events) {
-      let step: ReturnType<typeof decide>;
+      let step: ReturnType<typeof applyStoredEvent>;
       try {
-        step = decide(definition, current, event);
+        step = applyStoredEvent(definition, current, event);
       } catch (error) {
         if (!(error instanceof WorkflowCodeError)) throw error;
         failure = error;

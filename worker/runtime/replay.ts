@@ -71,7 +71,8 @@ export function guarded<T>(where: string, run: () => T, eventId?: string): T {
   }
 }
 
-export function decide(
+/** Folds one stored event into the state; what its workflow code throws names the event. */
+export function applyStoredEvent(
   definition: WorkflowDefinition,
   current: WorkflowState,
   event: EventRecord,
