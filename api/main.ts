@@ -3,16 +3,14 @@ import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type ApiConfig, loadApiConfig } from '../core/config/config.js';
 import type { Env } from '../core/config/parse.js';
-import { describeError } from '../core/errors.js';
-import { createLogger } from '../core/logger.js';
+import { logText } from '../core/error-record.js';
 import {
   createDatabase,
   createRedis,
   endpointOf,
   Reachability,
 } from '../core/process/connections.js';
-import { Shutdown } from '../core/process/shutdown.js';
-import { exitOnCrash } from '../core/process/startup.js';
+import { exitProcess, runProgram } from '../core/process/startup.js';
 import { withTimeout } from '../core/timing.js';
 import { createEngine, DEFAULT_ENGINE_SETTINGS } from '../engine/engine.js';
 import type { WorkflowRegistry } from '../workflow/registry.js';
@@ -63,7 +61,7 @@ export async function startApi({
     (error) => redisReachability.failed(error, 'reconnecting'),
   );
   redis.on('ready', () => redisReachability.succeeded());
-  const runtime = createEngine({
+  const engine = createEngine({
     knex,
     redis,
     registry,
@@ -73,15 +71,15 @@ export async function startApi({
   const metricsRegistry = new Registry();
   collectDefaultMetrics({ register: metricsRegistry });
   const app = await buildApiApp({
-    runtime,
+    runtime: engine,
     tokens: config.tokens,
     settings: config.settings,
     logger,
     metricsRegistry,
     consoleDir: defaultConsoleDir(),
     readiness: dependencyReadiness({
-      postgres: runtime.store,
-      redis: runtime.transport,
+      postgres: engine.store,
+      redis: engine.transport,
       stopping,
     }),
   });
@@ -99,12 +97,12 @@ export async function startApi({
   }
   logger.info({ address, workflows: registry.names() }, 'api listening');
   // Say at once when a dependency is missing, rather than at the first request.
-  await runtime.store.ping().then(
+  await engine.store.ping().then(
     () => logger.info(`${postgresName} reachable`),
     (error) =>
       logger.warn(
-        { dependency: postgresName, err: describeError(error) },
-        `${postgresName} unreachable (${describeError(error)}); answering 503 until it is back`,
+        { dependency: postgresName, err: logText(error) },
+        `${postgresName} unreachable (${logText(error)}); answering 503 until it is back`,
       ),
   );
 
@@ -136,32 +134,24 @@ export async function startApi({
  * and Redis and exits 0. A bad configuration exits 2 with one line naming
  * the variable.
  */
-export async function runApi(
-  env: Env,
-  exit: (code: number) => void = (code) => process.exit(code),
-): Promise<void> {
-  const loaded = await loadConfigAndWorkflows('api', () => loadApiConfig(env), exit);
-  if (!loaded) return;
-  const { config, registry } = loaded;
-  const logger = createLogger(config.logLevel, { component: 'api' });
-  exitOnCrash(logger, exit);
-  const shutdown = new Shutdown(logger, exit);
-  let api: StartedApi;
-  try {
-    api = await startApi({
-      config,
-      registry,
-      logger,
-      stopping: () => shutdown.lifecycle === 'stopping' || shutdown.lifecycle === 'stopped',
-    });
-  } catch (error) {
-    logger.fatal({ err: describeError(error), port: config.port }, 'api could not start');
-    exit(1);
-    return;
-  }
-  // Callbacks run last-registered first: the server closes before its connections.
-  shutdown.register('connections', () => api.closeConnections());
-  shutdown.register('http', () => api.closeServer());
-  shutdown.listen();
-  shutdown.markRunning();
+export async function runApi(env: Env, exit = exitProcess): Promise<void> {
+  await runProgram(
+    {
+      component: 'api',
+      load: () => loadConfigAndWorkflows(() => loadApiConfig(env)),
+      settings: ({ config }) => ({ logLevel: config.logLevel, port: config.port }),
+      async start({ config, registry }, logger, shutdown) {
+        const api = await startApi({
+          config,
+          registry,
+          logger,
+          stopping: () => shutdown.lifecycle === 'stopping' || shutdown.lifecycle === 'stopped',
+        });
+        // Callbacks run last-registered first: the server closes before its connections.
+        shutdown.register('connections', () => api.closeConnections());
+        shutdown.register('http', () => api.closeServer());
+      },
+    },
+    exit,
+  );
 }
