@@ -1,7 +1,7 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { Link, useParams } from 'wouter-preact';
 import { api, seg } from '../api';
-import { when } from '../format';
+import { plural, when } from '../format';
 import { useEvery, useLoad } from '../load';
 import { ActionsTable, SnapshotsList } from '../parts/actions';
 import { Badge, ErrorNote, Loading } from '../parts/common';
@@ -21,27 +21,32 @@ function decoded(raw: string): string {
 /** One execution: state and data, history, actions, snapshots, and a form to send an event. */
 export function ExecutionPage() {
   const id = decoded(useParams<{ id: string }>().id ?? '');
-  // Bumped after an event is sent and while it waits to be applied: every part reloads.
+  // Bumped after an event is sent and while events wait to be applied: every part reloads.
   const [version, setVersion] = useState(0);
-  const [waitingFor, setWaitingFor] = useState<number>();
   const execution = useLoad(
     () => api<Execution>('GET', `/v1/executions/${seg(id)}`),
     [id, version],
   );
   const workflows = useLoad(() => api<Page<WorkflowDefinition>>('GET', '/v1/workflows'), []);
   const current = execution.data;
-  // A dead event holds the execution (blocked) instead of advancing appliedSeq.
-  if (
-    waitingFor !== undefined &&
-    current &&
-    (current.appliedSeq >= waitingFor || current.status === 'blocked')
-  ) {
-    setWaitingFor(undefined);
-    // The history may have been read just before the event was applied: read it once more.
+  // Events accepted but not yet decided, whoever sent them. A dead event holds the execution
+  // (blocked) instead of advancing appliedSeq: then nothing will move until it is retried.
+  // The seq of the last event sent from this page counts too: the execution read just after
+  // sending may predate it.
+  const lastSent = useRef({ id, seq: 0 });
+  if (lastSent.current.id !== id) lastSent.current = { id, seq: 0 };
+  const waiting =
+    current && current.status !== 'blocked'
+      ? Math.max(0, Math.max(lastSent.current.seq, (current.nextSeq ?? 1) - 1) - current.appliedSeq)
+      : 0;
+  const wasWaiting = useRef(false);
+  if (wasWaiting.current && waiting === 0) {
+    // The history may have been read just before the last event was applied: read it once more.
     setVersion((n) => n + 1);
   }
+  wasWaiting.current = waiting > 0;
   useEvery(1_000, () => {
-    if (waitingFor !== undefined) setVersion((n) => n + 1);
+    if (wasWaiting.current) setVersion((n) => n + 1);
   });
   const definition = workflows.data?.items.find(
     (w) =>
@@ -79,9 +84,9 @@ export function ExecutionPage() {
             <dt>Updated</dt>
             <dd>{when(current.updatedAt)}</dd>
           </dl>
-          {waitingFor !== undefined && (
+          {waiting > 0 && (
             <p class="muted" role="status">
-              Waiting for event #{waitingFor} to be applied…
+              Waiting for {plural(waiting, 'event')} to be applied…
             </p>
           )}
           <div class="columns">
@@ -94,7 +99,7 @@ export function ExecutionPage() {
                 executionId={id}
                 workflow={definition}
                 onSent={(seq) => {
-                  setWaitingFor(seq);
+                  lastSent.current = { id, seq: Math.max(lastSent.current.seq, seq) };
                   setVersion((n) => n + 1);
                 }}
               />
