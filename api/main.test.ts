@@ -76,6 +76,10 @@ describe('the api process', () => {
       // The notice went to the configured stream (prefix + pool).
       expect(await redis.redis.xlen(`${redis.prefix}workflow:events:global`)).toBe(1);
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      // The console is served on the same port (built or not, its routes are there).
+      const consolePage = await fetch(`${base}/console`, { redirect: 'manual' });
+      expect(consolePage.status).toBe(308);
+      expect(consolePage.headers.get('location')).toBe('/console/');
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toContain('process_cpu_user_seconds_total');
       expect(metrics).toContain('flowpool_events_enqueued_total{result="new"} 1');
