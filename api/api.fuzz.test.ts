@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger, startTestRuntime, type TestRuntime } from '../test/support/runtime.js';
 import { buildApiApp } from './app.js';
+import { isoInstantText, isPgTimestamp } from './instant.js';
 
 /**
  * Property tests: malformed requests of every kind get a 4xx, never a 5xx,
@@ -447,7 +448,54 @@ function requests(seeded: Seeded): fc.Arbitrary<Req> {
       }
     });
 
+  // The console's list and counts: values that must be refused, never reach PostgreSQL as an error.
+  const pgLikeTime = fc
+    .tuple(
+      fc.integer({ min: 0, max: 99_999 }),
+      fc.integer({ min: 0, max: 99 }),
+      fc.integer({ min: 0, max: 99 }),
+      fc.integer({ min: 0, max: 99 }),
+      fc.integer({ min: -99, max: 99 }),
+    )
+    .map(([y, mo, d, h, z]) => {
+      const two = (n: number) => String(Math.abs(n)).padStart(2, '0');
+      return `${String(y).padStart(4, '0')}-${two(mo)}-${two(d)} ${two(h)}:00:00${z < 0 ? '-' : '+'}${two(z)}`;
+    });
+  const badConsoleQuery = fc
+    .oneof(
+      fc.tuple(
+        fc.constantFrom('createdAfter', 'createdBefore'),
+        fc.oneof(
+          fc.string({ maxLength: 40 }),
+          pgLikeTime.map((t) => t.replace(' ', 'T')),
+        ),
+      ),
+      fc.tuple(
+        fc.constant('cursor'),
+        fc
+          .record({
+            c: fc.oneof(pgLikeTime, fc.string()),
+            i: fc.oneof(fc.string(), fc.constant('x')),
+          })
+          .map((position) => Buffer.from(JSON.stringify(position)).toString('base64url')),
+      ),
+      fc.tuple(
+        fc.constantFrom('limit', 'status', 'blocked', 'q', 'workflow'),
+        fc.string({ maxLength: 20 }),
+      ),
+    )
+    .filter(([name, value]) => !acceptedConsoleValue(name, value))
+    .chain(([name, value]) =>
+      fc.constantFrom('/v1/executions', '/v1/executions/counts').map((url) => ({
+        kind: 'bad console query',
+        method: 'GET',
+        url: `${url}?${name}=${encodeURIComponent(value)}`,
+        headers: auth(ACME),
+      })),
+    );
+
   return fc.oneof(
+    { weight: 2, arbitrary: badConsoleQuery },
     { weight: 3, arbitrary: badJson },
     { weight: 5, arbitrary: wrongStart },
     { weight: 6, arbitrary: wrongEnqueue },
@@ -460,6 +508,30 @@ function requests(seeded: Seeded): fc.Arbitrary<Req> {
     { weight: 2, arbitrary: badQuery },
     { weight: 3, arbitrary: badParams },
   );
+}
+
+/** Whether the list would take this value (then it is no malformed request). */
+function acceptedConsoleValue(name: string, value: string): boolean {
+  switch (name) {
+    case 'createdAfter':
+    case 'createdBefore':
+      return isoInstantText(value) !== undefined;
+    case 'cursor': {
+      const position = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+      return isPgTimestamp(String(position.c)) && ID.test(String(position.i));
+    }
+    case 'limit':
+      return /^(0|[1-9][0-9]{0,15})$/.test(value) && Number(value) >= 1 && Number(value) <= 200;
+    case 'status':
+      return ['active', 'completed', 'blocked'].includes(value);
+    case 'blocked':
+      return value === 'true' || value === 'false';
+    case 'q':
+      return ID.test(value);
+    default:
+      // workflow: any 1-200 characters without NUL.
+      return value.length > 0 && !value.includes('\u0000');
+  }
 }
 
 async function footprint(rt: TestRuntime): Promise<string> {

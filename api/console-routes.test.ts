@@ -46,6 +46,9 @@ async function insertExecution(
   });
 }
 
+const cursorOf = (createdAt: string, executionId: string) =>
+  Buffer.from(JSON.stringify({ c: createdAt, i: executionId })).toString('base64url');
+
 describe('console routes', () => {
   let rt: TestRuntime;
   let app: App;
@@ -167,6 +170,14 @@ describe('console routes', () => {
         ['blocked=yes', 'blocked'],
         ['createdAfter=yesterday', 'createdAfter'],
         ['createdBefore=2026-13-45', 'createdBefore'],
+        // What a JavaScript Date rolls over and PostgreSQL refuses: the caller's 400, not a 500.
+        ['createdAfter=2026-02-30', 'createdAfter'],
+        ['createdAfter=0000-01-01', 'createdAfter'],
+        ['createdAfter=2026-01-01T24:00:00Z', 'createdAfter'],
+        ['createdAfter=2026-01-01T00:00:00%2B16:00', 'createdAfter'],
+        [`cursor=${cursorOf('2026-02-30 00:00:00+00', 'L-1')}`, 'cursor'],
+        [`cursor=${cursorOf('99999-01-01 00:00:00+00', 'L-1')}`, 'cursor'],
+        [`cursor=${cursorOf('2026-01-01 00:00:00+00', 'bad id!')}`, 'cursor'],
         ['q=%25', 'q'],
         ['cursor=not%20a%20cursor', 'cursor'],
         [`cursor=${Buffer.from('{"c":"x","i":"L-1"}').toString('base64url')}`, 'cursor'],
@@ -179,6 +190,23 @@ describe('console routes', () => {
         expect(response.json().error.code, query).toBe('BAD_INPUT');
         expect(response.json().error.field, query).toBe(field);
       }
+    });
+
+    it('takes the full ISO 8601 forms and walks from a cursor with an offset', async () => {
+      const ids = async (query: string) =>
+        (await getJson(app, `/v1/executions?q=L-&${query}`)).items.map(
+          (item: { executionId: string }) => item.executionId,
+        );
+      expect(await ids('createdAfter=2026-01-06T01:00:00%2B01:00')).toEqual([
+        'L-11',
+        'L-10',
+        'L-09',
+      ]);
+      expect(await ids('createdBefore=2026-01-01T00:00:00.000002Z')).toEqual(['L-01', 'L-00']);
+      expect(await ids(`cursor=${cursorOf('2026-01-01 01:00:00.000002+01', 'L-02')}`)).toEqual([
+        'L-01',
+        'L-00',
+      ]);
     });
 
     it("never shows another tenant's executions", async () => {

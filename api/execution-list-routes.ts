@@ -10,20 +10,17 @@ import type {
 } from '../store/execution-queries.js';
 import * as C from './console-schemas.js';
 import { decodeCursor, encodeCursor, fieldsOf } from './cursor.js';
+import { isoInstantText, isPgTimestamp } from './instant.js';
 import * as S from './schemas.js';
 
 type Queries = Pick<ExecutionQueries, 'list' | 'counts'>;
 type FilterQuery = Static<typeof C.ExecutionCountsQuery>;
 
-/** A timestamp PostgreSQL printed: the cursor carries it verbatim (microseconds and offset). */
-const PG_TIMESTAMP =
-  /^[0-9]{4,}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?[+-][0-9]{2}(:[0-9]{2})?$/;
-
-function instant(field: string, value: string | undefined): Date | undefined {
+function instant(field: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) throw new BadInputError(field, 'is not a valid ISO 8601 time');
-  return new Date(time);
+  const time = isoInstantText(value);
+  if (time === undefined) throw new BadInputError(field, 'is not a valid ISO 8601 time');
+  return time;
 }
 
 /** The query's filters as the store takes them. */
@@ -46,7 +43,7 @@ function listPosition(value: unknown): ListPosition | undefined {
   const fields = fieldsOf(value);
   const createdAt = fields?.c;
   const executionId = fields?.i;
-  if (typeof createdAt !== 'string' || !PG_TIMESTAMP.test(createdAt)) return undefined;
+  if (typeof createdAt !== 'string' || !isPgTimestamp(createdAt)) return undefined;
   if (typeof executionId !== 'string' || !isIdentifier(executionId)) return undefined;
   return { createdAt, executionId };
 }

@@ -73,8 +73,8 @@ function cases(deepCursor: { createdAt: string; executionId: string }): Case[] {
     {
       name: 'list, created range (1 day)',
       run: list({
-        createdAfter: new Date(Date.now() - 10 * 86_400_000),
-        createdBefore: new Date(Date.now() - 9 * 86_400_000),
+        createdAfter: new Date(Date.now() - 10 * 86_400_000).toISOString(),
+        createdBefore: new Date(Date.now() - 9 * 86_400_000).toISOString(),
       }),
     },
     { name: 'counts, all', run: (q) => q.counts('big', {}, 500) },

@@ -8,10 +8,10 @@ export interface ExecutionFilter {
   state?: string;
   status?: ExecutionStatus;
   blocked?: boolean;
-  /** Inclusive. */
-  createdAfter?: Date;
-  /** Exclusive. */
-  createdBefore?: Date;
+  /** Inclusive; ISO 8601 text with its zone (microseconds kept, which a Date would drop). */
+  createdAfter?: string;
+  /** Exclusive; as createdAfter. */
+  createdBefore?: string;
   /** Execution id prefix. */
   idPrefix?: string;
 }
@@ -78,8 +78,12 @@ function applyFilter(
   if (filter.workflow !== undefined) query.andWhere('x.workflow_name', filter.workflow);
   if (filter.state !== undefined) query.andWhere('x.current_state', filter.state);
   if (filter.status !== undefined) query.andWhere('x.status', filter.status);
-  if (filter.createdAfter !== undefined) query.andWhere('x.created_at', '>=', filter.createdAfter);
-  if (filter.createdBefore !== undefined) query.andWhere('x.created_at', '<', filter.createdBefore);
+  if (filter.createdAfter !== undefined) {
+    query.andWhereRaw('x.created_at >= ?::timestamptz', [filter.createdAfter]);
+  }
+  if (filter.createdBefore !== undefined) {
+    query.andWhereRaw('x.created_at < ?::timestamptz', [filter.createdBefore]);
+  }
   if (filter.idPrefix !== undefined) {
     query.andWhereRaw(`x.execution_id like ? escape '\\'`, [likePrefix(filter.idPrefix)]);
   }
