@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { LocalAutoscaler } from '../local/local-autoscaler.js';
 import { LocalWorkerPool } from '../local/local-worker-pool.js';
-import type { ScalerSpec } from '../scaling/index.js';
+import type { ScalerSpec } from '../scaling/types.js';
 import { createBacklogRedis, RedisBacklogSource } from '../stream/backlog/index.js';
 import { type BenchEnv, CLI, describeMachine, ROOT, sleep } from './lib/env.js';
 import { noticesFor, publishNotices, seedFlowpoolBacklog, truncateFlowpool } from './lib/seed.js';

@@ -45,7 +45,7 @@ function tenantOption(): Option {
  * Builds the `flowpool` command. `env` is the environment the CLI entry was
  * given (the only place process.env is read); every loader gets it from here.
  */
-export function buildProgram(
+function buildProgram(
   env: Env,
   output: Output,
   setOutcome: (outcome: CliOutcome) => void,

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
 import { BadInputError, type ErrorCode, errorCode, FlowpoolError } from '../core/errors.js';
 import { checkStorable } from '../core/storable.js';
+import { DEFAULT_CONSUMER_GROUP, DEFAULT_STREAM } from '../core/stream-names.js';
 import { backoffMs } from '../engine/backoff.js';
 import {
   checkIdentifier,
@@ -34,8 +35,8 @@ import { WorkflowRegistry } from '../workflow/registry.js';
 // biome-ignore lint/suspicious/noExplicitAny: see above
 export type AnyWorkflowDefinition = WorkflowDefinition<any, any>;
 
-export const DEFAULT_STREAM = 'workflow:events:global';
-export const DEFAULT_GROUP = 'workflow-workers';
+/** The stream and group workers read unless configured otherwise. */
+export { DEFAULT_CONSUMER_GROUP as DEFAULT_GROUP, DEFAULT_STREAM } from '../core/stream-names.js';
 
 export interface FlowpoolClientOptions {
   /** PostgreSQL connection string (the database the workers use). */
@@ -224,7 +225,7 @@ export function createFlowpoolClient(options: FlowpoolClientOptions): FlowpoolCl
   const transport = new RedisStreamTransport(
     redis,
     options.stream ?? DEFAULT_STREAM,
-    options.group ?? DEFAULT_GROUP,
+    options.group ?? DEFAULT_CONSUMER_GROUP,
   );
   const registry = new WorkflowRegistry(
     (options.workflows ?? bundledWorkflows) as readonly WorkflowDefinition[],

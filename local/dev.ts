@@ -7,9 +7,11 @@ import knexFactory, { type Knex } from 'knex';
 import logUpdate from 'log-update';
 import type { Env } from '../core/config/parse.js';
 import { redactUrl } from '../core/redact.js';
+import { DEFAULT_CONSUMER_GROUP, DEFAULT_STREAM } from '../core/stream-names.js';
 import { migrateLatest } from '../migrations/index.js';
-import type { ScalerSpec } from '../scaling/index.js';
-import { createBacklogRedis, RedisBacklogSource } from '../stream/backlog/index.js';
+import type { ScalerSpec } from '../scaling/types.js';
+import { createBacklogRedis } from '../stream/backlog/connection.js';
+import { RedisBacklogSource } from '../stream/backlog/redis-backlog-source.js';
 import { scalingChartSvg } from './chart.js';
 import { DemoLoad } from './demo-load.js';
 import { readLiveStats } from './dev-stats.js';
@@ -28,9 +30,6 @@ export interface DevOptions {
   port: number;
   out: (line: string) => void;
 }
-
-const STREAM = 'workflow:events:global';
-const GROUP = 'workflow-workers';
 
 /** The scaling policy of the local pool: the operator's, with short windows so a demo fits in minutes. */
 export function devScalerSpec(maxWorkers: number): ScalerSpec {
@@ -154,8 +153,8 @@ export async function runDev(env: Env, options: DevOptions): Promise<number> {
   let latest: ScalingSample | undefined;
   const autoscaler = new LocalAutoscaler({
     source,
-    stream: STREAM,
-    group: GROUP,
+    stream: DEFAULT_STREAM,
+    group: DEFAULT_CONSUMER_GROUP,
     spec: devScalerSpec(options.maxWorkers),
     concurrency: DEV_CONCURRENCY,
     target: pool,

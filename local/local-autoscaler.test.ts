@@ -3,7 +3,7 @@
  * the same policy as the operator, fed from the same stream counters.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisBacklogSource } from '../stream/backlog/index.js';
+import { RedisBacklogSource } from '../stream/backlog/redis-backlog-source.js';
 import { type TestRedis, testRedis } from '../test/support/isolation.js';
 import { devScalerSpec } from './dev.js';
 import { LocalAutoscaler } from './local-autoscaler.js';

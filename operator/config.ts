@@ -10,8 +10,8 @@ import { ConfigError } from '../core/errors.js';
 import type { PodPolicy } from './render/policy.js';
 
 /** Where a pod finds its own namespace. */
-export const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-export const DEFAULT_LEASE_NAME = 'flowpool-operator';
+const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+const DEFAULT_LEASE_NAME = 'flowpool-operator';
 
 export type KubeConfigSource = { kind: 'file'; path: string } | { kind: 'in-cluster' };
 

@@ -16,7 +16,7 @@ import { loadOperatorConfig, type OperatorConfig } from './config.js';
 import { PoolController, type PoolControllerOptions } from './controller/controller.js';
 import { AlwaysLeader, aborted, type LeaderElection } from './election.js';
 import { KubeApi } from './kube/kube-api.js';
-import { LeaderElector } from './leader/index.js';
+import { LeaderElector } from './leader/elector.js';
 import { OperatorMetrics } from './metrics.js';
 
 export { loadOperatorConfig, type OperatorConfig } from './config.js';
@@ -48,7 +48,7 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-export function loadKubeConfig(config: OperatorConfig): KubeConfig {
+function loadKubeConfig(config: OperatorConfig): KubeConfig {
   const kubeConfig = new KubeConfig();
   try {
     if (config.kube.kind === 'file') kubeConfig.loadFromFile(config.kube.path);

@@ -27,7 +27,7 @@ import type { CapacitySource } from './types.js';
  * saturation nor occupancy has given a figure, so erring slow costs a few
  * idle replicas for a while, never a backlog.
  */
-export const PRIOR_RATE_PER_SLOT = 5;
+const PRIOR_RATE_PER_SLOT = 5;
 
 /** The two rates behind the rate term, per second; undefined while not known. */
 export interface Rates {
@@ -76,7 +76,7 @@ export const NO_RATE_HISTORY: RateHistory = {
  * keep a pool large long after a burst ended. A capacity figure lives ten
  * minutes (see capacity.ts).
  */
-export function rateLimits(intervalMs: number): { arrivalWindowMs: number } & CapacityLimits {
+function rateLimits(intervalMs: number): { arrivalWindowMs: number } & CapacityLimits {
   return {
     arrivalWindowMs: Math.max(10_000, 3 * intervalMs),
     minSpanMs: Math.max(5_000, 2 * intervalMs),

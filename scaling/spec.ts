@@ -1,6 +1,6 @@
 import type { ScalerSpec } from './types.js';
 
-export const DEFAULT_TOLERANCE = 0.1;
+const DEFAULT_TOLERANCE = 0.1;
 
 /** Observations further apart than this many poll intervals break every "sustained" run. */
 export const STALE_AFTER_POLLS = 3;

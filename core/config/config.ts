@@ -1,6 +1,13 @@
 import { isIP } from 'node:net';
 import os from 'node:os';
 import { ConfigError } from '../errors.js';
+import {
+  DEFAULT_CONSUMER_GROUP,
+  DEFAULT_POOL,
+  DEFAULT_STREAM_PREFIX,
+  isPoolName,
+  POOL_NAME_RULE,
+} from '../stream-names.js';
 import { type ApiSettings, loadApiSettings } from './api-settings.js';
 import { apiTokens, type Env, integer, oneOf, optionalText, text, url } from './parse.js';
 import { loadWorkerSettings, type WorkerSettings } from './worker-settings.js';
@@ -61,17 +68,16 @@ export interface ApiConfig extends CommonConfig {
 }
 
 function common(env: Env): CommonConfig {
-  const streamPrefix = text(env, 'WORKFLOW_REDIS_STREAM_PREFIX', 'workflow:events:');
-  const pool = text(env, 'WORKFLOW_POOL', 'global');
-  if (!/^[A-Za-z0-9._-]{1,100}$/.test(pool))
-    throw new ConfigError('WORKFLOW_POOL', 'expected 1-100 letters, digits, ".", "_" or "-"');
+  const streamPrefix = text(env, 'WORKFLOW_REDIS_STREAM_PREFIX', DEFAULT_STREAM_PREFIX);
+  const pool = text(env, 'WORKFLOW_POOL', DEFAULT_POOL);
+  if (!isPoolName(pool)) throw new ConfigError('WORKFLOW_POOL', `expected ${POOL_NAME_RULE}`);
   return {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres', 'postgresql']),
     redisUrl: url(env, 'REDIS_URL', ['redis', 'rediss'], 'redis://127.0.0.1:6379'),
     streamPrefix,
     pool,
     stream: streamPrefix + pool,
-    consumerGroup: text(env, 'WORKFLOW_REDIS_CONSUMER_GROUP', 'workflow-workers'),
+    consumerGroup: text(env, 'WORKFLOW_REDIS_CONSUMER_GROUP', DEFAULT_CONSUMER_GROUP),
     workflowsPath: optionalText(env, 'FLOWPOOL_WORKFLOWS'),
     port: integer(env, 'PORT', 8080, { min: 0, max: 65_535 }),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),

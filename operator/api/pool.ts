@@ -10,6 +10,12 @@
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { type Static, type TLiteral, type TUnion, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import {
+  DEFAULT_CONSUMER_GROUP,
+  DEFAULT_STREAM,
+  POOL_NAME_RULE,
+  POOL_NAME_SOURCE,
+} from '../../core/stream-names.js';
 
 export const GROUP = 'flowpool.dev';
 export const VERSION = 'v1alpha1';
@@ -24,7 +30,7 @@ export const CRD_NAME = `${PLURAL}.${GROUP}` as const;
 
 /** Labels the operator puts on every worker pod; pool templates may not set them. */
 export const POOL_LABEL = 'flowpool.dev/pool';
-export const RESERVED_POD_LABELS = [
+const RESERVED_POD_LABELS = [
   'app.kubernetes.io/name',
   'app.kubernetes.io/instance',
   POOL_LABEL,
@@ -34,9 +40,6 @@ export const RESERVED_POD_LABELS = [
 export const CONDITION_TYPES = ['Ready', 'Scaling', 'StreamReachable'] as const;
 export type PoolConditionType = (typeof CONDITION_TYPES)[number];
 
-export const DEFAULT_STREAM = 'workflow:events:global';
-export const DEFAULT_CONSUMER_GROUP = 'workflow-workers';
-
 /**
  * The streams workers can be given as WORKFLOW_REDIS_STREAM_PREFIX +
  * WORKFLOW_POOL, i.e. those render/stream.ts splitStream accepts: a pool
@@ -45,8 +48,7 @@ export const DEFAULT_CONSUMER_GROUP = 'workflow-workers';
  * RE2 syntax, for CEL; the class is exactly what JavaScript's trim()
  * removes. crd.test.ts checks it against splitStream.
  */
-export const STREAM_PATTERN =
-  '(?s)^(?:[^\\t\\n\\v\\f\\r\\p{Zs}\\x{2028}\\x{2029}\\x{feff}].*)?:[A-Za-z0-9._-]{1,100}$';
+export const STREAM_PATTERN = `(?s)^(?:[^\\t\\n\\v\\f\\r\\p{Zs}\\x{2028}\\x{2029}\\x{feff}].*)?:${POOL_NAME_SOURCE}$`;
 
 /** One CEL validation rule, as `x-kubernetes-validations` holds it. */
 export interface ValidationRule {
@@ -108,7 +110,7 @@ const Quantity = Type.Union([Type.Integer(), Type.String()], {
   pattern: QUANTITY_PATTERN,
 });
 
-export const SecretKeyRefSchema = Type.Object(
+const SecretKeyRefSchema = Type.Object(
   {
     name: Type.String({
       description: 'Name of a Secret in the pool namespace.',
@@ -131,7 +133,7 @@ export const SecretKeyRefSchema = Type.Object(
   { description: 'A key of a Secret in the same namespace as the pool.' },
 );
 
-export const RedisSchema = Type.Object(
+const RedisSchema = Type.Object(
   {
     url: Type.Optional(
       Type.String({
@@ -161,8 +163,7 @@ export const RedisSchema = Type.Object(
         {
           // A CEL string literal: every backslash of the pattern is escaped.
           rule: `self.matches('${STREAM_PATTERN.replaceAll('\\', '\\\\')}')`,
-          message:
-            'spec.redis.stream must be <prefix>:<pool>, where <pool> (after the last ":") is 1-100 letters, digits, ".", "_" or "-" and the stream does not start with whitespace, e.g. workflow:events:billing (workers read WORKFLOW_REDIS_STREAM_PREFIX + WORKFLOW_POOL)',
+          message: `spec.redis.stream must be <prefix>:<pool>, where <pool> (after the last ":") is ${POOL_NAME_RULE} and the stream does not start with whitespace, e.g. workflow:events:billing (workers read WORKFLOW_REDIS_STREAM_PREFIX + WORKFLOW_POOL)`,
         },
         {
           rule: "!self.endsWith(':dlq')",
@@ -188,7 +189,7 @@ export const RedisSchema = Type.Object(
   },
 );
 
-export const DatabaseSchema = Type.Object(
+const DatabaseSchema = Type.Object(
   {
     url: Type.Optional(
       Type.String({
@@ -219,7 +220,7 @@ export const DatabaseSchema = Type.Object(
   },
 );
 
-export const AutoscalingSchema = Type.Object(
+const AutoscalingSchema = Type.Object(
   {
     enabled: Type.Boolean({
       description:
@@ -286,7 +287,7 @@ export const AutoscalingSchema = Type.Object(
   },
 );
 
-export const EnvVarSchema = Type.Object(
+const EnvVarSchema = Type.Object(
   {
     name: Type.String({ description: 'Environment variable name.', minLength: 1, maxLength: 256 }),
     value: Type.Optional(Type.String({ description: 'Literal value.' })),
@@ -305,7 +306,7 @@ export const EnvVarSchema = Type.Object(
   },
 );
 
-export const TolerationSchema = Type.Object(
+const TolerationSchema = Type.Object(
   {
     key: Type.Optional(
       Type.String({ description: 'Taint key the toleration applies to; empty means all keys.' }),
@@ -332,7 +333,7 @@ export const TolerationSchema = Type.Object(
   { description: 'A toleration of the worker pods (core/v1 Toleration).' },
 );
 
-export const ResourcesSchema = Type.Object(
+const ResourcesSchema = Type.Object(
   {
     requests: Type.Optional(
       Type.Record(Type.String(), Quantity, {
@@ -352,7 +353,7 @@ export const ResourcesSchema = Type.Object(
   },
 );
 
-export const PodTemplateSchema = Type.Object(
+const PodTemplateSchema = Type.Object(
   {
     labels: Type.Optional(
       stringMap(
@@ -455,7 +456,7 @@ export const WorkflowWorkerPoolSpecSchema = Type.Object(
   { description: 'The desired state of the worker pool.' },
 );
 
-export const PoolConditionSchema = Type.Object(
+const PoolConditionSchema = Type.Object(
   {
     type: Type.String({
       description: 'Condition type: Ready, Scaling or StreamReachable.',
@@ -485,7 +486,7 @@ export const PoolConditionSchema = Type.Object(
   { description: 'One aspect of the state of the pool (metav1.Condition).' },
 );
 
-export const WorkflowWorkerPoolStatusSchema = Type.Object(
+const WorkflowWorkerPoolStatusSchema = Type.Object(
   {
     replicas: Type.Optional(
       Type.Integer({ description: 'Worker pods the Deployment has.', format: 'int32', minimum: 0 }),
@@ -583,11 +584,8 @@ export const WorkflowWorkerPoolSchema = Type.Object(
 export type SecretKeyRef = Static<typeof SecretKeyRefSchema>;
 export type WorkflowWorkerPoolSpec = Static<typeof WorkflowWorkerPoolSpecSchema>;
 export type WorkflowWorkerPoolStatus = Static<typeof WorkflowWorkerPoolStatusSchema>;
-export type PoolAutoscaling = Static<typeof AutoscalingSchema>;
-export type PoolPodTemplate = Static<typeof PodTemplateSchema>;
 /** A status condition, in the shape of metav1.Condition. */
 export type PoolCondition = Static<typeof PoolConditionSchema>;
-export type WorkflowWorkerPoolCondition = PoolCondition;
 export type LagSource = NonNullable<WorkflowWorkerPoolStatus['lagSource']>;
 
 export interface WorkflowWorkerPool {

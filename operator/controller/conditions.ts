@@ -52,10 +52,3 @@ export function mergeConditions(
   }
   return merged;
 }
-
-export function findCondition(
-  conditions: readonly PoolCondition[] | undefined,
-  type: PoolConditionType,
-): PoolCondition | undefined {
-  return conditions?.find((condition) => condition.type === type);
-}

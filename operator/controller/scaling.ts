@@ -15,8 +15,8 @@ export const POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
 /** Cost of a pod whose consumer holds nothing: removed first. */
 export const IDLE_POD_COST = -100;
 /** Cost of a busy pod is this plus its pending count (capped), so the busiest go last. */
-export const BUSY_POD_COST_BASE = 100;
-export const MAX_POD_COST = 1_000_000;
+const BUSY_POD_COST_BASE = 100;
+const MAX_POD_COST = 1_000_000;
 
 export function scalerSpec(pool: WorkflowWorkerPool): ScalerSpec {
   const { autoscaling } = pool.spec;

@@ -179,7 +179,7 @@ function streamCondition(inputs: StatusInputs): ConditionState {
 }
 
 /** The conditions of a pool, in CONDITION_TYPES order. */
-export function poolConditions(inputs: StatusInputs): ConditionState[] {
+function poolConditions(inputs: StatusInputs): ConditionState[] {
   return [readyCondition(inputs), scalingCondition(inputs), streamCondition(inputs)];
 }
 

@@ -12,8 +12,8 @@ import type {
 } from './types.js';
 
 /** The field manager of every write the operator makes. */
-export const FIELD_MANAGER = 'flowpool-operator';
-export const EVENT_SOURCE = 'flowpool-operator';
+const FIELD_MANAGER = 'flowpool-operator';
+const EVENT_SOURCE = 'flowpool-operator';
 
 const APPLY_PATCH = 'application/apply-patch+yaml';
 const MERGE_PATCH = 'application/merge-patch+json';

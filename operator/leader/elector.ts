@@ -106,16 +106,31 @@ const silentLogger: LeaderLogger = {
 };
 
 /**
- * Leader election on a coordination.k8s.io/v1 Lease, with the semantics of
- * Kubernetes' own: acquire a Lease that is absent, released, held by this
- * identity, or whose holder has not changed it for a lease duration as
- * seen on this machine's clock; renew every retry period with optimistic
- * concurrency; stop leading when renewals fail for the renew deadline or
- * someone else holds the Lease; release it on stop() so a successor takes
- * over at once.
+ * Leader election on a coordination.k8s.io/v1 Lease, so that of several
+ * operator replicas only one acts, with the semantics of Kubernetes' own:
+ * acquire a Lease that is absent, released, held by this identity, or
+ * whose holder has not changed it for a lease duration as seen on this
+ * machine's clock; renew every retry period with optimistic concurrency;
+ * stop leading when renewals fail for the renew deadline or someone else
+ * holds the Lease; release it on stop() so a successor takes over at once.
  *
  * After losing the lease the elector becomes a candidate again (once the
  * previous work has settled); callbacks run again on the next term.
+ *
+ * ```ts
+ * const elector = new LeaderElector({
+ *   kubeConfig, namespace, name: 'flowpool-operator', identity: config.identity, logger,
+ * });
+ * elector
+ *   .onStartedLeading((signal) => runControllers(signal)) // stop when signal aborts
+ *   .onStoppedLeading(() => logger.warn({}, 'no longer leading'));
+ * elector.start();
+ * // on SIGTERM: await elector.stop(); // aborts the work, waits for it, releases the Lease
+ * ```
+ *
+ * The ServiceAccount needs `get`, `create` and `update` on
+ * `leases.coordination.k8s.io` in that namespace; `get` and `update` only
+ * with `createLease: false`, when the Lease is created for it.
  */
 export class LeaderElector {
   readonly identity: string;

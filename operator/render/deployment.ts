@@ -17,25 +17,25 @@ import {
 import { checkPodPolicy, type PodPolicy, UNRESTRICTED_POLICY } from './policy.js';
 import { splitStream } from './stream.js';
 
-export const WORKER_CONTAINER = 'worker';
+const WORKER_CONTAINER = 'worker';
 export const WORKER_APP_NAME = 'flowpool-worker';
-export const MANAGED_BY = 'flowpool-operator';
+const MANAGED_BY = 'flowpool-operator';
 /** The port the worker serves /healthz, /readyz and /metrics on (PORT). */
-export const WORKER_HTTP_PORT = 8080;
+const WORKER_HTTP_PORT = 8080;
 /** Non-root user and group the worker image runs as. */
-export const WORKER_UID = 10001;
+const WORKER_UID = 10001;
 /**
  * Seconds between the end of the worker's drain deadline and the kill:
  * time to ack, release locks, close connections and exit.
  */
-export const GRACE_MARGIN_SECONDS = 10;
+const GRACE_MARGIN_SECONDS = 10;
 
 /**
  * Variables the operator derives from the pool spec; entries of
  * spec.podTemplate.env with these names are ignored (the spec field that
  * sets them is where to change them).
  */
-export const OPERATOR_ENV = [
+const OPERATOR_ENV = [
   'DATABASE_URL',
   'REDIS_URL',
   'WORKFLOW_REDIS_STREAM_PREFIX',
@@ -48,7 +48,7 @@ export const OPERATOR_ENV = [
 ] as const;
 
 /** The labels that select a pool's pods (also the Deployment's selector). */
-export function selectorLabels(poolName: string): Record<string, string> {
+function selectorLabels(poolName: string): Record<string, string> {
   return {
     'app.kubernetes.io/name': WORKER_APP_NAME,
     'app.kubernetes.io/instance': poolName,
@@ -68,7 +68,7 @@ export function terminationGracePeriodSeconds(drainTimeoutSeconds: number): numb
 }
 
 /** The owner reference that makes the pool the Deployment's controller (garbage-collected with it). */
-export function poolOwnerReference(pool: WorkflowWorkerPool): V1OwnerReference {
+function poolOwnerReference(pool: WorkflowWorkerPool): V1OwnerReference {
   const { name, uid } = pool.metadata;
   if (!name || !uid) throw new Error('a pool needs metadata.name and metadata.uid to own objects');
   return {
@@ -97,7 +97,7 @@ function urlEnv(
 }
 
 /** The worker's environment: the design's contract from the spec, then podTemplate.env. */
-export function workerEnv(pool: WorkflowWorkerPool): V1EnvVar[] {
+function workerEnv(pool: WorkflowWorkerPool): V1EnvVar[] {
   const { spec } = pool;
   const { prefix, pool: poolName } = splitStream(spec.redis.stream);
   const contract: V1EnvVar[] = [

@@ -7,7 +7,7 @@ import type { WorkflowWorkerPool } from '../api/pool.js';
 import { PoolSpecError } from './errors.js';
 
 /** The ServiceAccount a pod runs as when it names none. */
-export const DEFAULT_SERVICE_ACCOUNT = 'default';
+const DEFAULT_SERVICE_ACCOUNT = 'default';
 
 export interface PodPolicy {
   /**

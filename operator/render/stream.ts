@@ -4,10 +4,8 @@
  * stream in spec.redis.stream. The pool's stream is split at its last ':'
  * so that prefix + pool gives the stream back exactly.
  */
+import { isPoolName, POOL_NAME_RULE } from '../../core/stream-names.js';
 import { PoolSpecError } from './errors.js';
-
-/** What the worker accepts as WORKFLOW_POOL (core/config/config.ts checks the same). */
-export const WORKER_POOL_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
 
 export interface StreamParts {
   /** Up to and including the last ':', e.g. `workflow:events:`. */
@@ -23,7 +21,7 @@ export class StreamNameError extends PoolSpecError {
       'InvalidStream',
       `spec.redis.stream "${stream}" cannot be passed to workers, which read ` +
         'WORKFLOW_REDIS_STREAM_PREFIX + WORKFLOW_POOL: name it "<prefix>:<pool>" where <pool> is ' +
-        '1-100 letters, digits, ".", "_" or "-", e.g. workflow:events:billing',
+        `${POOL_NAME_RULE}, e.g. workflow:events:billing`,
     );
     this.name = 'StreamNameError';
   }
@@ -38,7 +36,7 @@ export function splitStream(stream: string): StreamParts {
   const cut = stream.lastIndexOf(':');
   const prefix = stream.slice(0, cut + 1);
   const pool = stream.slice(cut + 1);
-  if (cut < 0 || prefix.trim() !== prefix || !WORKER_POOL_PATTERN.test(pool)) {
+  if (cut < 0 || prefix.trim() !== prefix || !isPoolName(pool)) {
     throw new StreamNameError(stream);
   }
   return { prefix, pool };

@@ -5,7 +5,7 @@ import { Redis, type RedisOptions } from 'ioredis';
  * wait for a reconnect, because a failed read already has its meaning (hold
  * the current size) and the next poll comes soon anyway.
  */
-export const BACKLOG_REDIS_OPTIONS: RedisOptions = {
+const BACKLOG_REDIS_OPTIONS: RedisOptions = {
   lazyConnect: true,
   connectTimeout: 2000,
   commandTimeout: 4000,

@@ -1,31 +1,8 @@
-export { REMOVE_CONSUMER } from '../scripts.js';
-export { BACKLOG_REDIS_OPTIONS, createBacklogRedis } from './connection.js';
-export { BacklogError } from './errors.js';
-export { lagFromCount, lagUpperBound, reportedLag } from './estimate.js';
-export {
-  RedisBacklogSource,
-  type RedisBacklogSourceOptions,
-  unreadable,
-} from './redis-backlog-source.js';
-export type {
-  BacklogErrorCode,
-  BacklogKnown,
-  BacklogReadError,
-  BacklogReading,
-  BacklogSource,
-  BacklogUnreadable,
-  ConsumerAdmin,
-  ConsumerInfo,
-  ConsumersReading,
-  LagEstimate,
-  LagSource,
-  RemoveConsumerResult,
-  StreamState,
-} from './types.js';
-export {
-  type GroupInfo,
-  parseConsumers,
-  parseGroups,
-  parseStream,
-  type StreamInfo,
-} from './xinfo.js';
+/**
+ * What the layers above use of the backlog reader: the Redis source, the
+ * connection it wants, and the reading it returns. The operator and the
+ * local mode import the modules they need directly.
+ */
+export { createBacklogRedis } from './connection.js';
+export { RedisBacklogSource } from './redis-backlog-source.js';
+export type { BacklogReading, BacklogSource } from './types.js';
