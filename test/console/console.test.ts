@@ -68,6 +68,7 @@ describe('the web console in a browser', () => {
     await send('T-101', 'resolve');
     await send('T-101', 'assign', { assignee: 'bo' }); // rejected: resolved tickets are not assigned
     await start('other', 'O-1');
+    for (let i = 0; i < 30; i += 1) await start('acme', `P-${String(i).padStart(2, '0')}`);
     // An action that fails for good: its event ends among the dead letters.
     flakyPlan.failuresBeforeSuccess = 1_000;
     await start('acme', 'F-1', 'test-flow');
@@ -143,6 +144,29 @@ describe('the web console in a browser', () => {
     expect(await page.locator('li[data-seq="1"] .json').textContent()).toContain('"ana"');
     expect(await page.getByTestId('state').textContent()).toBe('resolved');
     await screenshot(page, 'execution');
+  });
+
+  it('pages through a long list with the cursor, forward and back', async () => {
+    await page
+      .getByRole('navigation', { name: 'Console pages' })
+      .getByRole('link', { name: 'Executions' })
+      .click();
+    await page.getByLabel('Execution id starts with').fill('P-');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    const ids = page.locator('table.list tbody tr td:first-child a');
+    const shown = async () => (await ids.allTextContents()).join(' ');
+    await waitFor('the first page', async () => (await ids.count()) === 25);
+    const first = await shown();
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await waitFor('the second page', async () => (await ids.count()) === 5);
+    const second = (await shown()).split(' ');
+    // Every execution exactly once across the two pages.
+    expect(new Set([...first.split(' '), ...second]).size).toBe(30);
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await waitFor('the first page again', async () => (await shown()) === first);
+    await page.goto(`${base}/console/executions/T-101`);
+    await page.locator('li[data-seq="4"]').waitFor();
   });
 
   it('sends an event through the payload form and sees it applied', async () => {
