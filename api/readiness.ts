@@ -1,3 +1,5 @@
+import { withTimeout } from '../core/timing.js';
+
 /** What /readyz reports: each dependency's check and whether the process takes traffic. */
 export interface ReadinessReport {
   ready: boolean;
@@ -16,20 +18,12 @@ export interface ReadinessSources {
 }
 
 async function probe(ping: () => Promise<void>, timeoutMs: number): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs);
-  });
+  const timedOut = new Error('timeout');
   try {
-    return await Promise.race([
-      ping().then(
-        () => 'ok',
-        () => 'unreachable',
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
+    await withTimeout(ping(), timeoutMs, () => timedOut);
+    return 'ok';
+  } catch (error) {
+    return error === timedOut ? 'timeout' : 'unreachable';
   }
 }
 

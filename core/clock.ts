@@ -1,12 +1,8 @@
-import { sleep } from './timing.js';
-
-/** Time, behind an interface so policies and retries can run on simulated time in tests. */
+/** Time, behind an interface so a test can skew one process's clock against Redis's. */
 export interface Clock {
   now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep,
 };

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { logText } from '../../core/error-record.js';
+import { sleep } from '../../core/timing.js';
 import { type Delivery, parseNotice, type StreamTransport } from '../../stream/transport.js';
 import type { Heartbeat } from './actions.js';
 import type { DeliveryHandler, DeliveryOutcome } from './delivery-handler.js';
@@ -278,7 +279,7 @@ export class StreamConsumer {
   private async recoverFromReadError(reader: StreamTransport, error: unknown): Promise<void> {
     this.observer.onError?.(error, 'read');
     this.logger.warn({ err: logText(error) }, 'reading the stream failed; retrying');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     await reader.ensureGroup().catch(() => {});
   }
 
@@ -454,7 +455,7 @@ export class StreamConsumer {
     await this.housekeepingPass;
     let handedBack = await this.handBack((entry) => !entry.started);
     while (this.held.size > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
     const finished = this.held.size === 0;
     handedBack += await this.handBack(() => true);
