@@ -76,7 +76,7 @@ export interface ApiAppOptions {
 }
 
 /** Largest request body accepted: 1 MiB. */
-export const BODY_LIMIT = 1_048_576;
+const BODY_LIMIT = 1_048_576;
 
 const PUBLIC = { security: [] as Array<Record<string, string[]>> };
 

@@ -17,7 +17,7 @@ const MAX_MESSAGE_CHARS = 1_000;
 const CODED = /^([A-Z][A-Z0-9_]{0,63}): ([\s\S]*)$/;
 
 /** Code for stored error text that carries none. */
-export const UNCODED_ERROR = 'PROCESSING_FAILED';
+const UNCODED_ERROR = 'PROCESSING_FAILED';
 /** Code for an event the workflow rejected (its reason is the workflow's own text). */
 export const REJECTED = 'REJECTED';
 

@@ -16,7 +16,6 @@ export interface HttpError {
 /** Status for each error code flowpool raises on purpose; anything unlisted is a bug (500). */
 const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   BAD_INPUT: 400,
-  UNKNOWN_EVENT: 400,
   NOT_FOUND: 404,
   EXECUTION_EXISTS: 409,
   IDEMPOTENCY_CONFLICT: 409,

@@ -6,7 +6,7 @@ import { ID_PATTERN } from '../core/identifiers.js';
 
 /** Strings PostgreSQL can store: no NUL character. */
 export const NO_NUL_PATTERN = '^[^\\u0000]*$';
-export const UUID_PATTERN =
+const UUID_PATTERN =
   '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
 const nullableString = (description: string) =>

@@ -8,7 +8,7 @@ import { findUnstorable } from '../core/storable.js';
 type HttpPart = 'body' | 'querystring' | 'params' | 'headers';
 
 /** `/input/title` → `input.title`; the empty path is the part itself. */
-export function fieldName(part: HttpPart, path: string): string {
+function fieldName(part: HttpPart, path: string): string {
   const field = path
     .split('/')
     .slice(1)

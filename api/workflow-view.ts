@@ -17,7 +17,7 @@ function plainSchema(schema: unknown): Record<string, unknown> | null {
  * refuse it. A transition from '*' may fire in any non-final state, so it
  * shows once per such state; one without `to` keeps its state.
  */
-export function workflowView(definition: WorkflowDefinition): WorkflowView {
+function workflowView(definition: WorkflowDefinition): WorkflowView {
   const finals = new Set<string>(definition.finalStates);
   const open = definition.states.filter((state) => !finals.has(state));
   const transitions: WorkflowView['transitions'] = [];

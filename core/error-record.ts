@@ -5,13 +5,13 @@ import { redactText } from './redact.js';
 const MAX_MESSAGE_CHARS = 2_000;
 
 /** An error as the worker stores it: a stable code and a message cleaned of credentials. */
-export interface ErrorRecord {
+interface ErrorRecord {
   /** A FlowpoolError's code; INTERNAL for anything else (a driver's error, workflow code). */
   code: string;
   message: string;
 }
 
-export function errorRecord(error: unknown): ErrorRecord {
+function errorRecord(error: unknown): ErrorRecord {
   const named = specific(error);
   return { code: errorCode(named) ?? 'INTERNAL', message: cleanText(messageOf(named)) };
 }

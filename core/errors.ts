@@ -9,7 +9,6 @@ export type ErrorCode =
   | 'EXECUTION_EXISTS'
   | 'IDEMPOTENCY_CONFLICT'
   | 'UNKNOWN_WORKFLOW'
-  | 'UNKNOWN_EVENT'
   | 'LOCK_BUSY'
   | 'FENCED'
   | 'ACTION_FAILED'

@@ -38,7 +38,7 @@ export class TooLargeError extends BadInputError {
 }
 
 /** Size of `value` as UTF-8 JSON (0 for undefined). */
-export function jsonBytes(value: unknown): number {
+function jsonBytes(value: unknown): number {
   const text = JSON.stringify(value);
   return text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
 }

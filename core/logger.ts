@@ -44,10 +44,3 @@ export function createLogger(
   };
   return destination ? pino(options, destination) : pino(options);
 }
-
-/** The identity of one event, as every log line about it carries it. */
-export interface EventIdentity {
-  tenant: string;
-  executionId: string;
-  eventId?: string;
-}

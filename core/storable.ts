@@ -1,7 +1,7 @@
 import { BadInputError } from './errors.js';
 
 /** Deeper JSON than this is refused: nothing a workflow needs, and serialising it could overflow the stack. */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 /** A NUL, or a UTF-16 surrogate without its partner: PostgreSQL's text and jsonb refuse both. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding NUL is the point

@@ -58,5 +58,3 @@ export function createEngine({ knex, redis, registry, settings, logger }: Engine
   const streamBacklog = () => backlog.read(settings.stream, settings.group);
   return { store, transport, service, relay, deadLetters, queries, streamBacklog, registry };
 }
-
-export type Engine = ReturnType<typeof createEngine>;

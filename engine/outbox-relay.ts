@@ -16,7 +16,7 @@ export interface RelayOptions {
   trimEveryMs?: number;
 }
 
-export const DEFAULT_TRIM_EVERY_MS = 30_000;
+const DEFAULT_TRIM_EVERY_MS = 30_000;
 
 /**
  * Resends notices the stream may have lost: rows whose XADD failed after the

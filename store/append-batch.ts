@@ -43,7 +43,7 @@ function keyOf(event: NewEvent): string | undefined {
  * it goes in a later round: exactly what running them one after the other
  * would give.
  */
-export function roundsOf(events: readonly NewEvent[]): number[][] {
+function roundsOf(events: readonly NewEvent[]): number[][] {
   const rounds: number[][] = [];
   const seen = new Map<string, number>();
   events.forEach((event, index) => {

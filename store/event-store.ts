@@ -66,7 +66,7 @@ export interface Snapshot {
   data: unknown;
 }
 
-/** What replay needs: the latest snapshot at or below `uptoSeq` and the log after it. */
+/** What replay needs: the latest snapshot at or below applied_seq and the log after it. */
 export interface ReplayBase {
   snapshot: Snapshot | undefined;
   events: EventRecord[];

@@ -12,7 +12,7 @@ export interface RedlockOptions {
   keyPrefix: string;
 }
 
-export const DEFAULT_LOCK_OPTIONS: RedlockOptions = {
+const DEFAULT_LOCK_OPTIONS: RedlockOptions = {
   ttlMs: 15_000,
   retryCount: 3,
   retryDelayMs: 40,

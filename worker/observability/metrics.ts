@@ -2,8 +2,6 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { DeliveryOutcome } from '../runtime/delivery-handler.js';
 
 /** What became of an event or a delivery, as the processed counter labels it. */
-export type ProcessedResult = 'applied' | 'rejected' | 'noop' | 'retry' | 'busy' | 'dead';
-
 /**
  * A worker process's metrics on a registry of its own (never prom-client's
  * global one), so several process objects can live in one test process.

@@ -23,7 +23,7 @@ import { createRuntime, DEFAULT_RUNTIME_SETTINGS, type Runtime } from '../runtim
 import type { StreamConsumer } from '../runtime/stream-consumer.js';
 
 /** The tables `flowpool migrate` creates; the worker cannot run without them. */
-export const WORKFLOW_TABLES = [
+const WORKFLOW_TABLES = [
   'workflow_executions',
   'workflow_events',
   'workflow_event_processing',

@@ -8,11 +8,10 @@ export interface ReplayedState extends WorkflowState {
   seq: number;
   /** Events read from the log to rebuild it (after the snapshot). */
   eventsRead: number;
-  snapshotSeq: number;
 }
 
 /** Only decided events take part in a fold; pending and dead ones have not happened. */
-export function decidedEvents(events: readonly EventRecord[]): EventRecord[] {
+function decidedEvents(events: readonly EventRecord[]): EventRecord[] {
   return events.filter((event) => event.status === 'applied' || event.status === 'rejected');
 }
 
@@ -39,7 +38,6 @@ export function replayFrom(
     ...folded,
     seq: execution.appliedSeq,
     eventsRead: base.events.length,
-    snapshotSeq: base.snapshot.seq,
   };
 }
 
