@@ -3,10 +3,13 @@ import type { ExecutionQueries } from '../store/execution-queries.js';
 import type { BacklogReading } from '../stream/backlog/index.js';
 import * as C from './console-schemas.js';
 import * as S from './schemas.js';
+import { sharedReading } from './shared-reading.js';
 
 /** The applied chart: 60 buckets of 10 seconds, the last 10 minutes. */
 const BUCKET_SECONDS = 10;
 const BUCKETS = 60;
+/** How old a backlog reading may be when shown: one XINFO per second per api, whatever the polling. */
+const BACKLOG_MAX_AGE_MS = 1_000;
 /** Most consumers shown; a pool has one per worker loop, far fewer than this. */
 const MAX_CONSUMERS = 200;
 
@@ -23,6 +26,7 @@ export function registerStreamRoutes(
   backlog: StreamBacklog,
   queries: Pick<ExecutionQueries, 'decided'>,
 ): void {
+  const readBacklog = sharedReading(backlog, BACKLOG_MAX_AGE_MS);
   app.get(
     '/v1/stream',
     {
@@ -43,7 +47,7 @@ export function registerStreamRoutes(
     },
     async (request) => {
       const [reading, decided] = await Promise.all([
-        backlog(),
+        readBacklog(),
         queries.decided(request.tenant, BUCKET_SECONDS, BUCKETS),
       ]);
       const consumers = reading.readOk ? (reading.consumers ?? []) : [];
