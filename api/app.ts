@@ -9,7 +9,6 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { type ApiSettings, DEFAULT_API_SETTINGS } from '../core/config/api-settings.js';
-import { logText } from '../core/error-record.js';
 import { BadInputError, NotFoundError, UnknownWorkflowError } from '../core/errors.js';
 import type { DeadLetters } from '../engine/dead-letters.js';
 import type { EnqueueOutcome, WorkflowService } from '../engine/workflow-service.js';
@@ -22,9 +21,9 @@ import { type ConsoleSources, registerConsoleRoutes } from './console-routes.js'
 import { executionDetail, historyDetail } from './detail-views.js';
 import { eventErrorView, storedErrorView } from './error-view.js';
 import {
+  answerTo,
   errorBody,
   type HttpError,
-  INTERNAL,
   publicAnswer,
   RequestRefusedError,
   toHttpError,
@@ -141,16 +140,8 @@ export async function buildApiApp(options: ApiAppOptions): Promise<FastifyInstan
   app.addSchema(S.ErrorBody);
 
   app.setErrorHandler(async (error, request, reply) => {
-    let answer = toHttpError(error);
-    if (answer === undefined) {
-      // Neither deliberate nor a known outage: if a dependency is down, that is the likelier
-      // cause, so say 503; with both up it is a bug, so say 500 (and log it, never send it).
-      const report = await readiness().catch(() => ({ ready: false, checks: {} }));
-      answer = report.ready ? INTERNAL : UNAVAILABLE;
-    }
-    if (answer.status >= 500) {
-      request.log.error({ err: logText(error), status: answer.status }, 'request failed');
-    } else {
+    const answer = await answerTo(error, readiness, request.log, 'request failed');
+    if (answer.status < 500) {
       request.log.debug({ code: answer.body.error.code, status: answer.status }, 'request refused');
     }
     return send(reply, answer);
@@ -357,14 +348,7 @@ async function batchItem(
     const { eventId, seq, duplicate } = outcome.value;
     return { status: duplicate ? 'duplicate' : 'accepted', eventId, seq };
   }
-  let answer = toHttpError(outcome.error);
-  if (answer === undefined) {
-    const report = await readiness().catch(() => ({ ready: false, checks: {} }));
-    answer = report.ready ? INTERNAL : UNAVAILABLE;
-  }
-  if (answer.status >= 500) {
-    request.log.error({ err: logText(outcome.error), status: answer.status }, 'batch item failed');
-  }
+  const answer = await answerTo(outcome.error, readiness, request.log, 'batch item failed');
   const sent = publicAnswer(answer);
   return { status: 'error', httpStatus: sent.status, error: sent.body.error };
 }

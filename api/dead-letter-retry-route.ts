@@ -1,9 +1,8 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { logText } from '../core/error-record.js';
 import type { ApiServices } from './app.js';
 import * as C from './console-schemas.js';
-import { INTERNAL, publicAnswer, toHttpError, UNAVAILABLE } from './http-errors.js';
+import { answerTo, publicAnswer, UNAVAILABLE } from './http-errors.js';
 import type { Readiness } from './readiness.js';
 import * as S from './schemas.js';
 
@@ -21,17 +20,7 @@ export function registerDeadLetterRetryRoute(
       const { executionId } = await runtime.deadLetters.retry(request.tenant, eventId);
       return { eventId, status: 'retried', executionId };
     } catch (error) {
-      let answer = toHttpError(error);
-      if (answer === undefined) {
-        const report = await readiness().catch(() => ({ ready: false, checks: {} }));
-        answer = report.ready ? INTERNAL : UNAVAILABLE;
-      }
-      if (answer.status >= 500) {
-        request.log.error(
-          { err: logText(error), status: answer.status },
-          'dead-letter retry failed',
-        );
-      }
+      const answer = await answerTo(error, readiness, request.log, 'dead-letter retry failed');
       const sent = publicAnswer(answer);
       const { code, message } = sent.body.error;
       return { eventId, status: 'error', httpStatus: sent.status, error: { code, message } };

@@ -1,7 +1,10 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { logText } from '../core/error-record.js';
 import { BadInputError, type ErrorCode, FlowpoolError } from '../core/errors.js';
 import { TooLargeError } from '../core/limits.js';
 import { redactText } from '../core/redact.js';
 import { isUnavailable } from '../store/unavailable.js';
+import type { Readiness } from './readiness.js';
 
 /** The JSON body of every error answer. */
 export interface ErrorBody {
@@ -112,6 +115,27 @@ export function toHttpError(error: unknown): HttpError | undefined {
     return { status, body: errorBody('BAD_REQUEST', 'the request is malformed') };
   }
   return undefined;
+}
+
+/**
+ * The answer to an error of a request (or of one item of a batch). Neither
+ * deliberate nor a known outage: if a dependency is down, that is the
+ * likelier cause, so 503; with both up it is a bug, so 500. A 5xx is logged
+ * (as `failed`), never sent; see publicAnswer.
+ */
+export async function answerTo(
+  error: unknown,
+  readiness: Readiness,
+  log: FastifyBaseLogger,
+  failed: string,
+): Promise<HttpError> {
+  let answer = toHttpError(error);
+  if (answer === undefined) {
+    const report = await readiness().catch(() => ({ ready: false }));
+    answer = report.ready ? INTERNAL : UNAVAILABLE;
+  }
+  if (answer.status >= 500) log.error({ err: logText(error), status: answer.status }, failed);
+  return answer;
 }
 
 /**

@@ -86,13 +86,7 @@ export class BatchLock {
   async acquire(resources: readonly string[]): Promise<HeldLocks> {
     const token = randomBytes(16).toString('hex');
     if (resources.length === 0) return new HeldLocks(this, token, [], []);
-    const flags = (await this.redis.eval(
-      LOCK_MANY,
-      resources.length,
-      ...resources.map((resource) => this.options.keyPrefix + resource),
-      token,
-      String(this.options.ttlMs),
-    )) as number[];
+    const flags = await this.onKeys(LOCK_MANY, resources, token, String(this.options.ttlMs));
     const taken = resources.filter((_, i) => flags[i] === 1);
     const busy = resources.filter((_, i) => flags[i] !== 1);
     return new HeldLocks(this, token, taken, busy);
@@ -100,22 +94,21 @@ export class BatchLock {
 
   /** @internal */
   async extendKeys(token: string, resources: readonly string[]): Promise<number[]> {
-    return (await this.redis.eval(
-      EXTEND_MANY,
-      resources.length,
-      ...resources.map((resource) => this.options.keyPrefix + resource),
-      token,
-      String(this.options.ttlMs),
-    )) as number[];
+    return this.onKeys(EXTEND_MANY, resources, token, String(this.options.ttlMs));
   }
 
   /** @internal */
   async releaseKeys(token: string, resources: readonly string[]): Promise<void> {
-    await this.redis.eval(
-      RELEASE_MANY,
-      resources.length,
-      ...resources.map((resource) => this.options.keyPrefix + resource),
-      token,
-    );
+    await this.onKeys(RELEASE_MANY, resources, token);
+  }
+
+  /** Runs one of the scripts with the resources' keys as KEYS and `args` as ARGV. */
+  private async onKeys(
+    script: string,
+    resources: readonly string[],
+    ...args: string[]
+  ): Promise<number[]> {
+    const keys = resources.map((resource) => this.options.keyPrefix + resource);
+    return (await this.redis.eval(script, keys.length, ...keys, ...args)) as number[];
   }
 }

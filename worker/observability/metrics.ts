@@ -1,7 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeliveryOutcome } from '../runtime/delivery-handler.js';
 
-/** What became of an event or a delivery, as the processed counter labels it. */
 /**
  * A worker process's metrics on a registry of its own (never prom-client's
  * global one), so several process objects can live in one test process.
@@ -53,21 +52,19 @@ export class WorkerMetrics {
         this.set(stuckSlots());
       },
     });
-    this.relayRepublished = new Counter({
-      name: 'flowpool_relay_republished_total',
-      help: 'Notices the outbox relay sent again (unpublished or presumed lost)',
-      registers,
-    });
-    this.deadLettered = new Counter({
-      name: 'flowpool_dead_lettered_total',
-      help: 'Notices moved to the dead-letter stream',
-      registers,
-    });
-    this.lockContention = new Counter({
-      name: 'flowpool_lock_contention_total',
-      help: 'Deliveries put back because another worker held the execution (lock busy or fenced)',
-      registers,
-    });
+    const counter = (name: string, help: string) => new Counter({ name, help, registers });
+    this.relayRepublished = counter(
+      'flowpool_relay_republished_total',
+      'Notices the outbox relay sent again (unpublished or presumed lost)',
+    );
+    this.deadLettered = counter(
+      'flowpool_dead_lettered_total',
+      'Notices moved to the dead-letter stream',
+    );
+    this.lockContention = counter(
+      'flowpool_lock_contention_total',
+      'Deliveries put back because another worker held the execution (lock busy or fenced)',
+    );
     this.streamErrors = new Counter({
       name: 'flowpool_stream_errors_total',
       help: 'Failures reading, handling or housekeeping the stream (usually Redis or PostgreSQL outages)',
