@@ -34,6 +34,34 @@ WORKFLOW_RELAY_REPUBLISH_AFTER_MS, POD_NAME, PORT.
 Exit codes: 0 success, 1 failure (or problems found by verify), 2 bad
 arguments or configuration.`;
 
+/**
+ * The long-running programs. Each is loaded on use: a restarted pod should
+ * not pay for the other programs' modules. The imports stay literal so
+ * TypeScript and the image's module check follow them.
+ */
+const PROGRAMS: ReadonlyArray<{
+  name: string;
+  description: string;
+  load: () => Promise<(env: Env) => Promise<void>>;
+}> = [
+  {
+    name: 'worker',
+    description:
+      'run a worker: consume the stream, apply events, run actions, relay lost notices; /healthz /readyz /metrics on PORT',
+    load: async () => (await import('../worker/process/worker-main.js')).runWorker,
+  },
+  {
+    name: 'api',
+    description: 'run the HTTP API on PORT (Bearer tokens from FLOWPOOL_API_TOKENS)',
+    load: async () => (await import('../api/main.js')).runApi,
+  },
+  {
+    name: 'operator',
+    description: 'run the Kubernetes operator that keeps one worker Deployment per pool',
+    load: async () => (await import('../operator/main.js')).runOperator,
+  },
+];
+
 function tenantOption(): Option {
   return new Option(
     '-t, --tenant <tenant>',
@@ -85,35 +113,16 @@ function buildProgram(
       setOutcome(await migrate(loadToolConfig(env), options.down === true, output));
     });
 
-  program
-    .command('worker')
-    .description(
-      'run a worker: consume the stream, apply events, run actions, relay lost notices; /healthz /readyz /metrics on PORT',
-    )
-    .action(async () => {
-      // Loaded on use: a restarted pod should not pay for the other programs' modules.
-      const { runWorker } = await import('../worker/process/worker-main.js');
-      await runWorker(env);
-      setOutcome(RUNNING);
-    });
-
-  program
-    .command('api')
-    .description('run the HTTP API on PORT (Bearer tokens from FLOWPOOL_API_TOKENS)')
-    .action(async () => {
-      const { runApi } = await import('../api/main.js');
-      await runApi(env);
-      setOutcome(RUNNING);
-    });
-
-  program
-    .command('operator')
-    .description('run the Kubernetes operator that keeps one worker Deployment per pool')
-    .action(async () => {
-      const { runOperator } = await import('../operator/main.js');
-      await runOperator(env);
-      setOutcome(RUNNING);
-    });
+  for (const { name, description, load } of PROGRAMS) {
+    program
+      .command(name)
+      .description(description)
+      .action(async () => {
+        const run = await load();
+        await run(env);
+        setOutcome(RUNNING);
+      });
+  }
 
   program
     .command('submit')

@@ -8,10 +8,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Env } from '../core/config/parse.js';
 import { ConfigError, describeError } from '../core/errors.js';
-import { createLogger } from '../core/logger.js';
 import { type HealthServer, startHealthServer } from '../core/process/health-server.js';
-import { Shutdown } from '../core/process/shutdown.js';
-import { EXIT_CONFIG, exitOnCrash, reportConfigError } from '../core/process/startup.js';
+import { exitProcess, runProgram } from '../core/process/startup.js';
 import { loadOperatorConfig, type OperatorConfig } from './config.js';
 import { PoolController, type PoolControllerOptions } from './controller/controller.js';
 import { AlwaysLeader, aborted, type LeaderElection } from './election.js';
@@ -184,36 +182,24 @@ export async function startOperator(
  * and leaves the process to the Shutdown (SIGTERM/SIGINT: stop leading,
  * release the Lease, exit 0). Resolves once the operator runs.
  */
-export async function runOperator(
-  env: Env,
-  exit: (code: number) => void = (code) => process.exit(code),
-): Promise<void> {
-  let config: OperatorConfig;
-  let kubeConfig: KubeConfig;
-  try {
-    config = loadOperatorConfig(env);
-    kubeConfig = loadKubeConfig(config);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    reportConfigError('operator', error);
-    exit(EXIT_CONFIG);
-    return;
-  }
-  const logger = createLogger(config.logLevel, {
-    component: 'operator',
-    identity: config.identity,
-  });
-  exitOnCrash(logger, exit);
-  const shutdown = new Shutdown(logger, exit);
-  shutdown.listen();
-  let operator: RunningOperator;
-  try {
-    operator = await startOperator(config, { logger, kubeConfig });
-  } catch (error) {
-    logger.fatal({ err: describeError(error), port: config.port }, 'operator could not start');
-    exit(1);
-    return;
-  }
-  shutdown.register('operator', () => operator.stop());
-  shutdown.markRunning();
+export async function runOperator(env: Env, exit = exitProcess): Promise<void> {
+  await runProgram(
+    {
+      component: 'operator',
+      load: () => {
+        const config = loadOperatorConfig(env);
+        return { config, kubeConfig: loadKubeConfig(config) };
+      },
+      settings: ({ config }) => ({
+        logLevel: config.logLevel,
+        port: config.port,
+        identity: { identity: config.identity },
+      }),
+      async start({ config, kubeConfig }, logger, shutdown) {
+        const operator = await startOperator(config, { logger, kubeConfig });
+        shutdown.register('operator', () => operator.stop());
+      },
+    },
+    exit,
+  );
 }
