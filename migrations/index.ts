@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as workflowTables from './001_workflow_tables.js';
 import * as consoleIndexes from './002_console_indexes.js';
+import * as executionFillfactor from './003_execution_fillfactor.js';
 
 interface Migration {
   config?: { transaction?: boolean };
@@ -15,6 +16,7 @@ interface Migration {
 const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['001_workflow_tables', workflowTables],
   ['002_console_indexes', consoleIndexes],
+  ['003_execution_fillfactor', executionFillfactor],
 ];
 
 class ListedMigrations implements Knex.MigrationSource<string> {

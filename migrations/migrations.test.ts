@@ -28,7 +28,11 @@ describe('migrations', () => {
   afterAll(() => db.close());
 
   it('creates the five tables, drops them on the way down, and creates them again', async () => {
-    expect(await migrateLatest(db.knex)).toEqual(['001_workflow_tables', '002_console_indexes']);
+    expect(await migrateLatest(db.knex)).toEqual([
+      '001_workflow_tables',
+      '002_console_indexes',
+      '003_execution_fillfactor',
+    ]);
     expect((await existingTables(db)).sort()).toEqual([...TABLES].sort());
     await migrateDown(db.knex);
     expect(await existingTables(db)).toEqual([]);
@@ -65,5 +69,46 @@ describe('migrations', () => {
         .knex('workflow_events')
         .insert({ ...event, seq: 2, event_id: '00000000-0000-0000-0000-000000000003' }),
     ).rejects.toThrow(/workflow_events_tenant_execution_id_idempotency_key_unique/);
+  });
+
+  it('rewrites an execution row in place (HOT) when enqueue and apply move it, on full pages too', async () => {
+    await migrateLatest(db.knex);
+    const rows = Array.from({ length: 500 }, (_, i) => ({
+      tenant: 'hot',
+      execution_id: `x-${i}`,
+      workflow_name: 'w',
+      workflow_version: 1,
+      current_state: 's',
+      data: JSON.stringify({ n: i, note: 'n'.repeat(100) }),
+    }));
+    await db.knex.batchInsert('workflow_executions', rows, 100);
+    // This session's own counts (not yet in the shared statistics: other writers and the
+    // statistics' delay do not matter), read before and after on the same connection.
+    const rewrite = (statement: string) =>
+      db.knex.transaction(async (trx) => {
+        const counts = async () =>
+          (
+            await trx.raw(
+              `select n_tup_upd::int as updated, n_tup_hot_upd::int as hot
+                 from pg_stat_xact_user_tables where relname = 'workflow_executions'`,
+            )
+          ).rows[0] as { updated: number; hot: number };
+        const before = await counts();
+        await trx.raw(statement);
+        const after = await counts();
+        return { updated: after.updated - before.updated, hot: after.hot - before.hot };
+      });
+    // What a group commit writes, then what an applied batch writes, each its own transaction.
+    expect(
+      await rewrite(`update workflow_executions set next_seq = next_seq + 1 where tenant = 'hot'`),
+    ).toEqual({ updated: 500, hot: 500 });
+    expect(
+      await rewrite(
+        `update workflow_executions
+            set applied_seq = applied_seq + 1, current_state = 't', status = 'completed',
+                data = jsonb_set(data, '{n}', '0'), updated_at = now()
+          where tenant = 'hot'`,
+      ),
+    ).toEqual({ updated: 500, hot: 500 });
   });
 });
