@@ -76,6 +76,12 @@ describe('the web console in a browser', () => {
     await waitFor('the failing action to be dead-lettered', async () =>
       (await rt.deadLetters.list('acme', 10)).some((event) => event.eventId === deadEventId),
     );
+    // Workflow code that throws: the event dies and holds its execution (blocked).
+    await start('acme', 'B-1', 'test-flow');
+    await send('B-1', 'explode');
+    await waitFor('B-1 to be blocked', async () => {
+      return (await rt.service.getExecution('acme', 'B-1'))?.status === 'blocked';
+    });
     // The pages read each list once: every seeded event must be decided before they do.
     await waitUntilSettled(rt);
 
@@ -203,7 +209,16 @@ describe('the web console in a browser', () => {
       return event?.status === 'applied';
     });
     await page.getByRole('button', { name: 'Refresh' }).click();
-    await page.getByText('No dead letters.').waitFor();
+    await waitFor('F-1 to leave the dead letters', async () => (await row.count()) === 0);
+    // B-1's event still dies (its workflow code throws), so it stays.
+    expect(await page.locator('tr', { hasText: 'B-1' }).count()).toBe(1);
+  });
+
+  it('links a blocked execution to the dead letters', async () => {
+    await page.goto(`${base}/console/executions/B-1`);
+    await page.getByRole('heading', { level: 1, name: 'B-1' }).waitFor();
+    await page.getByRole('link', { name: /a dead event holds it/ }).click();
+    await page.getByRole('heading', { level: 1, name: 'Dead letters' }).waitFor();
   });
 
   it("says another tenant's execution is not found", async () => {

@@ -76,6 +76,9 @@ export function ExecutionPage() {
             <dt>Status</dt>
             <dd>
               <Badge value={current.status} />
+              {current.status === 'blocked' && (
+                <Link href="/dead-letters">a dead event holds it: see the dead letters</Link>
+              )}
             </dd>
             <dt>Applied up to</dt>
             <dd>#{current.appliedSeq}</dd>
