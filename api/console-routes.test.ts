@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_API_SETTINGS } from '../core/config/api-settings.js';
 import { waitFor } from '../local/process.js';
 import { silentLogger, startTestRuntime, type TestRuntime } from '../test/support/runtime.js';
 import { buildApiApp } from './app.js';
@@ -430,6 +431,38 @@ describe('console routes', () => {
         'resolved>resolved',
       ]);
     });
+  });
+
+  it("counts the console's routes against the tenant's request rate", async () => {
+    const limited = await buildApiApp({
+      runtime: rt,
+      tokens: TOKENS,
+      logger: silentLogger,
+      settings: {
+        ...DEFAULT_API_SETTINGS,
+        tenants: {
+          ...DEFAULT_API_SETTINGS.tenants,
+          defaults: { requestsPerMinute: 6, concurrency: 0, queue: 0 },
+        },
+      },
+    });
+    try {
+      const urls = [
+        '/v1/executions',
+        '/v1/executions/counts',
+        '/v1/workflows',
+        '/v1/stream',
+        '/v1/executions/L-00/actions',
+        '/v1/executions/L-00/snapshots',
+      ];
+      for (const url of urls) expect((await call(limited, 'GET', url)).statusCode, url).toBe(200);
+      const over = await call(limited, 'GET', '/v1/executions');
+      expect(over.statusCode).toBe(429);
+      expect(over.json().error.code).toBe('RATE_LIMITED');
+      expect(over.headers['retry-after']).toBeDefined();
+    } finally {
+      await limited.close();
+    }
   });
 
   it('documents every console route in /openapi.json with its answer', async () => {
