@@ -2,8 +2,7 @@
  * Lua scripts that take, extend and release many execution locks in one
  * round trip. Each key is independent: one held elsewhere does not keep the
  * others from being taken. A lock is a key holding its holder's token with
- * a time-to-live, the same shape the single-execution lock (redlock) uses,
- * so both kinds exclude each other on the same key.
+ * a time-to-live.
  */
 
 /**

@@ -27,10 +27,13 @@ describe('a batch of executions', () => {
   it('applies the executions whose locks it took while one held elsewhere drops out alone', async () => {
     const held = { tenant: 'busy', executionId: await executionWithComment('busy') };
     const free = { tenant: 'busy', executionId: await executionWithComment('busy') };
-    const [heldOutcome, freeOutcome] = await rt.lock.withLock(lockResource(held), () =>
-      // Delivered together: one batch.
-      Promise.allSettled([rt.processor.process(held), rt.processor.process(free)]),
-    );
+    const elsewhere = await rt.lock.acquire([lockResource(held)]);
+    // Delivered together: one batch.
+    const [heldOutcome, freeOutcome] = await Promise.allSettled([
+      rt.processor.process(held),
+      rt.processor.process(free),
+    ]);
+    await elsewhere.release();
     expect(heldOutcome.status).toBe('rejected');
     expect((heldOutcome as PromiseRejectedResult).reason).toBeInstanceOf(LockBusyError);
     expect(freeOutcome).toMatchObject({ status: 'fulfilled', value: { applied: 1 } });

@@ -69,7 +69,7 @@ export function lockResource(notice: Notice): string {
 }
 
 const DEFAULT_MAX_EXECUTIONS = 100;
-/** Lock attempts for an execution another holder has, as the single lock tried (redlock's retries). */
+/** Lock attempts for an execution another holder has before its delivery is answered busy. */
 const BUSY_ATTEMPTS = 3;
 const BUSY_DELAY_MS = 40;
 

@@ -9,7 +9,6 @@ import {
 } from '../../engine/engine.js';
 import { RedisStreamTransport } from '../../stream/redis-stream-transport.js';
 import { BatchLock } from '../lock/batch-lock.js';
-import { RedlockExecutionLock } from '../lock/redlock-execution-lock.js';
 import { ActionRunner } from './actions.js';
 import { DeliveryHandler } from './delivery-handler.js';
 import { ExecutionProcessor, type ProcessorOptions } from './processor.js';
@@ -60,21 +59,15 @@ export function createRuntime(dependencies: RuntimeDependencies) {
   const { redis, registry, settings, logger } = dependencies;
   const engine = createEngine(dependencies);
   const { store, transport, service } = engine;
-  const lock = new RedlockExecutionLock(redis, {
-    ttlMs: settings.lockTtlMs,
-    retryCount: 3,
-    retryDelayMs: 40,
-    keyPrefix: settings.lockPrefix,
-  });
   const actions = new ActionRunner(store, {
     timeoutMs: settings.actionTimeoutMs,
     readBytes: settings.readBytes,
   });
-  const batchLock = new BatchLock(redis, {
+  const lock = new BatchLock(redis, {
     ttlMs: settings.lockTtlMs,
     keyPrefix: settings.lockPrefix,
   });
-  const processor = new ExecutionProcessor(store, registry, batchLock, actions, {
+  const processor = new ExecutionProcessor(store, registry, lock, actions, {
     workerId: settings.workerId,
     batchSize: settings.applyBatchSize,
     snapshotEvery: settings.snapshotEvery,

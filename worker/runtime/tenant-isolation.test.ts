@@ -92,7 +92,9 @@ describe('execution locks', () => {
     const mine = { tenant: 'a:b', executionId: 'c' };
     await rt.service.startExecution({ ...mine, workflow: 'ticket-lifecycle' });
     await rt.service.enqueueEvent({ ...mine, event: 'assign', payload: { assignee: 'ana' } });
-    const result = await rt.lock.withLock(lockResource(other), () => rt.processor.process(mine));
+    const elsewhere = await rt.lock.acquire([lockResource(other)]);
+    expect(elsewhere.busy).toEqual([]);
+    const result = await rt.processor.process(mine).finally(() => elsewhere.release());
     expect(result.applied).toBe(1);
   });
 });
