@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../local/process.js';
 import { migrateLatest } from '../../migrations/index.js';
-import { sampleValue } from '../../worker/observability/metrics.js';
 import { loadWorkflows } from '../../workflow/loader.js';
 import {
   type TestDatabase,
@@ -9,6 +8,7 @@ import {
   testDatabase,
   testRedis,
 } from '../support/isolation.js';
+import { sampleValue } from '../support/metrics.js';
 import {
   eventStatusCounts,
   FlowpoolProcess,

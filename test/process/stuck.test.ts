@@ -5,11 +5,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadWorkerConfig } from '../../core/config/config.js';
 import { waitFor } from '../../local/process.js';
 import { migrateLatest } from '../../migrations/index.js';
-import { sampleValue } from '../../worker/observability/metrics.js';
 import { WorkerProcess } from '../../worker/process/worker-process.js';
 import { bundledWorkflows } from '../../workflow/bundled/index.js';
 import { WorkflowRegistry } from '../../workflow/registry.js';
 import { testDatabase, testRedis } from '../support/isolation.js';
+import { sampleValue } from '../support/metrics.js';
 import { openRuntime } from './support.js';
 
 const TENANT = 'acme';

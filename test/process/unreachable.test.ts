@@ -4,7 +4,6 @@ import { PostgresServer } from '../../local/postgres-server.js';
 import { waitFor } from '../../local/process.js';
 import { RedisServer } from '../../local/redis-server.js';
 import { migrateLatest } from '../../migrations/index.js';
-import { sampleValue } from '../../worker/observability/metrics.js';
 import { bundledWorkflows } from '../../workflow/bundled/index.js';
 import { WorkflowRegistry } from '../../workflow/registry.js';
 import {
@@ -13,6 +12,7 @@ import {
   testDatabase,
   testRedis,
 } from '../support/isolation.js';
+import { sampleValue } from '../support/metrics.js';
 import {
   FlowpoolProcess,
   flowpoolEnv,

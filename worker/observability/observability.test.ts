@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.js';
+import { sampleValue } from '../../test/support/metrics.js';
 import type { DeliveryOutcome } from '../runtime/delivery-handler.js';
-import { sampleValue, WorkerMetrics } from './metrics.js';
+import { WorkerMetrics } from './metrics.js';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
