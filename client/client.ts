@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import knexFactory, { type Knex } from 'knex';
 import { BadInputError, type ErrorCode, errorCode, FlowpoolError } from '../core/errors.js';
 import { checkStorable } from '../core/storable.js';
 import { DEFAULT_CONSUMER_GROUP, DEFAULT_STREAM } from '../core/stream-names.js';
+import { sleep } from '../core/timing.js';
 import { backoffMs } from '../engine/backoff.js';
 import {
   checkIdentifier,
