@@ -198,6 +198,8 @@ interface StartOptions {
   /** Counts Redis clients opened and closed. */
   clients?: { opened: number; closed: number };
   resyncMs?: number;
+  /** Retry delays of the work queue (default 20-100 ms). */
+  backoffMs?: number;
 }
 
 function start(kube: FakeKube, options: StartOptions = {}) {
@@ -219,7 +221,11 @@ function start(kube: FakeKube, options: StartOptions = {}) {
         },
       };
     },
-    queue: { baseDelayMs: 20, maxDelayMs: 100, jitter: 0 },
+    queue: {
+      baseDelayMs: options.backoffMs ?? 20,
+      maxDelayMs: options.backoffMs ?? 100,
+      jitter: 0,
+    },
     ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
   });
   return controller.start();
@@ -309,6 +315,33 @@ describe('PoolController (in memory)', () => {
     expect(lastCondition(kube, 'Ready')?.message).toContain('not controlled by this pool');
     expect(kube.events.map((event) => event.reason)).toContain('DeploymentConflict');
     expect(kube.applied).toHaveLength(0);
+  });
+
+  it('keeps reading the backlog each interval while its reconcile fails and backs off', async () => {
+    const kube = new FakeKube();
+    kube.poolItems.push(pool());
+    // Every reconcile fails on the conflict and is retried a minute later.
+    kube.existing.set('ns/p', {
+      metadata: {
+        name: 'p',
+        namespace: 'ns',
+        ownerReferences: [
+          { apiVersion: 'apps/v1', kind: 'Other', name: 'x', uid: 'other', controller: true },
+        ],
+      },
+      spec: { replicas: 2, selector: {}, template: {} },
+    });
+    let reads = 0;
+    await start(kube, {
+      backoffMs: 60_000,
+      read: async () => {
+        reads++;
+        return reading;
+      },
+    });
+    // The poll interval is 1 s: three reads come long before the backoff ends.
+    await until(() => reads >= 3, 10_000);
+    expect(lastCondition(kube, 'Ready')?.reason).toBe('DeploymentConflict');
   });
 
   it('reconciles a spec change that landed just before its own status patch', async () => {
