@@ -316,8 +316,9 @@ export class PoolController {
     let apply: ApplyOutcome = { kind: 'paused' };
     let retry: unknown;
 
-    if (!pool.spec.paused) {
-      if (replicaRule(scalerSpec(pool)).kind === 'manual') state.desired = undefined;
+    const rule = replicaRule(scalerSpec(pool));
+    if (rule.kind !== 'paused') {
+      if (rule.kind === 'manual') state.desired = undefined;
       target = targetReplicas(pool, state.desired, deployment);
       // The watch sees only Deployments with the worker label: look up one that lacks it.
       deployment ??= await this.kube.getDeployment(namespace, name);

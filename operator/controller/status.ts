@@ -3,6 +3,7 @@
  * backlog poll saw. Pure, so every reason and message is unit-tested.
  */
 
+import { manualReplicas } from '../../scaling/replica-rule.js';
 import type { BacklogKnown } from '../../stream/backlog/types.js';
 import type { WorkflowWorkerPool, WorkflowWorkerPoolStatus } from '../api/pool.js';
 import type { Deployment, PoolStatusPatch } from '../kube/types.js';
@@ -115,14 +116,10 @@ function scalingCondition(inputs: StatusInputs): ConditionState {
   if (decision !== undefined) {
     return { type: 'Scaling', status: 'False', reason: decision.reason, message: decision.message };
   }
-  return {
-    type: 'Scaling',
-    status: 'False',
-    reason: pool.spec.autoscaling.enabled ? 'NotPolled' : 'ManualReplicas',
-    message: pool.spec.autoscaling.enabled
-      ? 'waiting for the first backlog reading'
-      : `autoscaling disabled; running spec.replicas ${pool.spec.replicas}`,
-  };
+  const waiting = pool.spec.autoscaling.enabled
+    ? { reason: 'NotPolled', message: 'waiting for the first backlog reading' }
+    : manualReplicas(pool.spec.replicas);
+  return { type: 'Scaling', status: 'False', ...waiting };
 }
 
 function describeReading(reading: BacklogKnown): string {
