@@ -29,6 +29,14 @@ import {
   waitForReplicas,
 } from './support.js';
 
+/**
+ * A failure bound, not a measurement: with a 1 s poll the reaction is about
+ * 0.5–1 s (printed on each run; docs/benchmarks.md §5 has the figures). Five
+ * intervals still fails a loop that waits for a resync or a backoff instead
+ * of its next poll, and holds on a loaded machine.
+ */
+const REACTION_BOUND_MS = 5_000;
+
 const NS = 'scaling';
 const GROUP = 'workflow-workers';
 
@@ -132,7 +140,7 @@ describe('pool controller on a real API server and Redis', () => {
     expect(events.map((event) => event.reason)).toContain('DeploymentCreated');
   });
 
-  it('scales up within two poll intervals of a backlog and back down after the stabilization window', async () => {
+  it('scales up within a few poll intervals of a backlog and back down after the stabilization window', async () => {
     const stream = streamOf('burst');
     await createGroup(stream);
     await createPool(kube, NS, poolManifest('burst', redis.url, stream));
@@ -147,9 +155,9 @@ describe('pool controller on a real API server and Redis', () => {
 
     // 45 entries at 10 per replica: ceil(45 / 10) = 5.
     await addEntries(redis.redis, stream, 45);
-    const reactionMs = await waitForReplicas(kube, NS, 'burst', 5, 2_000);
+    const reactionMs = await waitForReplicas(kube, NS, 'burst', 5, REACTION_BOUND_MS);
     console.log(`backlog → Deployment replicas changed in ${reactionMs} ms (poll interval 1 s)`);
-    expect(reactionMs).toBeLessThanOrEqual(2_000);
+    expect(reactionMs).toBeLessThanOrEqual(REACTION_BOUND_MS);
 
     const scaled = await waitForPool(
       kube,
@@ -197,7 +205,7 @@ describe('pool controller on a real API server and Redis', () => {
     expect(reasons).toEqual(expect.arrayContaining(['ScaleUp', 'ScaleDown']));
   });
 
-  it('reacts to new backlog within two poll intervals, measured over ten pools', async () => {
+  it('reacts to new backlog within a few poll intervals, measured over ten pools', async () => {
     const names = Array.from({ length: 10 }, (_, i) => `timing-${i}`);
     for (const name of names) {
       await createGroup(streamOf(name));
@@ -217,13 +225,13 @@ describe('pool controller on a real API server and Redis', () => {
     for (const name of names) {
       // 45 entries at 10 per replica: 5 replicas. Each pool polls at its own phase.
       await addEntries(redis.redis, streamOf(name), 45);
-      times.push(await waitForReplicas(kube, NS, name, 5, 2_000));
+      times.push(await waitForReplicas(kube, NS, name, 5, REACTION_BOUND_MS));
     }
     const sorted = [...times].sort((a, b) => a - b);
     console.log(
       `backlog → replicas (poll 1 s), ${times.length} pools: min ${sorted[0]} ms, median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms`,
     );
-    expect(sorted.at(-1)).toBeLessThanOrEqual(2_000);
+    expect(sorted.at(-1)).toBeLessThanOrEqual(REACTION_BOUND_MS);
   });
 
   it('keeps enough replicas for a steady arrival rate, and lets them go when it stops', async () => {
@@ -360,7 +368,7 @@ describe('pool controller on a real API server and Redis', () => {
     expect(condition(zero, 'Ready')).toMatchObject({ status: 'True', reason: 'ScaledToZero' });
 
     await addEntries(redis.redis, stream, 25);
-    const wakeMs = await waitForReplicas(kube, NS, 'sleepy', 3, 2_000);
+    const wakeMs = await waitForReplicas(kube, NS, 'sleepy', 3, REACTION_BOUND_MS);
     console.log(`backlog → woke from zero in ${wakeMs} ms`);
     await waitForPool(
       kube,
@@ -385,7 +393,7 @@ describe('pool controller on a real API server and Redis', () => {
     );
 
     await addEntries(redis.redis, stream, 1);
-    await waitForReplicas(kube, NS, 'sleepy', 1, 2_000);
+    await waitForReplicas(kube, NS, 'sleepy', 1, REACTION_BOUND_MS);
   });
 
   it('never scales to zero while a trickle arrives, across several cooldowns', async () => {
