@@ -13,8 +13,11 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 # The chart tests drive kubectl against the test apiserver.
 $want_test_tools && ! command -v kubectl >/dev/null 2>&1 && missing+=(kubectl)
-# The console's browser tests drive Debian's Chromium (test/support/browser.ts).
+# The console's browser tests drive Debian's Chromium (test/support/browser.ts)
+# through playwright-core's own protocol; chromium-driver is installed with it
+# so WebDriver tools work against the same browser.
 $want_test_tools && ! command -v chromium >/dev/null 2>&1 && missing+=(chromium)
+$want_test_tools && ! command -v chromedriver >/dev/null 2>&1 && missing+=(chromium-driver)
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: installing ${missing[*]}" >&2
