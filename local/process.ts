@@ -1,5 +1,7 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import net from 'node:net';
+import { describeError } from '../core/errors.js';
+import { sleep } from '../core/timing.js';
 
 /**
  * Ports handed out below the kernel's ephemeral range (Linux 32768–60999,
@@ -62,9 +64,9 @@ export async function waitFor(
     } catch (error) {
       lastError = error;
     }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await sleep(intervalMs);
   }
-  const cause = lastError instanceof Error ? `: ${lastError.message}` : '';
+  const cause = lastError === undefined ? '' : `: ${describeError(lastError)}`;
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
 }
 
@@ -103,7 +105,7 @@ export class ServerProcess {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    child.on('error', (error) => keep(Buffer.from(`\n${this.name}: ${error.message}\n`)));
+    child.on('error', (error) => keep(Buffer.from(`\n${this.name}: ${describeError(error)}\n`)));
     this.child = child;
   }
 

@@ -7,7 +7,8 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Env } from '../core/config/parse.js';
-import { ConfigError, describeError } from '../core/errors.js';
+import { logText } from '../core/error-record.js';
+import { ConfigError } from '../core/errors.js';
 import { type HealthServer, startHealthServer } from '../core/process/health-server.js';
 import { exitProcess, runProgram } from '../core/process/startup.js';
 import { loadOperatorConfig, type OperatorConfig } from './config.js';
@@ -54,7 +55,7 @@ function loadKubeConfig(config: OperatorConfig): KubeConfig {
   } catch (error) {
     throw new ConfigError(
       'KUBECONFIG',
-      `could not load ${config.kube.kind === 'file' ? config.kube.path : 'the in-cluster config'}: ${describeError(error)}`,
+      `could not load ${config.kube.kind === 'file' ? config.kube.path : 'the in-cluster config'}: ${logText(error)}`,
     );
   }
   if (!kubeConfig.getCurrentCluster()) {

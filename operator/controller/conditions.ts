@@ -1,3 +1,4 @@
+import { redactText } from '../../core/redact.js';
 import type { PoolCondition, PoolConditionType } from '../api/pool.js';
 import { CONDITION_TYPES } from '../api/pool.js';
 
@@ -38,7 +39,8 @@ export function mergeConditions(
       type,
       status: state.status,
       reason: state.reason,
-      message: state.message.slice(0, MAX_MESSAGE),
+      // Hazard: a message may quote a driver's error, connection string included.
+      message: redactText(state.message).slice(0, MAX_MESSAGE),
       lastTransitionTime:
         old !== undefined && old.status === state.status
           ? old.lastTransitionTime

@@ -5,7 +5,7 @@
  * a failure is logged and the next poll or scale down tries again.
  */
 import type { Logger } from 'pino';
-import { describeError } from '../../core/errors.js';
+import { cleanText, logText } from '../../core/error-record.js';
 import type { ConsumerInfo } from '../../stream/backlog/types.js';
 import type { WorkflowWorkerPool } from '../api/pool.js';
 import { isNotFound } from '../kube/client.js';
@@ -46,14 +46,14 @@ export class ConsumerHousekeeping {
     if (client === undefined) return;
     const read = await client.consumers(pool.spec.redis.stream, pool.spec.redis.consumerGroup);
     if (!read.readOk) {
-      log.warn({ err: read.error.message }, 'scaling down without pod deletion costs');
+      log.warn({ err: cleanText(read.error.message) }, 'scaling down without pod deletion costs');
       return;
     }
     let pods: Pod[];
     try {
       pods = await this.kube.listPods(namespace, selectorString(name));
     } catch (error) {
-      log.warn({ err: describeError(error) }, 'scaling down without pod deletion costs');
+      log.warn({ err: logText(error) }, 'scaling down without pod deletion costs');
       return;
     }
     for (const { name: pod, cost } of deletionCostPatches(pods, read.consumers)) {
@@ -61,7 +61,7 @@ export class ConsumerHousekeeping {
         await this.kube.annotatePod(namespace, pod, { [POD_DELETION_COST]: cost });
       } catch (error) {
         if (!isNotFound(error)) {
-          log.warn({ pod, err: describeError(error) }, 'could not mark pod deletion cost');
+          log.warn({ pod, err: logText(error) }, 'could not mark pod deletion cost');
         }
       }
     }
@@ -77,7 +77,7 @@ export class ConsumerHousekeeping {
       const pods = await this.kube.listPods(namespace, selectorString(name));
       podNames = new Set(pods.map((pod) => pod.metadata?.name ?? ''));
     } catch (error) {
-      log.warn({ err: describeError(error) }, 'could not list worker pods');
+      log.warn({ err: logText(error) }, 'could not list worker pods');
       return;
     }
     const orphans = orphanedConsumers(consumers, podNames);
@@ -91,7 +91,7 @@ export class ConsumerHousekeeping {
         log.info({ consumer: consumer.name }, 'removed the consumer of a deleted pod');
       } else if (result.outcome === 'failed') {
         log.warn(
-          { consumer: consumer.name, err: result.error.message },
+          { consumer: consumer.name, err: cleanText(result.error.message) },
           'could not remove consumer',
         );
       }

@@ -17,7 +17,7 @@
  * applying the previous one.
  */
 import type { Logger } from 'pino';
-import { describeError } from '../../core/errors.js';
+import { logText } from '../../core/error-record.js';
 import { redactUrl } from '../../core/redact.js';
 import { Autoscaler, pollIntervalMs } from '../../scaling/autoscaler.js';
 import { manualReplicas, replicaRule } from '../../scaling/replica-rule.js';
@@ -242,10 +242,7 @@ export class PoolController {
       this.workers,
       (key) => this.reconcile(key),
       (key, error, retryInMs) =>
-        this.log.warn(
-          { pool: key, err: describeError(error), retryInMs },
-          'reconcile failed; retrying',
-        ),
+        this.log.warn({ pool: key, err: logText(error), retryInMs }, 'reconcile failed; retrying'),
     );
     this.resyncTimer = setInterval(() => {
       for (const key of this.pools.keys()) this.queue.add(key);
@@ -427,7 +424,7 @@ export class PoolController {
         apply: {
           kind: 'failed',
           reason: 'ApplyFailed',
-          message: `applying Deployment ${pool.metadata.name}: ${describeError(error)}`,
+          message: `applying Deployment ${pool.metadata.name}: ${logText(error)}`,
         },
         deployment: previous,
         retry: error,
@@ -582,7 +579,7 @@ export class PoolController {
       .then((observed) => {
         if (observed !== undefined) slot.put(observed);
       })
-      .catch((error) => state.log.error({ err: describeError(error) }, 'backlog poll failed'))
+      .catch((error) => state.log.error({ err: logText(error) }, 'backlog poll failed'))
       .finally(() => {
         this.polls.delete(reading);
         slot.inFlight = undefined;

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { API_VERSION, KIND, type WorkflowWorkerPool, withDefaults } from '../api/pool.js';
 import type { KubeEvent } from '../kube/types.js';
 import { PoolNotices } from './pool-notices.js';
@@ -43,6 +43,24 @@ describe('PoolNotices', () => {
       'quota exceeded',
     ]);
     expect(events[0]?.involvedObject).toMatchObject({ kind: KIND, name: 'billing', uid: 'u-1' });
+  });
+
+  it('logs and records error text cleaned of credentials', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const events: KubeEvent[] = [];
+    const leaky = 'connect ECONNREFUSED redis://app:hunter2@redis:6379';
+    const kube = {
+      emitEvent: async (event: KubeEvent) => {
+        events.push(event);
+        throw new Error(`event rejected: ${leaky}`);
+      },
+    };
+    new PoolNotices(kube, log).warn(pool, 'StreamUnreachable', leaky);
+    await vi.waitFor(() => expect(lines).toHaveLength(2));
+    expect(events.map((e) => e.message)).toEqual([expect.stringContaining('redis:6379')]);
+    expect(lines[1]).toMatchObject({ err: expect.stringContaining('event rejected') });
+    expect(JSON.stringify([events, lines])).not.toContain('hunter2');
   });
 
   it('reports a stream outage once per cause and its end once', () => {

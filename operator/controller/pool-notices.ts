@@ -3,7 +3,7 @@
  * again only when its cause changes, or after the problem cleared.
  */
 import type { Logger } from 'pino';
-import { describeError } from '../../core/errors.js';
+import { cleanText, logText } from '../../core/error-record.js';
 import type { WorkflowWorkerPool } from '../api/pool.js';
 import { poolReference } from '../kube/kube-api.js';
 import type { KubeTarget } from '../kube/types.js';
@@ -20,15 +20,17 @@ export class PoolNotices {
   ) {}
 
   normal(pool: WorkflowWorkerPool, reason: string, text: string): void {
-    this.emit(pool, 'Normal', reason, text);
+    this.emit(pool, 'Normal', reason, cleanText(text));
   }
 
   /** A Warning Event, once per reason until `cause` changes or `cleared(reason)`. */
   warn(pool: WorkflowWorkerPool, reason: string, text: string, cause = text): void {
     if (this.warned.get(reason) === cause) return;
     this.warned.set(reason, cause);
-    this.log.warn({ reason }, text);
-    this.emit(pool, 'Warning', reason, text);
+    // Hazard: the text may quote a driver's error, connection string included.
+    const cleaned = cleanText(text);
+    this.log.warn({ reason }, cleaned);
+    this.emit(pool, 'Warning', reason, cleaned);
   }
 
   /** The problem behind `reason` is over; true if it had been reported. */
@@ -59,7 +61,7 @@ export class PoolNotices {
     this.kube
       .emitEvent({ involvedObject: poolReference(pool), type, reason, message: text })
       .catch((error) =>
-        this.log.warn({ reason, err: describeError(error) }, 'could not record a Kubernetes Event'),
+        this.log.warn({ reason, err: logText(error) }, 'could not record a Kubernetes Event'),
       );
   }
 }

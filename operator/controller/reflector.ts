@@ -6,7 +6,7 @@
  * and report what changed meanwhile, deletions included.
  */
 import type { Logger } from 'pino';
-import { describeError } from '../../core/errors.js';
+import { logText } from '../../core/error-record.js';
 import { sleep } from '../../core/timing.js';
 import { KubeApiError } from '../kube/client.js';
 import type { KubeObject, ListWatch, WatchEvent } from '../kube/types.js';
@@ -151,7 +151,7 @@ export class Reflector<T extends KubeObject> {
         this.logger.warn(
           {
             watch: this.source.description,
-            err: describeError(error),
+            err: logText(error),
             retryInMs: delay,
           },
           'list or watch failed; listing again after a pause',

@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { describeError } from '../../core/errors.js';
+import { logText } from '../../core/error-record.js';
 import { systemClock } from './clock.js';
 import { KubernetesLeaseClient } from './kubernetes-lease-client.js';
 import {
@@ -256,7 +256,7 @@ export class LeaderElector {
     );
     this.loop = this.run().catch((error: unknown) => {
       // run() handles its own failures; this is a bug guard.
-      this.logger.error({ err: error }, 'leader election: loop failed');
+      this.logger.error({ err: logText(error) }, 'leader election: loop failed');
     });
   }
 
@@ -377,17 +377,17 @@ export class LeaderElector {
       run.catch((error: unknown) => {
         if (controller.signal.aborted) {
           this.logger.warn(
-            { err: error },
+            { err: logText(error) },
             'leader election: leading work failed after it was stopped',
           );
           return;
         }
         this.logger.error(
-          { err: error },
+          { err: logText(error) },
           'leader election: leading work failed; giving the lease up',
         );
         term.release = true;
-        this.stepDown(term, `the leading work failed: ${describeError(error)}`);
+        this.stepDown(term, `the leading work failed: ${logText(error)}`);
       });
     }
     term.work = Promise.allSettled(runs).then(() => {
@@ -410,7 +410,10 @@ export class LeaderElector {
     );
     const calls = this.stoppedCallbacks.map((callback) =>
       invoke(callback).catch((error: unknown) => {
-        this.logger.error({ err: error }, 'leader election: stopped-leading callback failed');
+        this.logger.error(
+          { err: logText(error) },
+          'leader election: stopped-leading callback failed',
+        );
       }),
     );
     term.stopped = Promise.all(calls).then(() => undefined);
@@ -602,7 +605,7 @@ export class LeaderElector {
         return;
       }
       this.logger.warn(
-        { lease: this.client.description, err: describeError(error) },
+        { lease: this.client.description, err: logText(error) },
         'leader election: could not release the lease; it will expire',
       );
     }
@@ -610,7 +613,7 @@ export class LeaderElector {
 
   /** Logs a failed call: a new problem as a warning, its repetitions at debug. */
   private problem(error: unknown): void {
-    const message = describeError(error);
+    const message = logText(error);
     const fields = { lease: this.client.description, identity: this.identity, err: message };
     if (message !== this.lastProblem) {
       this.logger.warn(fields, 'leader election: lease call failed');
