@@ -46,6 +46,38 @@ function listOf(reply: unknown, what: string): unknown[] {
   return reply;
 }
 
+/** How one reply field is read: a required string, a required integer, or an optional integer. */
+type FieldKind = 'string' | 'int' | 'int?';
+/** A record's fields: its property name → [the reply's field name, how it is read]. */
+type FieldTable = Record<string, readonly [field: string, kind: FieldKind]>;
+type Read<K extends FieldKind> = K extends 'string'
+  ? string
+  : K extends 'int'
+    ? number
+    : number | undefined;
+type Parsed<T extends FieldTable> = { -readonly [P in keyof T]: Read<T[P][1]> };
+
+const READERS: Record<FieldKind, (fields: Fields, name: string, what: string) => unknown> = {
+  string: requiredString,
+  int: requiredInt,
+  'int?': optionalInt,
+};
+
+/** One XINFO record read by its table; `what` names the record in errors. */
+function parseRecord<T extends FieldTable>(
+  reply: unknown,
+  command: string,
+  what: string,
+  table: T,
+): Parsed<T> {
+  const fields = fieldsOf(reply, command);
+  const record: Record<string, unknown> = {};
+  for (const [property, [field, kind]] of Object.entries(table)) {
+    record[property] = READERS[kind](fields, field, what);
+  }
+  return record as Parsed<T>;
+}
+
 export interface GroupInfo {
   name: string;
   consumers: number;
@@ -57,18 +89,19 @@ export interface GroupInfo {
   lag: number | undefined;
 }
 
+const GROUP_FIELDS = {
+  name: ['name', 'string'],
+  consumers: ['consumers', 'int'],
+  pending: ['pending', 'int'],
+  lastDeliveredId: ['last-delivered-id', 'string'],
+  entriesRead: ['entries-read', 'int?'],
+  lag: ['lag', 'int?'],
+} as const;
+
 export function parseGroups(reply: unknown): GroupInfo[] {
-  return listOf(reply, 'XINFO GROUPS').map((item) => {
-    const f = fieldsOf(item, 'XINFO GROUPS');
-    return {
-      name: requiredString(f, 'name', 'group'),
-      consumers: requiredInt(f, 'consumers', 'group'),
-      pending: requiredInt(f, 'pending', 'group'),
-      lastDeliveredId: requiredString(f, 'last-delivered-id', 'group'),
-      entriesRead: optionalInt(f, 'entries-read', 'group'),
-      lag: optionalInt(f, 'lag', 'group'),
-    };
-  });
+  return listOf(reply, 'XINFO GROUPS').map((item) =>
+    parseRecord(item, 'XINFO GROUPS', 'group', GROUP_FIELDS),
+  );
 }
 
 export interface StreamInfo {
@@ -78,24 +111,27 @@ export interface StreamInfo {
   entriesAdded: number | undefined;
 }
 
+const STREAM_FIELDS = {
+  length: ['length', 'int'],
+  lastGeneratedId: ['last-generated-id', 'string'],
+  entriesAdded: ['entries-added', 'int?'],
+} as const;
+
 export function parseStream(reply: unknown): StreamInfo {
-  const f = fieldsOf(reply, 'XINFO STREAM');
-  return {
-    length: requiredInt(f, 'length', 'stream'),
-    lastGeneratedId: requiredString(f, 'last-generated-id', 'stream'),
-    entriesAdded: optionalInt(f, 'entries-added', 'stream'),
-  };
+  return parseRecord(reply, 'XINFO STREAM', 'stream', STREAM_FIELDS);
 }
+
+const CONSUMER_FIELDS = {
+  name: ['name', 'string'],
+  pending: ['pending', 'int'],
+  idleMs: ['idle', 'int'],
+  inactiveMs: ['inactive', 'int?'],
+} as const;
 
 export function parseConsumers(reply: unknown): ConsumerInfo[] {
   return listOf(reply, 'XINFO CONSUMERS').map((item) => {
-    const f = fieldsOf(item, 'XINFO CONSUMERS');
-    return {
-      name: requiredString(f, 'name', 'consumer'),
-      pending: requiredInt(f, 'pending', 'consumer'),
-      idleMs: requiredInt(f, 'idle', 'consumer'),
-      inactiveMs: nonNegative(optionalInt(f, 'inactive', 'consumer')),
-    };
+    const consumer = parseRecord(item, 'XINFO CONSUMERS', 'consumer', CONSUMER_FIELDS);
+    return { ...consumer, inactiveMs: nonNegative(consumer.inactiveMs) };
   });
 }
 
