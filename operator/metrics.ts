@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Gauge } from 'prom-client';
+import { MetricSet } from '../core/metrics.js';
 
 type PoolLabels = 'namespace' | 'pool';
 
@@ -21,96 +22,79 @@ export interface PoolReplicas {
   readyReplicas: number;
 }
 
-/**
- * The operator's metrics, on a registry of its own (never prom-client's
- * global one), so several operators can live in one test process.
- */
-export class OperatorMetrics {
-  readonly registry = new Registry();
-  private readonly backlog: Gauge<PoolLabels>;
-  private readonly desired: Gauge<PoolLabels>;
-  private readonly current: Gauge<PoolLabels>;
-  private readonly ready: Gauge<PoolLabels>;
-  private readonly reachable: Gauge<PoolLabels>;
-  private readonly arrivalRate: Gauge<PoolLabels>;
-  private readonly capacity: Gauge<PoolLabels>;
-  private readonly lastPoll: Gauge<PoolLabels>;
-  private readonly reconciles: Counter<'result'>;
-  private readonly reconcileErrors: Counter;
-  private readonly reconcileDuration: Histogram;
-  private readonly polls: Counter<'result'>;
-  private readonly scales: Counter<PoolLabels | 'direction'>;
-  private readonly leader: Gauge;
+const POOL_LABELS = ['namespace', 'pool'] as const;
+
+/** The operator's metrics. */
+export class OperatorMetrics extends MetricSet {
+  private readonly backlog = this.poolGauge(
+    'flowpool_operator_pool_backlog',
+    'Stream backlog (lag + pending) of the pool at the last poll',
+  );
+  private readonly desired = this.poolGauge(
+    'flowpool_operator_pool_desired_replicas',
+    'Workers the operator asks for',
+  );
+  private readonly current = this.poolGauge(
+    'flowpool_operator_pool_current_replicas',
+    "Worker pods the pool's Deployment has",
+  );
+  private readonly ready = this.poolGauge(
+    'flowpool_operator_pool_ready_replicas',
+    'Worker pods that are ready',
+  );
+  private readonly arrivalRate = this.poolGauge(
+    'flowpool_operator_pool_arrival_rate',
+    'Entries added to the stream per second, over the last few polls',
+  );
+  private readonly capacity = this.poolGauge(
+    'flowpool_operator_pool_processing_rate_per_replica',
+    'Entries one worker takes per second, measured while the pool was saturated',
+  );
+  private readonly reachable = this.poolGauge(
+    'flowpool_operator_pool_stream_reachable',
+    '1 when the last poll read the stream backlog, 0 when it could not',
+  );
+  private readonly lastPoll = this.poolGauge(
+    'flowpool_operator_pool_last_poll_timestamp_seconds',
+    'When the last backlog poll of the pool ended (Unix time)',
+  );
+  private readonly reconciles = this.counter(
+    'flowpool_operator_reconcile_total',
+    'Reconciles of pools, by result',
+    ['result'],
+  );
+  private readonly reconcileErrors = this.counter(
+    'flowpool_operator_reconcile_errors_total',
+    'Reconciles that failed and will be retried with backoff',
+  );
+  private readonly reconcileDuration = this.histogram(
+    'flowpool_operator_reconcile_duration_seconds',
+    'Time one reconcile of a pool took',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  );
+  private readonly polls = this.counter(
+    'flowpool_operator_backlog_polls_total',
+    'Backlog polls, by result (read or unreadable)',
+    ['result'],
+  );
+  private readonly scales = this.counter(
+    'flowpool_operator_scale_total',
+    'Replica changes the operator made, by direction',
+    [...POOL_LABELS, 'direction'],
+  );
+  private readonly leader = this.gauge(
+    'flowpool_operator_leader',
+    'Whether this process holds the leader Lease and runs the controllers (1) or waits (0)',
+  );
 
   constructor(defaultMetrics = true) {
-    const registers = [this.registry];
-    const poolGauge = (name: string, help: string) =>
-      new Gauge({ name, help, labelNames: ['namespace', 'pool'] as const, registers });
-    this.backlog = poolGauge(
-      'flowpool_operator_pool_backlog',
-      'Stream backlog (lag + pending) of the pool at the last poll',
-    );
-    this.desired = poolGauge(
-      'flowpool_operator_pool_desired_replicas',
-      'Workers the operator asks for',
-    );
-    this.current = poolGauge(
-      'flowpool_operator_pool_current_replicas',
-      "Worker pods the pool's Deployment has",
-    );
-    this.ready = poolGauge('flowpool_operator_pool_ready_replicas', 'Worker pods that are ready');
-    this.arrivalRate = poolGauge(
-      'flowpool_operator_pool_arrival_rate',
-      'Entries added to the stream per second, over the last few polls',
-    );
-    this.capacity = poolGauge(
-      'flowpool_operator_pool_processing_rate_per_replica',
-      'Entries one worker takes per second, measured while the pool was saturated',
-    );
-    this.reachable = poolGauge(
-      'flowpool_operator_pool_stream_reachable',
-      '1 when the last poll read the stream backlog, 0 when it could not',
-    );
-    this.lastPoll = poolGauge(
-      'flowpool_operator_pool_last_poll_timestamp_seconds',
-      'When the last backlog poll of the pool ended (Unix time)',
-    );
-    this.reconciles = new Counter({
-      name: 'flowpool_operator_reconcile_total',
-      help: 'Reconciles of pools, by result',
-      labelNames: ['result'],
-      registers,
-    });
+    super();
     for (const result of ['success', 'error'] as const) this.reconciles.inc({ result }, 0);
-    this.reconcileErrors = new Counter({
-      name: 'flowpool_operator_reconcile_errors_total',
-      help: 'Reconciles that failed and will be retried with backoff',
-      registers,
-    });
-    this.reconcileDuration = new Histogram({
-      name: 'flowpool_operator_reconcile_duration_seconds',
-      help: 'Time one reconcile of a pool took',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
-    this.polls = new Counter({
-      name: 'flowpool_operator_backlog_polls_total',
-      help: 'Backlog polls, by result (read or unreadable)',
-      labelNames: ['result'],
-      registers,
-    });
-    this.scales = new Counter({
-      name: 'flowpool_operator_scale_total',
-      help: 'Replica changes the operator made, by direction',
-      labelNames: ['namespace', 'pool', 'direction'],
-      registers,
-    });
-    this.leader = new Gauge({
-      name: 'flowpool_operator_leader',
-      help: 'Whether this process holds the leader Lease and runs the controllers (1) or waits (0)',
-      registers,
-    });
-    if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    if (defaultMetrics) this.collectDefaults();
+  }
+
+  private poolGauge(name: string, help: string): Gauge<PoolLabels> {
+    return this.gauge(name, help, POOL_LABELS);
   }
 
   recordPoolReading(namespace: string, pool: string, reading: PoolReading): void {
@@ -169,10 +153,6 @@ export class OperatorMetrics {
 
   setLeader(leading: boolean): void {
     this.leader.set(leading ? 1 : 0);
-  }
-
-  async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }
 

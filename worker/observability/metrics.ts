@@ -1,18 +1,36 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { MetricSet } from '../../core/metrics.js';
 import type { DeliveryOutcome } from '../runtime/delivery-handler.js';
 
-/**
- * A worker process's metrics on a registry of its own (never prom-client's
- * global one), so several process objects can live in one test process.
- */
-export class WorkerMetrics {
-  readonly registry = new Registry();
-  private readonly processed: Counter<'result'>;
-  private readonly duration: Histogram<'outcome'>;
-  private readonly relayRepublished: Counter;
-  private readonly deadLettered: Counter;
-  private readonly lockContention: Counter;
-  private readonly streamErrors: Counter<'where'>;
+/** A worker process's metrics. */
+export class WorkerMetrics extends MetricSet {
+  private readonly processed = this.counter(
+    'flowpool_events_processed_total',
+    'Events applied or rejected, and deliveries retried, found busy, dead-lettered or with nothing to do',
+    ['result'],
+  );
+  private readonly duration = this.histogram(
+    'flowpool_processing_duration_seconds',
+    'Time to handle one delivery (catch-up of one execution, its actions included)',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    ['outcome'],
+  );
+  private readonly relayRepublished = this.counter(
+    'flowpool_relay_republished_total',
+    'Notices the outbox relay sent again (unpublished or presumed lost)',
+  );
+  private readonly deadLettered = this.counter(
+    'flowpool_dead_lettered_total',
+    'Notices moved to the dead-letter stream',
+  );
+  private readonly lockContention = this.counter(
+    'flowpool_lock_contention_total',
+    'Deliveries put back because another worker held the execution (lock busy or fenced)',
+  );
+  private readonly streamErrors = this.counter(
+    'flowpool_stream_errors_total',
+    'Failures reading, handling or housekeeping the stream (usually Redis or PostgreSQL outages)',
+    ['where'],
+  );
 
   constructor(
     inFlight: () => number,
@@ -20,58 +38,22 @@ export class WorkerMetrics {
     /** Running deliveries past their deadline (see StreamConsumer.stuckSlots). */
     stuckSlots: () => number = () => 0,
   ) {
-    const registers = [this.registry];
-    this.processed = new Counter({
-      name: 'flowpool_events_processed_total',
-      help: 'Events applied or rejected, and deliveries retried, found busy, dead-lettered or with nothing to do',
-      labelNames: ['result'],
-      registers,
-    });
+    super();
     for (const result of ['applied', 'rejected', 'noop', 'retry', 'busy', 'dead'] as const)
       this.processed.inc({ result }, 0);
-    this.duration = new Histogram({
-      name: 'flowpool_processing_duration_seconds',
-      help: 'Time to handle one delivery (catch-up of one execution, its actions included)',
-      labelNames: ['outcome'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    });
-    new Gauge({
-      name: 'flowpool_in_flight',
-      help: 'Deliveries this process holds: running, queued behind their execution, or waiting to retry',
-      registers,
-      collect() {
-        this.set(inFlight());
-      },
-    });
-    new Gauge({
-      name: 'flowpool_worker_stuck_slots',
-      help: 'Slots held by a delivery past its deadline (no progress); when it equals the concurrency, the worker does no work',
-      registers,
-      collect() {
-        this.set(stuckSlots());
-      },
-    });
-    const counter = (name: string, help: string) => new Counter({ name, help, registers });
-    this.relayRepublished = counter(
-      'flowpool_relay_republished_total',
-      'Notices the outbox relay sent again (unpublished or presumed lost)',
+    this.gauge(
+      'flowpool_in_flight',
+      'Deliveries this process holds: running, queued behind their execution, or waiting to retry',
+      [],
+      inFlight,
     );
-    this.deadLettered = counter(
-      'flowpool_dead_lettered_total',
-      'Notices moved to the dead-letter stream',
+    this.gauge(
+      'flowpool_worker_stuck_slots',
+      'Slots held by a delivery past its deadline (no progress); when it equals the concurrency, the worker does no work',
+      [],
+      stuckSlots,
     );
-    this.lockContention = counter(
-      'flowpool_lock_contention_total',
-      'Deliveries put back because another worker held the execution (lock busy or fenced)',
-    );
-    this.streamErrors = new Counter({
-      name: 'flowpool_stream_errors_total',
-      help: 'Failures reading, handling or housekeeping the stream (usually Redis or PostgreSQL outages)',
-      labelNames: ['where'],
-      registers,
-    });
-    if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    if (defaultMetrics) this.collectDefaults();
   }
 
   recordOutcome(outcome: DeliveryOutcome, durationMs: number): void {
@@ -104,9 +86,5 @@ export class WorkerMetrics {
 
   recordStreamError(where: string): void {
     this.streamErrors.inc({ where });
-  }
-
-  async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }
