@@ -45,6 +45,42 @@ export interface Paged<T> {
   more: boolean;
 }
 
+/**
+ * One page of `candidates` (a select already filtered and ordered by
+ * `order`; the limit is added here), cut at `limit` rows and at `maxBytes`
+ * of `bytes` summed in that order, always at least one row.
+ */
+interface PageQuery {
+  candidates: string;
+  bindings: Knex.Value[];
+  /** The JSON bytes of candidate `c`. */
+  bytes: string;
+  order: string;
+}
+
+async function boundedPage<Row, T>(
+  knex: Knex,
+  query: PageQuery,
+  bounds: PageBounds,
+  toItem: (row: Row) => T,
+): Promise<Paged<T>> {
+  // Limit first, then count bytes over the few rows left, in PostgreSQL:
+  // rows past the budget never reach this process.
+  const { rows } = await knex.raw<{ rows: Array<Row & { fetched: string }> }>(
+    `with candidates as (
+       select c.*, row_number() over w as n, sum(${query.bytes}) over w as running
+         from (${query.candidates} limit ?) c
+       window w as (order by ${query.order}))
+     select k.*, (select count(*) from candidates) as fetched
+       from candidates k
+      where k.n <= ? and (k.n = 1 or k.running <= ?)
+      order by ${query.order}`,
+    [...query.bindings, bounds.limit + 1, bounds.limit, bounds.maxBytes],
+  );
+  const fetched = rows.length === 0 ? 0 : Number(rows[0]!.fetched);
+  return { items: rows.map(toItem), more: fetched > rows.length };
+}
+
 interface ActionRow {
   id: string;
   event_id: string;
@@ -57,53 +93,41 @@ interface ActionRow {
   error: string | null;
   created_at: Date;
   updated_at: Date;
-  fetched: string;
 }
 
 /** Actions in (event seq, insertion) order after `after`. */
-export async function actionsPage(
+export function actionsPage(
   knex: Knex,
   tenant: string,
   executionId: string,
   bounds: PageBounds & { after?: ActionPosition },
 ): Promise<Paged<ActionRecord>> {
   const after = bounds.after ?? { seq: -1, id: -1 };
-  // Limit first, then count bytes over the few rows left, in PostgreSQL:
-  // rows past the budget never reach this process.
-  const { rows } = await knex.raw<{ rows: ActionRow[] }>(
-    `with candidates as (
-       select c.*, row_number() over w as n,
-              sum(coalesce(octet_length(c.result::text), 0) + coalesce(octet_length(c.error), 0)) over w as running
-         from (select a.id, a.event_id, a.action_name, a.status, a.attempts, a.result, a.error,
-                      a.created_at, a.updated_at, e.seq, e.event_name
-                 from ${ACTIONS} a
-                 join ${EVENTS} e on e.tenant = a.tenant and e.event_id = a.event_id
-                where a.tenant = ? and a.execution_id = ? and (e.seq, a.id) > (?, ?)
-                order by e.seq, a.id limit ?) c
-       window w as (order by c.seq, c.id))
-     select k.*, (select count(*) from candidates) as fetched
-       from candidates k
-      where k.n <= ? and (k.n = 1 or k.running <= ?)
-      order by k.seq, k.id`,
-    [tenant, executionId, after.seq, after.id, bounds.limit + 1, bounds.limit, bounds.maxBytes],
-  );
-  const fetched = rows.length === 0 ? 0 : Number(rows[0]!.fetched);
-  return {
-    items: rows.map((row) => ({
-      eventId: row.event_id,
-      seq: Number(row.seq),
-      eventName: row.event_name,
-      actionName: row.action_name,
-      status: row.status,
-      attempts: row.attempts,
-      result: row.result ?? null,
-      error: row.error,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      position: { seq: Number(row.seq), id: Number(row.id) },
-    })),
-    more: fetched > rows.length,
+  const candidates = `select a.id, a.event_id, a.action_name, a.status, a.attempts, a.result, a.error,
+                             a.created_at, a.updated_at, e.seq, e.event_name
+                        from ${ACTIONS} a
+                        join ${EVENTS} e on e.tenant = a.tenant and e.event_id = a.event_id
+                       where a.tenant = ? and a.execution_id = ? and (e.seq, a.id) > (?, ?)
+                       order by e.seq, a.id`;
+  const query = {
+    candidates,
+    bindings: [tenant, executionId, after.seq, after.id],
+    bytes: 'coalesce(octet_length(c.result::text), 0) + coalesce(octet_length(c.error), 0)',
+    order: 'seq, id',
   };
+  return boundedPage(knex, query, bounds, (row: ActionRow) => ({
+    eventId: row.event_id,
+    seq: Number(row.seq),
+    eventName: row.event_name,
+    actionName: row.action_name,
+    status: row.status,
+    attempts: row.attempts,
+    result: row.result ?? null,
+    error: row.error,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    position: { seq: Number(row.seq), id: Number(row.id) },
+  }));
 }
 
 interface SnapshotRow {
@@ -111,46 +135,29 @@ interface SnapshotRow {
   current_state: string;
   data: unknown;
   created_at: Date;
-  fetched: string;
 }
 
 /** Snapshots newest first, with a seq below `beforeSeq`. */
-export async function snapshotsPage(
+export function snapshotsPage(
   knex: Knex,
   tenant: string,
   executionId: string,
   bounds: PageBounds & { beforeSeq?: number },
 ): Promise<Paged<SnapshotRecord>> {
-  const { rows } = await knex.raw<{ rows: SnapshotRow[] }>(
-    `with candidates as (
-       select c.*, row_number() over w as n, sum(octet_length(c.data::text)) over w as running
-         from (select seq, current_state, data, created_at from ${SNAPSHOTS}
-                where tenant = ? and execution_id = ? and seq < ?
-                order by seq desc limit ?) c
-       window w as (order by c.seq desc))
-     select k.*, (select count(*) from candidates) as fetched
-       from candidates k
-      where k.n <= ? and (k.n = 1 or k.running <= ?)
-      order by k.seq desc`,
-    [
-      tenant,
-      executionId,
-      bounds.beforeSeq ?? Number.MAX_SAFE_INTEGER,
-      bounds.limit + 1,
-      bounds.limit,
-      bounds.maxBytes,
-    ],
-  );
-  const fetched = rows.length === 0 ? 0 : Number(rows[0]!.fetched);
-  return {
-    items: rows.map((row) => ({
-      seq: Number(row.seq),
-      state: row.current_state,
-      data: row.data,
-      createdAt: row.created_at,
-    })),
-    more: fetched > rows.length,
+  const query = {
+    candidates: `select seq, current_state, data, created_at from ${SNAPSHOTS}
+                  where tenant = ? and execution_id = ? and seq < ?
+                  order by seq desc`,
+    bindings: [tenant, executionId, bounds.beforeSeq ?? Number.MAX_SAFE_INTEGER],
+    bytes: 'octet_length(c.data::text)',
+    order: 'seq desc',
   };
+  return boundedPage(knex, query, bounds, (row: SnapshotRow) => ({
+    seq: Number(row.seq),
+    state: row.current_state,
+    data: row.data,
+    createdAt: row.created_at,
+  }));
 }
 
 export interface DecidedBucket {
