@@ -4,7 +4,38 @@ import { api, seg } from '../api';
 import { when } from '../format';
 import { useLoad } from '../load';
 import { Badge, ErrorNote, Loading } from '../parts/common';
+import { type Column, Table } from '../parts/table';
 import type { Counts, ExecutionSummary, Page, WorkflowDefinition } from '../types';
+
+const EXECUTION_COLUMNS: Column<ExecutionSummary>[] = [
+  {
+    label: 'Execution',
+    cell: (item) => <Link href={`/executions/${seg(item.executionId)}`}>{item.executionId}</Link>,
+  },
+  {
+    label: 'Workflow',
+    cell: (item) => (
+      <>
+        {item.workflow}
+        {item.version !== undefined && <span class="muted"> v{item.version}</span>}
+      </>
+    ),
+  },
+  { label: 'State', cell: (item) => item.state },
+  {
+    label: 'Status',
+    cell: (item) => (
+      <>
+        <Badge value={item.status} />
+        {item.blocked && item.status !== 'blocked' && (
+          <span class="badge b-attention">needs attention</span>
+        )}
+      </>
+    ),
+  },
+  { label: 'Created', cell: (item) => when(item.createdAt) },
+  { label: 'Updated', cell: (item) => when(item.updatedAt) },
+];
 
 const FILTERS = ['workflow', 'state', 'status', 'blocked', 'createdAfter', 'createdBefore', 'q'];
 
@@ -169,31 +200,21 @@ function CountsPanel({
       </ul>
       {counts.byState.length > 0 && (
         <div class="scroll">
-          <table>
-            <caption class="sr-only">Executions by workflow and state</caption>
-            <thead>
-              <tr>
-                <th scope="col">Workflow</th>
-                <th scope="col">State</th>
-                <th scope="col" class="num">
-                  Executions
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {counts.byState.map((row) => (
-                <tr key={`${row.workflow}/${row.state}`}>
-                  <td>{row.workflow}</td>
-                  <td>
-                    <Link href={href({ workflow: row.workflow, state: row.state })}>
-                      {row.state}
-                    </Link>
-                  </td>
-                  <td class="num">{row.count}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <Table
+            caption="Executions by workflow and state"
+            columns={[
+              { label: 'Workflow', cell: (row) => row.workflow },
+              {
+                label: 'State',
+                cell: (row) => (
+                  <Link href={href({ workflow: row.workflow, state: row.state })}>{row.state}</Link>
+                ),
+              },
+              { label: 'Executions', num: true, cell: (row) => row.count },
+            ]}
+            items={counts.byState}
+            rowKey={(row) => `${row.workflow}/${row.state}`}
+          />
           {counts.truncated && <p class="muted">Only the largest groups are shown.</p>}
         </div>
       )}
@@ -286,41 +307,13 @@ export function ExecutionsPage() {
         {list.data && list.data.items.length === 0 && <p>No executions match.</p>}
         {list.data && list.data.items.length > 0 && (
           <div class="scroll">
-            <table class="list">
-              <caption class="sr-only">Executions, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Execution</th>
-                  <th scope="col">Workflow</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Updated</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.data.items.map((item) => (
-                  <tr key={item.executionId}>
-                    <td data-label="Execution">
-                      <Link href={`/executions/${seg(item.executionId)}`}>{item.executionId}</Link>
-                    </td>
-                    <td data-label="Workflow">
-                      {item.workflow}
-                      {item.version !== undefined && <span class="muted"> v{item.version}</span>}
-                    </td>
-                    <td data-label="State">{item.state}</td>
-                    <td data-label="Status">
-                      <Badge value={item.status} />
-                      {item.blocked && item.status !== 'blocked' && (
-                        <span class="badge b-attention">needs attention</span>
-                      )}
-                    </td>
-                    <td data-label="Created">{when(item.createdAt)}</td>
-                    <td data-label="Updated">{when(item.updatedAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <Table
+              list
+              caption="Executions, newest first"
+              columns={EXECUTION_COLUMNS}
+              items={list.data.items}
+              rowKey={(item) => item.executionId}
+            />
           </div>
         )}
         <nav class="pager" aria-label="Pages">

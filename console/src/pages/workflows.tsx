@@ -3,7 +3,14 @@ import { useLoad } from '../load';
 import { ErrorNote, Loading } from '../parts/common';
 import { StateDiagram } from '../parts/diagram';
 import { fieldsOf } from '../parts/schema-fields';
-import type { Page, WorkflowDefinition } from '../types';
+import { Table } from '../parts/table';
+import type { JsonSchema, Page, WorkflowDefinition } from '../types';
+
+function payloadText(schema: JsonSchema | null | undefined): string {
+  const fields = fieldsOf(schema);
+  if (fields.length === 0) return '—';
+  return fields.map((f) => `${f.name || 'value'}${f.required ? '' : '?'}: ${f.kind}`).join(', ');
+}
 
 function Definition({ workflow }: { workflow: WorkflowDefinition }) {
   const title = `wf-${workflow.name}-${workflow.version}`.replace(/[^A-Za-z0-9_-]/g, '_');
@@ -17,42 +24,31 @@ function Definition({ workflow }: { workflow: WorkflowDefinition }) {
         <StateDiagram workflow={workflow} />
       </div>
       <div class="scroll">
-        <table>
-          <caption class="sr-only">Events of {workflow.name}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Event</th>
-              <th scope="col">Payload</th>
-              <th scope="col">Moves</th>
-            </tr>
-          </thead>
-          <tbody>
-            {workflow.events.map((event) => {
-              const fields = fieldsOf(event.payloadSchema);
-              const moves = workflow.transitions.filter((t) => t.event === event.name);
-              return (
-                <tr key={event.name}>
-                  <td>
-                    {event.name}
-                    {guarded.has(event.name) && <span class="muted"> (guarded)</span>}
-                  </td>
-                  <td>
-                    {fields.length === 0
-                      ? '—'
-                      : fields
-                          .map((f) => `${f.name || 'value'}${f.required ? '' : '?'}: ${f.kind}`)
-                          .join(', ')}
-                  </td>
-                  <td>
-                    {moves
-                      .map((t) => (t.from === t.to ? `${t.from} ↻` : `${t.from} → ${t.to}`))
-                      .join(', ')}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <Table
+          caption={<>Events of {workflow.name}</>}
+          columns={[
+            {
+              label: 'Event',
+              cell: (event) => (
+                <>
+                  {event.name}
+                  {guarded.has(event.name) && <span class="muted"> (guarded)</span>}
+                </>
+              ),
+            },
+            { label: 'Payload', cell: (event) => payloadText(event.payloadSchema) },
+            {
+              label: 'Moves',
+              cell: (event) =>
+                workflow.transitions
+                  .filter((t) => t.event === event.name)
+                  .map((t) => (t.from === t.to ? `${t.from} ↻` : `${t.from} → ${t.to}`))
+                  .join(', '),
+            },
+          ]}
+          items={workflow.events}
+          rowKey={(event) => event.name}
+        />
       </div>
     </section>
   );

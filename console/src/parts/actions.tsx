@@ -4,6 +4,19 @@ import { useLoad } from '../load';
 import type { ActionRecord, Page, Snapshot } from '../types';
 import { Badge, ErrorNote } from './common';
 import { JsonView } from './json-view';
+import { type Column, Table } from './table';
+
+const ACTION_COLUMNS: Column<ActionRecord>[] = [
+  { label: 'Event', cell: (action) => `#${action.seq} ${action.event}` },
+  { label: 'Action', cell: (action) => action.action },
+  { label: 'Outcome', cell: (action) => <Badge value={action.status} /> },
+  { label: 'Attempts', num: true, cell: (action) => action.attempts },
+  {
+    label: 'Error',
+    cell: (action) => (action.errorCode ? `${action.errorCode}: ${action.error ?? ''}` : '—'),
+  },
+  { label: 'Updated', cell: (action) => when(action.updatedAt) },
+];
 
 /** The actions the execution's events triggered: attempts and outcome. */
 export function ActionsTable({ executionId, version }: { executionId: string; version: number }) {
@@ -21,36 +34,11 @@ export function ActionsTable({ executionId, version }: { executionId: string; ve
       {actions.data?.items.length === 0 && <p class="muted">No actions.</p>}
       {actions.data && actions.data.items.length > 0 && (
         <div class="scroll">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Event</th>
-                <th scope="col">Action</th>
-                <th scope="col">Outcome</th>
-                <th scope="col" class="num">
-                  Attempts
-                </th>
-                <th scope="col">Error</th>
-                <th scope="col">Updated</th>
-              </tr>
-            </thead>
-            <tbody>
-              {actions.data.items.map((action) => (
-                <tr key={`${action.eventId}/${action.action}`}>
-                  <td>
-                    #{action.seq} {action.event}
-                  </td>
-                  <td>{action.action}</td>
-                  <td>
-                    <Badge value={action.status} />
-                  </td>
-                  <td class="num">{action.attempts}</td>
-                  <td>{action.errorCode ? `${action.errorCode}: ${action.error ?? ''}` : '—'}</td>
-                  <td>{when(action.updatedAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <Table
+            columns={ACTION_COLUMNS}
+            items={actions.data.items}
+            rowKey={(action) => `${action.eventId}/${action.action}`}
+          />
           {actions.data.nextCursor && <p class="muted">Showing the first 100 actions.</p>}
         </div>
       )}
