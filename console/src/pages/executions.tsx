@@ -58,6 +58,56 @@ const toLocal = (iso: string | undefined) => {
   return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 };
 
+/** A select's option: its value and its text. */
+type Choice = readonly [value: string, text: string];
+const ANY: Choice = ['', 'any'];
+const same = (values: string[]): Choice[] => values.map((value) => [value, value]);
+
+function SelectFilter(props: {
+  id: string;
+  label: string;
+  value: string;
+  choices: Choice[];
+  onChange(value: string): void;
+}) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <select
+        id={props.id}
+        value={props.value}
+        onChange={(e) => props.onChange(e.currentTarget.value)}
+      >
+        {props.choices.map(([value, text]) => (
+          <option key={value} value={value}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+function InputFilter(props: {
+  id: string;
+  label: string;
+  type: 'search' | 'datetime-local';
+  value: string;
+  onInput(value: string): void;
+}) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        type={props.type}
+        value={props.value}
+        onInput={(e) => props.onInput(e.currentTarget.value)}
+      />
+    </div>
+  );
+}
+
 function FilterForm({
   filters,
   workflows,
@@ -77,6 +127,15 @@ function FilterForm({
         .flatMap((w) => w.states),
     ),
   ];
+  const select = (id: string, name: string, label: string, choices: Choice[]) => (
+    <SelectFilter
+      id={id}
+      label={label}
+      value={draft[name] ?? ''}
+      choices={choices}
+      onChange={(value) => set(name, value)}
+    />
+  );
   return (
     <form
       class="filters"
@@ -86,84 +145,35 @@ function FilterForm({
         onApply(draft);
       }}
     >
-      <div class="field">
-        <label for="f-q">Execution id starts with</label>
-        <input
-          id="f-q"
-          type="search"
-          value={draft.q ?? ''}
-          onInput={(e) => set('q', e.currentTarget.value)}
-        />
-      </div>
-      <div class="field">
-        <label for="f-workflow">Workflow</label>
-        <select
-          id="f-workflow"
-          value={draft.workflow ?? ''}
-          onChange={(e) => set('workflow', e.currentTarget.value)}
-        >
-          <option value="">any</option>
-          {names.map((name) => (
-            <option key={name}>{name}</option>
-          ))}
-        </select>
-      </div>
-      <div class="field">
-        <label for="f-state">State</label>
-        <select
-          id="f-state"
-          value={draft.state ?? ''}
-          onChange={(e) => set('state', e.currentTarget.value)}
-        >
-          <option value="">any</option>
-          {states.map((state) => (
-            <option key={state}>{state}</option>
-          ))}
-        </select>
-      </div>
-      <div class="field">
-        <label for="f-status">Status</label>
-        <select
-          id="f-status"
-          value={draft.status ?? ''}
-          onChange={(e) => set('status', e.currentTarget.value)}
-        >
-          <option value="">any</option>
-          <option>active</option>
-          <option>completed</option>
-          <option>blocked</option>
-        </select>
-      </div>
-      <div class="field">
-        <label for="f-blocked">Needs attention</label>
-        <select
-          id="f-blocked"
-          value={draft.blocked ?? ''}
-          onChange={(e) => set('blocked', e.currentTarget.value)}
-        >
-          <option value="">either</option>
-          <option value="true">yes</option>
-          <option value="false">no</option>
-        </select>
-      </div>
-      <div class="field">
-        <label for="f-after">Created from</label>
-        <input
-          id="f-after"
-          type="datetime-local"
-          value={toLocal(draft.createdAfter)}
-          onInput={(e) => set('createdAfter', toInstant(e.currentTarget.value))}
-        />
-      </div>
-      <div class="field">
-        <label for="f-before">Created before</label>
-        <input
-          id="f-before"
-          type="datetime-local"
-          value={toLocal(draft.createdBefore)}
-          onInput={(e) => set('createdBefore', toInstant(e.currentTarget.value))}
-        />
-      </div>
+      <InputFilter
+        id="f-q"
+        label="Execution id starts with"
+        type="search"
+        value={draft.q ?? ''}
+        onInput={(value) => set('q', value)}
+      />
+      {select('f-workflow', 'workflow', 'Workflow', [ANY, ...same(names)])}
+      {select('f-state', 'state', 'State', [ANY, ...same(states)])}
+      {select('f-status', 'status', 'Status', [ANY, ...same(['active', 'completed', 'blocked'])])}
+      {select('f-blocked', 'blocked', 'Needs attention', [
+        ['', 'either'],
+        ['true', 'yes'],
+        ['false', 'no'],
+      ])}
+      <InputFilter
+        id="f-after"
+        label="Created from"
+        type="datetime-local"
+        value={toLocal(draft.createdAfter)}
+        onInput={(value) => set('createdAfter', toInstant(value))}
+      />
+      <InputFilter
+        id="f-before"
+        label="Created before"
+        type="datetime-local"
+        value={toLocal(draft.createdBefore)}
+        onInput={(value) => set('createdBefore', toInstant(value))}
+      />
       <div class="actions">
         <button type="submit">Apply filters</button>
         <button type="button" class="quiet" onClick={() => onApply({})}>
