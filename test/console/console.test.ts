@@ -135,6 +135,10 @@ describe('the web console in a browser', () => {
     const rows = page.locator('table.list tbody tr');
     await waitFor('the three T-10… executions', async () => (await rows.count()) === 3);
     await screenshot(page, 'executions');
+    // A select narrows the same list: T-101 alone is resolved.
+    await page.getByLabel('State').selectOption('resolved');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await waitFor('the one resolved T-10… execution', async () => (await rows.count()) === 1);
     await page.getByRole('link', { name: 'T-101' }).click();
     await page.getByRole('heading', { level: 1, name: 'T-101' }).waitFor();
     const history = page.locator('ol.timeline > li');

@@ -63,47 +63,35 @@ type Choice = readonly [value: string, text: string];
 const ANY: Choice = ['', 'any'];
 const same = (values: string[]): Choice[] => values.map((value) => [value, value]);
 
-function SelectFilter(props: {
+/** One filter: a select when it has choices, else an input of `type`. */
+function Filter(props: {
   id: string;
   label: string;
   value: string;
-  choices: Choice[];
   onChange(value: string): void;
+  choices?: Choice[];
+  type?: 'search' | 'datetime-local';
 }) {
+  const { id, value, onChange } = props;
   return (
     <div class="field">
-      <label for={props.id}>{props.label}</label>
-      <select
-        id={props.id}
-        value={props.value}
-        onChange={(e) => props.onChange(e.currentTarget.value)}
-      >
-        {props.choices.map(([value, text]) => (
-          <option key={value} value={value}>
-            {text}
-          </option>
-        ))}
-      </select>
-    </div>
-  );
-}
-
-function InputFilter(props: {
-  id: string;
-  label: string;
-  type: 'search' | 'datetime-local';
-  value: string;
-  onInput(value: string): void;
-}) {
-  return (
-    <div class="field">
-      <label for={props.id}>{props.label}</label>
-      <input
-        id={props.id}
-        type={props.type}
-        value={props.value}
-        onInput={(e) => props.onInput(e.currentTarget.value)}
-      />
+      <label for={id}>{props.label}</label>
+      {props.choices ? (
+        <select id={id} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+          {props.choices.map(([choice, text]) => (
+            <option key={choice} value={choice}>
+              {text}
+            </option>
+          ))}
+        </select>
+      ) : (
+        <input
+          id={id}
+          type={props.type}
+          value={value}
+          onInput={(e) => onChange(e.currentTarget.value)}
+        />
+      )}
     </div>
   );
 }
@@ -128,7 +116,7 @@ function FilterForm({
     ),
   ];
   const select = (id: string, name: string, label: string, choices: Choice[]) => (
-    <SelectFilter
+    <Filter
       id={id}
       label={label}
       value={draft[name] ?? ''}
@@ -145,12 +133,12 @@ function FilterForm({
         onApply(draft);
       }}
     >
-      <InputFilter
+      <Filter
         id="f-q"
         label="Execution id starts with"
         type="search"
         value={draft.q ?? ''}
-        onInput={(value) => set('q', value)}
+        onChange={(value) => set('q', value)}
       />
       {select('f-workflow', 'workflow', 'Workflow', [ANY, ...same(names)])}
       {select('f-state', 'state', 'State', [ANY, ...same(states)])}
@@ -160,19 +148,19 @@ function FilterForm({
         ['true', 'yes'],
         ['false', 'no'],
       ])}
-      <InputFilter
+      <Filter
         id="f-after"
         label="Created from"
         type="datetime-local"
         value={toLocal(draft.createdAfter)}
-        onInput={(value) => set('createdAfter', toInstant(value))}
+        onChange={(value) => set('createdAfter', toInstant(value))}
       />
-      <InputFilter
+      <Filter
         id="f-before"
         label="Created before"
         type="datetime-local"
         value={toLocal(draft.createdBefore)}
-        onInput={(value) => set('createdBefore', toInstant(value))}
+        onChange={(value) => set('createdBefore', toInstant(value))}
       />
       <div class="actions">
         <button type="submit">Apply filters</button>
