@@ -242,6 +242,24 @@ describe('mergeConditions', () => {
     expect(flipped[0]?.lastTransitionTime).toBe('2026-01-02T03:04:05Z');
   });
 
+  it('redacts the credentials an error message quotes', () => {
+    const [ready] = mergeConditions(
+      undefined,
+      [
+        {
+          type: 'StreamReachable',
+          status: 'False',
+          reason: 'RedisUnavailable',
+          message: 'cannot read: connect ECONNREFUSED redis://app:hunter2@redis:6379',
+        },
+      ],
+      NOW,
+      1,
+    );
+    expect(ready?.message).toContain('redis:6379');
+    expect(ready?.message).not.toContain('hunter2');
+  });
+
   it('keeps conditions of other types after its own', () => {
     const foreign = {
       type: 'Audited',
