@@ -372,98 +372,14 @@ export class PostgresEventStore
     });
   }
 
+  /**
+   * One execution's batch through the many-executions statement (its fence
+   * is the same): a fenced batch commits nothing and throws.
+   */
   async commitBatch(batch: AppliedBatch, beforeFence?: () => Promise<void>): Promise<void> {
     if (batch.outcomes.length === 0) return;
-    if (!beforeFence) {
-      // A single statement is its own transaction: one round trip instead of six.
-      await this.commitStatement(this.knex, batch);
-      return;
-    }
-    await this.knex.transaction(async (trx) => {
-      await beforeFence();
-      await this.commitStatement(trx, batch);
-    });
-  }
-
-  /**
-   * The whole transition in one statement. The fence goes first: only the
-   * writer that read applied_seq = expectedSeq moves it, and every other
-   * write is conditional on the fence's row, so a fenced statement writes
-   * nothing. The fence's row lock is held until the commit.
-   */
-  private async commitStatement(db: Knex, batch: AppliedBatch): Promise<void> {
-    const last = batch.outcomes.at(-1)!;
-    const ids = batch.outcomes.map((o) => o.eventId);
-    const statuses = batch.outcomes.map((o) => o.kind);
-    const froms = batch.outcomes.map((o) => o.fromState);
-    const tos = batch.outcomes.map((o) => (o.kind === 'applied' ? o.toState : null));
-    const reasons = batch.outcomes.map((o) => (o.kind === 'rejected' ? o.reason : null));
-    const intents = batch.outcomes.flatMap((o) =>
-      o.kind === 'applied' ? o.actions.map((action) => ({ eventId: o.eventId, action })) : [],
-    );
-    const snapshot = batch.snapshot;
-    const result = await db.raw(
-      `with fence as (
-         update ${EXECUTIONS}
-            set applied_seq = ?, current_state = ?, data = ?::jsonb, status = ?, updated_at = now()
-          where tenant = ? and execution_id = ? and applied_seq = ?
-         returning 1),
-       outcomes as (
-         select * from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[])
-           as v(event_id, status, from_state, to_state, reason)),
-       events as (
-         update ${EVENTS} e
-            set status = v.status, from_state = v.from_state, to_state = v.to_state, reason = v.reason, applied_at = now()
-           from outcomes v
-          where e.tenant = ? and e.event_id = v.event_id and exists (select 1 from fence)),
-       processing as (
-         update ${PROCESSING} p
-            set status = 'completed', worker_id = ?, attempt_count = attempt_count + 1,
-                result = jsonb_build_object('status', v.status), error_message = null,
-                updated_at = now(), completed_at = now()
-           from outcomes v
-          where p.tenant = ? and p.event_id = v.event_id and exists (select 1 from fence)),
-       intents as (
-         insert into ${ACTIONS} (tenant, event_id, execution_id, action_name)
-         select ?, i.event_id, ?, i.action_name
-           from unnest(?::uuid[], ?::text[]) as i(event_id, action_name)
-          where exists (select 1 from fence)
-         on conflict (tenant, event_id, action_name) do nothing),
-       snapshot as (
-         insert into ${SNAPSHOTS} (tenant, execution_id, seq, current_state, data)
-         select ?, ?, ?::bigint, ?, ?::jsonb where ?::boolean and exists (select 1 from fence)
-         on conflict (tenant, execution_id, seq) do nothing)
-       select count(*)::int as moved from fence`,
-      [
-        last.seq,
-        batch.state,
-        JSON.stringify(batch.data),
-        batch.status,
-        batch.tenant,
-        batch.executionId,
-        batch.expectedSeq,
-        ids,
-        statuses,
-        froms,
-        tos,
-        reasons,
-        batch.tenant,
-        batch.workerId,
-        batch.tenant,
-        batch.tenant,
-        batch.executionId,
-        intents.map((i) => i.eventId),
-        intents.map((i) => i.action),
-        batch.tenant,
-        batch.executionId,
-        snapshot?.seq ?? 0,
-        snapshot?.state ?? batch.state,
-        JSON.stringify(snapshot ? snapshot.data : null),
-        snapshot !== undefined,
-      ] as unknown as Knex.RawBinding[],
-    );
-    if (Number(result.rows[0]?.moved) !== 1)
-      throw new FencedError(batch.executionId, batch.expectedSeq);
+    const committed = await this.commitBatches([batch], beforeFence);
+    if (committed.size !== 1) throw new FencedError(batch.executionId, batch.expectedSeq);
   }
 
   async pendingActions(
