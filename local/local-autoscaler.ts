@@ -1,4 +1,4 @@
-import { Autoscaler } from '../scaling/autoscaler.js';
+import { Autoscaler, pollIntervalMs } from '../scaling/autoscaler.js';
 import type { ScalerSpec } from '../scaling/types.js';
 import type { BacklogReading, BacklogSource } from '../stream/backlog/types.js';
 import type { ScaleTarget } from './local-worker-pool.js';
@@ -41,7 +41,7 @@ export class LocalAutoscaler {
   constructor(private readonly options: LocalAutoscalerOptions) {}
 
   start(): void {
-    const period = this.options.spec.pollIntervalSeconds * 1000;
+    const period = pollIntervalMs(this.options.spec);
     const tick = () => {
       this.running = this.tick().then(
         () => undefined,
