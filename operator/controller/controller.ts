@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { logText } from '../../core/error-record.js';
 import { redactUrl } from '../../core/redact.js';
 import { Autoscaler, pollIntervalMs } from '../../scaling/autoscaler.js';
-import { manualReplicas, replicaRule } from '../../scaling/replica-rule.js';
+import { manualReplicas, type ReplicaRule, replicaRule } from '../../scaling/replica-rule.js';
 import { unreadable } from '../../stream/backlog/redis-backlog-source.js';
 import type { BacklogReading } from '../../stream/backlog/types.js';
 import { KIND, type WorkflowWorkerPool } from '../api/pool.js';
@@ -154,6 +154,26 @@ function needsReconcile(previous: WorkflowWorkerPool, next: WorkflowWorkerPool):
     before?.uid !== after?.uid ||
     before?.deletionTimestamp !== after?.deletionTimestamp
   );
+}
+
+/** Warnings an apply raises; a later apply that does not fail clears them all. */
+const APPLY_WARNINGS = [
+  'ApplyFailed',
+  'InvalidStream',
+  'DeploymentConflict',
+  'ImageNotAllowed',
+  'ServiceAccountNotAllowed',
+] as const;
+
+/** The decision the status shows: none while paused, spec.replicas while manual, else the scaler's. */
+function decisionFor(
+  rule: ReplicaRule,
+  pool: WorkflowWorkerPool,
+  scalers: { reason: string; message: string } | undefined,
+): { reason: string; message: string } | undefined {
+  if (rule.kind === 'paused') return undefined;
+  if (rule.kind === 'manual') return manualReplicas(pool.spec.replicas);
+  return scalers;
 }
 
 function intervalOf(pool: WorkflowWorkerPool): number {
@@ -345,15 +365,7 @@ export class PoolController {
     if (apply.kind === 'failed') {
       state.notices.warn(pool, apply.reason, apply.message);
     } else {
-      for (const reason of [
-        'ApplyFailed',
-        'InvalidStream',
-        'DeploymentConflict',
-        'ImageNotAllowed',
-        'ServiceAccountNotAllowed',
-      ]) {
-        state.notices.cleared(reason);
-      }
+      for (const reason of APPLY_WARNINGS) state.notices.cleared(reason);
     }
 
     const patch = computeStatus({
@@ -362,7 +374,7 @@ export class PoolController {
       target,
       apply,
       stream: state.stream,
-      decision: this.decisionFor(pool, state),
+      decision: decisionFor(rule, pool, state.decision),
       lastScale: state.lastScale,
       now: new Date(this.now()),
     });
@@ -475,16 +487,6 @@ export class PoolController {
       'scaled worker Deployment',
     );
     state.notices.normal(pool, why.reason, `scaled ${from} → ${target}: ${why.message}`);
-  }
-
-  private decisionFor(
-    pool: WorkflowWorkerPool,
-    state: PoolState,
-  ): { reason: string; message: string } | undefined {
-    const rule = replicaRule(scalerSpec(pool));
-    if (rule.kind === 'paused') return undefined;
-    if (rule.kind === 'manual') return manualReplicas(pool.spec.replicas);
-    return state.decision;
   }
 
   // ------------------------------------------------------------- per-pool state
@@ -622,6 +624,7 @@ export class PoolController {
   ): void {
     const { reading, view } = observed;
     const { namespace, name } = splitKey(key);
+    const spec = scalerSpec(pool);
     const deployment = this.deployments.get(key);
     const current = deployment?.spec?.replicas ?? targetReplicas(pool, state.desired, undefined);
     const { decision, rates } = state.autoscaler.step(
@@ -634,7 +637,7 @@ export class PoolController {
           concurrency: pool.spec.concurrency,
         },
       },
-      scalerSpec(pool),
+      spec,
       this.now(),
     );
     state.decision = { reason: decision.reason, message: decision.message };
@@ -646,7 +649,7 @@ export class PoolController {
       ...rates,
     });
     state.notices.stream(pool, view);
-    if (replicaRule(scalerSpec(pool)).kind === 'autoscaled') {
+    if (replicaRule(spec).kind === 'autoscaled') {
       const desired = decision.desiredReplicas;
       if (desired !== current) {
         state.unwritten = { to: desired, reason: decision.reason, message: decision.message };
