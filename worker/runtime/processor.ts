@@ -668,11 +668,11 @@ export class StateCache {
 
   /** The applied_seq of the state kept for an execution, without taking it. */
   seqOf(tenant: string, executionId: string): number | undefined {
-    return this.entries.get(JSON.stringify([tenant, executionId]))?.seq;
+    return this.entries.get(executionKey(tenant, executionId))?.seq;
   }
 
   take(execution: ExecutionRecord): WorkflowState | undefined {
-    const key = JSON.stringify([execution.tenant, execution.executionId]);
+    const key = executionKey(execution.tenant, execution.executionId);
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     this.drop(key, entry.bytes);
@@ -683,7 +683,7 @@ export class StateCache {
 
   keep(execution: ExecutionRecord, state: WorkflowState): void {
     if (this.capacityBytes <= 0) return;
-    const key = JSON.stringify([execution.tenant, execution.executionId]);
+    const key = executionKey(execution.tenant, execution.executionId);
     const earlier = this.entries.get(key);
     if (earlier) this.drop(key, earlier.bytes);
     const json = JSON.stringify(state);
