@@ -77,6 +77,8 @@ const BUSY_DELAY_MS = 40;
 interface Waiter {
   notice: Notice;
   key: string;
+  /** lockResource(notice), named once per delivery. */
+  lock: string;
   heartbeat: Heartbeat;
   attempts: number;
   resolve(result: ProcessResult): void;
@@ -129,7 +131,8 @@ export class ExecutionProcessor {
   process(notice: Notice, heartbeat: Heartbeat = () => {}): Promise<ProcessResult> {
     return new Promise<ProcessResult>((resolve, reject) => {
       const key = executionKey(notice.tenant, notice.executionId);
-      this.queue.push({ notice, key, heartbeat, attempts: 0, resolve, reject });
+      const lock = lockResource(notice);
+      this.queue.push({ notice, key, lock, heartbeat, attempts: 0, resolve, reject });
       this.schedule();
     });
   }
@@ -177,11 +180,11 @@ export class ExecutionProcessor {
       this.schedule();
     };
     try {
-      locks = await this.locks.acquire(waiters.map((w) => lockResource(w.notice)));
+      locks = await this.locks.acquire(waiters.map((w) => w.lock));
       const busy = new Set(locks.busy);
       const held: Waiter[] = [];
       for (const waiter of waiters) {
-        if (busy.has(lockResource(waiter.notice))) {
+        if (busy.has(waiter.lock)) {
           settled.add(waiter);
           this.running.delete(waiter.key);
           this.retryBusy(waiter);
@@ -196,7 +199,7 @@ export class ExecutionProcessor {
       await locks?.release();
       for (const waiter of waiters)
         settle(waiter, {
-          error: isWriteConflict(error) ? new LockBusyError(lockResource(waiter.notice)) : error,
+          error: isWriteConflict(error) ? new LockBusyError(waiter.lock) : error,
         });
     }
   }
@@ -205,7 +208,7 @@ export class ExecutionProcessor {
   private retryBusy(waiter: Waiter): void {
     waiter.attempts += 1;
     if (waiter.attempts >= BUSY_ATTEMPTS) {
-      waiter.reject(new LockBusyError(lockResource(waiter.notice)));
+      waiter.reject(new LockBusyError(waiter.lock));
       // Its execution's next notice may be queued behind it.
       this.schedule();
       return;
@@ -241,10 +244,10 @@ export class ExecutionProcessor {
     const answers = new Map<Waiter, { result: ProcessResult } | { error: unknown }>();
     for (const waiter of held) {
       const read = byKey.get(waiter.key);
-      const lease = locks.lease(lockResource(waiter.notice));
+      const lease = locks.lease(waiter.lock);
       try {
         if (!read) throw unknownExecution(waiter.notice);
-        if (!lease) throw new LockBusyError(lockResource(waiter.notice));
+        if (!lease) throw new LockBusyError(waiter.lock);
         plans.push(this.plan(waiter, lease, read));
       } catch (error) {
         answers.set(waiter, { error });
@@ -259,7 +262,7 @@ export class ExecutionProcessor {
         plan.batch = undefined;
         plan.failure = undefined;
         plan.continueAlone = false;
-        answers.set(plan.waiter, { error: new LockBusyError(lockResource(plan.waiter.notice)) });
+        answers.set(plan.waiter, { error: new LockBusyError(plan.waiter.lock) });
         continue;
       }
       toCommit.push(plan.batch);
@@ -295,7 +298,7 @@ export class ExecutionProcessor {
       done.push(plan.waiter);
     }
     // One release for every execution with nothing left to do, then the answers.
-    await locks.release(done.map((w) => lockResource(w.notice)));
+    await locks.release(done.map((w) => w.lock));
     for (const waiter of done) settle(waiter, answers.get(waiter)!);
     await Promise.all(
       alone.map(async (plan) => {
@@ -304,7 +307,7 @@ export class ExecutionProcessor {
         } catch (error) {
           settle(plan.waiter, { error });
         } finally {
-          await locks.release([lockResource(plan.waiter.notice)]);
+          await locks.release([plan.waiter.lock]);
         }
       }),
     );
