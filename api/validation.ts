@@ -19,19 +19,25 @@ function fieldName(part: HttpPart, path: string): string {
 
 const WHOLE_NUMBER = /^(0|[1-9][0-9]{0,15})$/;
 
+/** The schema's integer properties, found once when the route's validator is compiled. */
+function integerKeys(schema: TSchema): string[] {
+  if (schema.type !== 'object') return [];
+  const properties = (schema as TObject).properties ?? {};
+  return Object.entries(properties)
+    .filter(([, property]) => property.type === 'integer')
+    .map(([key]) => key);
+}
+
 /**
  * Query strings and path parameters arrive as strings; integer properties
  * take only plain decimal digits ("1e3", "0x10", " 5" stay strings and fail).
  */
-function convertIntegers(schema: TSchema, value: unknown): unknown {
-  if (typeof value !== 'object' || value === null || schema.type !== 'object') return value;
-  const properties = (schema as TObject).properties ?? {};
+function convertIntegers(keys: readonly string[], value: unknown): unknown {
+  if (keys.length === 0 || typeof value !== 'object' || value === null) return value;
   const converted: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-  for (const [key, property] of Object.entries(properties)) {
+  for (const key of keys) {
     const raw = converted[key];
-    if (property.type === 'integer' && typeof raw === 'string' && WHOLE_NUMBER.test(raw)) {
-      converted[key] = Number(raw);
-    }
+    if (typeof raw === 'string' && WHOLE_NUMBER.test(raw)) converted[key] = Number(raw);
   }
   return converted;
 }
@@ -44,6 +50,7 @@ function convertIntegers(schema: TSchema, value: unknown): unknown {
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const part = (httpPart ?? 'body') as HttpPart;
   const compiled = TypeCompiler.Compile(schema);
+  const integers = part === 'body' ? [] : integerKeys(schema);
   return (data: unknown) => {
     try {
       let value = data;
@@ -54,7 +61,7 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
         const unstorable = findUnstorable(value);
         if (unstorable) throw new BadInputError(unstorable.path || 'body', unstorable.problem);
       } else {
-        value = convertIntegers(schema, value);
+        value = convertIntegers(integers, value);
       }
       const first = compiled.Errors(value).First();
       if (first) {
