@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { ExecutionQueries } from '../store/execution-queries.js';
-import type { WorkflowDefinition } from '../workflow/definition.js';
 import type { ApiServices } from './app.js';
 import * as C from './console-schemas.js';
 import { registerDeadLetterRetryRoute } from './dead-letter-retry-route.js';
@@ -16,8 +15,6 @@ export interface ConsoleSources {
   queries: Pick<ExecutionQueries, 'list' | 'counts' | 'actions' | 'snapshots' | 'decided'>;
   /** The pool's stream backlog with its consumers. */
   streamBacklog: StreamBacklog;
-  /** The workflow definitions this API has loaded. */
-  registry?: { definitions(): WorkflowDefinition[] };
 }
 
 /**
@@ -29,7 +26,7 @@ export interface ConsoleSources {
  */
 export function registerConsoleRoutes(
   app: FastifyInstance,
-  runtime: ApiServices & ConsoleSources,
+  runtime: ApiServices,
   pageBytes: number,
   readiness: Readiness,
 ): void {
@@ -37,6 +34,9 @@ export function registerConsoleRoutes(
   registerExecutionPartRoutes(app, runtime, runtime.queries, pageBytes);
   registerStreamRoutes(app, runtime.streamBacklog, runtime.queries);
   registerDeadLetterRetryRoute(app, runtime, readiness);
+
+  // Every registry is complete before the API is built and never grows after: list it once.
+  const workflows = { items: workflowList(runtime.registry?.definitions() ?? []) };
 
   app.get(
     '/v1/workflows',
@@ -55,6 +55,6 @@ export function registerConsoleRoutes(
         },
       },
     },
-    async () => ({ items: workflowList(runtime.registry?.definitions() ?? []) }),
+    async () => workflows,
   );
 }
