@@ -4,12 +4,13 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../local/process.js';
 import { RedisServer } from '../local/redis-server.js';
+import { withGetExecution } from '../test/support/api-services.js';
 import { type TestRedis, testRedis } from '../test/support/isolation.js';
 import { silentLogger, startTestRuntime, type TestRuntime } from '../test/support/runtime.js';
 import { createRuntime, DEFAULT_RUNTIME_SETTINGS } from '../worker/runtime/runtime.js';
 import { bundledWorkflows } from '../workflow/bundled/index.js';
 import { WorkflowRegistry } from '../workflow/registry.js';
-import { type ApiServices, buildApiApp } from './app.js';
+import { buildApiApp } from './app.js';
 
 type App = Awaited<ReturnType<typeof buildApiApp>>;
 
@@ -930,19 +931,9 @@ describe('HTTP API when a dependency is down', () => {
   it('a closed PostgreSQL pool is 503 too, and a real bug is 500 without a stack trace', async () => {
     const rt = await startTestRuntime();
     const app = await buildApiApp({ runtime: rt, tokens: TOKENS, logger: silentLogger });
-    const broken: ApiServices = {
-      ...rt,
-      service: {
-        ...rt.service,
-        getExecution: async () => {
-          throw new TypeError('cannot read properties of undefined (reading "x")');
-        },
-        startExecution: rt.service.startExecution.bind(rt.service),
-        enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
-        enqueueEvents: rt.service.enqueueEvents.bind(rt.service),
-        historyPage: rt.service.historyPage.bind(rt.service),
-      },
-    };
+    const broken = withGetExecution(rt, async () => {
+      throw new TypeError('cannot read properties of undefined (reading "x")');
+    });
     const buggy = await buildApiApp({ runtime: broken, tokens: TOKENS, logger: silentLogger });
     try {
       const bug = await call(buggy, 'GET', '/v1/executions/T-1');

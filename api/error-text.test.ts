@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../core/errors.js';
+import { withGetExecution } from '../test/support/api-services.js';
 import { silentLogger, startTestRuntime, type TestRuntime } from '../test/support/runtime.js';
 import { type ApiServices, buildApiApp } from './app.js';
 
@@ -107,18 +108,10 @@ describe('error text in API answers', () => {
   });
 
   it('5xx answers carry no error text, whatever the error said', async () => {
-    const leaky = (error: Error): ApiServices => ({
-      ...rt,
-      service: {
-        startExecution: rt.service.startExecution.bind(rt.service),
-        enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
-        enqueueEvents: rt.service.enqueueEvents.bind(rt.service),
-        historyPage: rt.service.historyPage.bind(rt.service),
-        getExecution: async () => {
-          throw error;
-        },
-      },
-    });
+    const leaky = (error: Error): ApiServices =>
+      withGetExecution(rt, async () => {
+        throw error;
+      });
     const bug = await buildApiApp({
       runtime: leaky(new Error('select failed on postgres://svc:hunter2@db/flow')),
       tokens: TOKENS,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_API_SETTINGS } from '../core/config/api-settings.js';
+import { DEFAULT_API_SETTINGS, type TenantLimits } from '../core/config/api-settings.js';
 import { waitFor } from '../local/process.js';
+import { withGetExecution } from '../test/support/api-services.js';
 import { silentLogger, startTestRuntime, type TestRuntime } from '../test/support/runtime.js';
 import { type ApiServices, buildApiApp } from './app.js';
 
@@ -14,6 +15,16 @@ const TOKENS = new Map([
   [ACME_2, 'acme'],
   [GLOBEX, 'globex'],
 ]);
+
+/** The api with these tenant bounds and the default settings otherwise. */
+function appWithTenants(runtime: ApiServices, tenants: TenantLimits): Promise<App> {
+  return buildApiApp({
+    runtime,
+    tokens: TOKENS,
+    logger: silentLogger,
+    settings: { ...DEFAULT_API_SETTINGS, tenants },
+  });
+}
 
 function get(app: App, url: string, token: string) {
   return app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
@@ -47,38 +58,21 @@ describe('per-tenant request bounds', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const runtime: ApiServices = {
-      ...rt,
-      service: {
-        startExecution: rt.service.startExecution.bind(rt.service),
-        enqueueEvent: rt.service.enqueueEvent.bind(rt.service),
-        enqueueEvents: rt.service.enqueueEvents.bind(rt.service),
-        historyPage: rt.service.historyPage.bind(rt.service),
-        getExecution: async (tenant, executionId) => {
-          if (tenant === 'acme') {
-            entered++;
-            await gate;
-          }
-          return rt.service.getExecution(tenant, executionId);
-        },
-      },
-    };
+    const runtime = withGetExecution(rt, async (tenant, executionId) => {
+      if (tenant === 'acme') {
+        entered++;
+        await gate;
+      }
+      return rt.service.getExecution(tenant, executionId);
+    });
     return { runtime, open: () => release(), entered: () => entered };
   }
 
   it('answers 429 RATE_LIMITED with Retry-After past the per-minute rate; a tenant override applies', async () => {
-    const app = await buildApiApp({
-      runtime: rt,
-      tokens: TOKENS,
-      logger: silentLogger,
-      settings: {
-        ...DEFAULT_API_SETTINGS,
-        tenants: {
-          defaults: { requestsPerMinute: 3, concurrency: 0, queue: 0 },
-          maxWaitMs: 0,
-          overrides: new Map([['globex', { requestsPerMinute: 10, concurrency: 0, queue: 0 }]]),
-        },
-      },
+    const app = await appWithTenants(rt, {
+      defaults: { requestsPerMinute: 3, concurrency: 0, queue: 0 },
+      maxWaitMs: 0,
+      overrides: new Map([['globex', { requestsPerMinute: 10, concurrency: 0, queue: 0 }]]),
     });
     try {
       // Both of acme's tokens count against acme.
@@ -104,18 +98,10 @@ describe('per-tenant request bounds', () => {
 
   it('queues a tenant past its concurrency, then answers 429 TOO_MANY_IN_FLIGHT; other tenants are served', async () => {
     const { runtime: slow, open, entered } = gatedReads();
-    const app = await buildApiApp({
-      runtime: slow,
-      tokens: TOKENS,
-      logger: silentLogger,
-      settings: {
-        ...DEFAULT_API_SETTINGS,
-        tenants: {
-          defaults: { requestsPerMinute: 0, concurrency: 2, queue: 1 },
-          maxWaitMs: 25_000,
-          overrides: new Map(),
-        },
-      },
+    const app = await appWithTenants(slow, {
+      defaults: { requestsPerMinute: 0, concurrency: 2, queue: 1 },
+      maxWaitMs: 25_000,
+      overrides: new Map(),
     });
     try {
       const held = [get(app, '/v1/executions/R-1', ACME), get(app, '/v1/executions/R-1', ACME_2)];
@@ -143,18 +129,10 @@ describe('per-tenant request bounds', () => {
 
   it('refuses a request that waited longer than the bound', async () => {
     const { runtime: slow, open, entered } = gatedReads();
-    const app = await buildApiApp({
-      runtime: slow,
-      tokens: TOKENS,
-      logger: silentLogger,
-      settings: {
-        ...DEFAULT_API_SETTINGS,
-        tenants: {
-          defaults: { requestsPerMinute: 0, concurrency: 1, queue: 10 },
-          maxWaitMs: 50,
-          overrides: new Map(),
-        },
-      },
+    const app = await appWithTenants(slow, {
+      defaults: { requestsPerMinute: 0, concurrency: 1, queue: 10 },
+      maxWaitMs: 50,
+      overrides: new Map(),
     });
     try {
       const held = get(app, '/v1/executions/R-1', ACME);
@@ -172,18 +150,10 @@ describe('per-tenant request bounds', () => {
 
   it('refuses a request over its rate at once, without waiting for a slot', async () => {
     const { runtime: slow, open, entered } = gatedReads();
-    const app = await buildApiApp({
-      runtime: slow,
-      tokens: TOKENS,
-      logger: silentLogger,
-      settings: {
-        ...DEFAULT_API_SETTINGS,
-        tenants: {
-          defaults: { requestsPerMinute: 1, concurrency: 1, queue: 10 },
-          maxWaitMs: 25_000,
-          overrides: new Map(),
-        },
-      },
+    const app = await appWithTenants(slow, {
+      defaults: { requestsPerMinute: 1, concurrency: 1, queue: 10 },
+      maxWaitMs: 25_000,
+      overrides: new Map(),
     });
     try {
       const held = get(app, '/v1/executions/R-1', ACME);
