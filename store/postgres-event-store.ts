@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { ConflictError, FencedError, FlowpoolError, NotFoundError } from '../core/errors.js';
 import { appendBatch, clearPublished, workflowsOf } from './append-batch.js';
 import { commitBatches, readBatch } from './batch-apply.js';
+import { boundedPage } from './bounded-page.js';
 import type {
   ActionCursor,
   ActionIntent,
@@ -338,23 +339,16 @@ export class PostgresEventStore
     afterSeq: number,
     bounds: ReadBounds,
   ): Promise<EventPage> {
-    // The byte budget is counted in PostgreSQL, so the rows past it never
-    // reach this process: one more row than asked tells whether more exist.
-    const { rows } = await this.knex.raw<{ rows: Array<EventRow & { fetched: string }> }>(
-      `with candidates as (
-         select e.*, row_number() over w as n, sum(octet_length(e.payload::text)) over w as running
-           from (select * from ${EVENTS}
-                  where tenant = ? and execution_id = ? and seq > ?
-                  order by seq limit ?) e
-         window w as (order by e.seq))
-       select c.*, (select count(*) from candidates) as fetched
-         from candidates c
-        where c.n <= ? and (c.n = 1 or c.running <= ?)
-        order by c.seq`,
-      [tenant, executionId, afterSeq, bounds.limit + 1, bounds.limit, bounds.maxBytes],
-    );
-    const fetched = rows.length === 0 ? 0 : Number(rows[0]!.fetched);
-    return { events: rows.map(toEvent), more: fetched > rows.length };
+    const query = {
+      candidates: `select * from ${EVENTS}
+                    where tenant = ? and execution_id = ? and seq > ?
+                    order by seq`,
+      bindings: [tenant, executionId, afterSeq],
+      bytes: 'octet_length(c.payload::text)',
+      order: 'seq',
+    };
+    const page = await boundedPage(this.knex, query, bounds, (row: EventRow) => toEvent(row));
+    return { events: page.items, more: page.more };
   }
 
   readBatch(requests: readonly BatchReadRequest[], bounds: ReadBounds): Promise<BatchRead[]> {
