@@ -109,7 +109,7 @@ export class PostgresServer {
   async resume(): Promise<void> {
     this.process.start();
     await waitFor(
-      `postgres on ${this.port}\n${this.process.recentOutput}`,
+      () => `postgres on ${this.port}\n${this.process.recentOutput}`,
       () => this.acceptsQueries(),
       {
         timeoutMs: 60_000,

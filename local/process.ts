@@ -52,7 +52,7 @@ function kernelPort(): Promise<number> {
 
 /** Polls `check` until it returns true or the deadline passes. */
 export async function waitFor(
-  what: string,
+  what: string | (() => string),
   check: () => Promise<boolean> | boolean,
   { timeoutMs = 30_000, intervalMs = 50 } = {},
 ): Promise<void> {
@@ -67,7 +67,9 @@ export async function waitFor(
     await sleep(intervalMs);
   }
   const cause = lastError === undefined ? '' : `: ${describeError(lastError)}`;
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+  // A description given as a function is read now, so it can show what happened meanwhile.
+  const described = typeof what === 'function' ? what() : what;
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${described}${cause}`);
 }
 
 /** Resolves once a TCP connection to host:port succeeds. */

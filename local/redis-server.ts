@@ -56,8 +56,9 @@ export class RedisServer {
   /** Starts the server again (empty: nothing is persisted). */
   async resume(): Promise<void> {
     this.process.start();
-    await waitFor(`redis-server on ${this.port}\n${this.process.recentOutput}`, () =>
-      canConnect(this.port),
+    await waitFor(
+      () => `redis-server on ${this.port}\n${this.process.recentOutput}`,
+      () => canConnect(this.port),
     );
   }
 
