@@ -2,6 +2,7 @@ import { api } from '../api';
 import { useEvery, useLoad } from '../load';
 import { ErrorNote, Loading } from '../parts/common';
 import { RateChart } from '../parts/rate-chart';
+import { type Column, Table } from '../parts/table';
 import type { StreamHealth } from '../types';
 
 function idle(ms: number): string {
@@ -9,6 +10,12 @@ function idle(ms: number): string {
   if (ms < 120_000) return `${Math.round(ms / 1_000)} s`;
   return `${Math.round(ms / 60_000)} min`;
 }
+
+const CONSUMER_COLUMNS: Column<StreamHealth['consumers'][number]>[] = [
+  { label: 'Consumer', cell: (consumer) => <span class="mono">{consumer.name}</span> },
+  { label: 'Pending', num: true, cell: (consumer) => consumer.pending },
+  { label: 'Idle', num: true, cell: (consumer) => idle(consumer.idleMs) },
+];
 
 /** Is the pool keeping up: backlog, consumers, and this tenant's applied events per second. */
 export function StreamPage() {
@@ -66,28 +73,11 @@ export function StreamPage() {
               <p class="muted">No consumer has joined the group.</p>
             ) : (
               <div class="scroll">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">Consumer</th>
-                      <th scope="col" class="num">
-                        Pending
-                      </th>
-                      <th scope="col" class="num">
-                        Idle
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.consumers.map((consumer) => (
-                      <tr key={consumer.name}>
-                        <td class="mono">{consumer.name}</td>
-                        <td class="num">{consumer.pending}</td>
-                        <td class="num">{idle(consumer.idleMs)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
+                <Table
+                  columns={CONSUMER_COLUMNS}
+                  items={data.consumers}
+                  rowKey={(consumer) => consumer.name}
+                />
               </div>
             )}
           </section>
