@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from './api';
+import { ApiError, api } from './api';
+import type { Page, WorkflowDefinition } from './types';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -42,4 +43,9 @@ export function useEvery(ms: number, fn: () => void): void {
     const timer = window.setInterval(() => saved.current(), ms);
     return () => window.clearInterval(timer);
   }, [ms]);
+}
+
+/** The workflow definitions the API has loaded (GET /v1/workflows), read when the page is shown. */
+export function useWorkflows(): Loaded<Page<WorkflowDefinition>> {
+  return useLoad(() => api<Page<WorkflowDefinition>>('GET', '/v1/workflows'), []);
 }

@@ -2,13 +2,13 @@ import { useRef, useState } from 'preact/hooks';
 import { Link, useParams } from 'wouter-preact';
 import { api, seg } from '../api';
 import { plural, when } from '../format';
-import { useEvery, useLoad } from '../load';
+import { useEvery, useLoad, useWorkflows } from '../load';
 import { ActionsTable, SnapshotsList } from '../parts/actions';
 import { Badge, ErrorNote, Loading } from '../parts/common';
 import { HistoryTimeline } from '../parts/history';
 import { JsonView } from '../parts/json-view';
 import { SendEvent } from '../parts/send-event';
-import type { Execution, Page, WorkflowDefinition } from '../types';
+import type { Execution } from '../types';
 
 function decoded(raw: string): string {
   try {
@@ -27,7 +27,7 @@ export function ExecutionPage() {
     () => api<Execution>('GET', `/v1/executions/${seg(id)}`),
     [id, version],
   );
-  const workflows = useLoad(() => api<Page<WorkflowDefinition>>('GET', '/v1/workflows'), []);
+  const workflows = useWorkflows();
   const current = execution.data;
   // Events accepted but not yet decided, whoever sent them. A dead event holds the execution
   // (blocked) instead of advancing appliedSeq: then nothing will move until it is retried.

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { Link, useLocation, useSearch } from 'wouter-preact';
 import { api, seg } from '../api';
 import { when } from '../format';
-import { useLoad } from '../load';
+import { useLoad, useWorkflows } from '../load';
 import { Badge, ErrorNote, Loading } from '../parts/common';
 import { type Column, Table } from '../parts/table';
 import type { Counts, ExecutionSummary, Page, WorkflowDefinition } from '../types';
@@ -258,7 +258,7 @@ export function ExecutionsPage() {
     const params = new URLSearchParams({ ...filters, ...extra }).toString();
     return params ? `/?${params}` : '/';
   };
-  const workflows = useLoad(() => api<Page<WorkflowDefinition>>('GET', '/v1/workflows'), []);
+  const workflows = useWorkflows();
   const list = useLoad(
     () =>
       api<Page<ExecutionSummary>>('GET', '/v1/executions', {

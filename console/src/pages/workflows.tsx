@@ -1,10 +1,9 @@
-import { api } from '../api';
-import { useLoad } from '../load';
+import { useWorkflows } from '../load';
 import { ErrorNote, Loading } from '../parts/common';
 import { StateDiagram } from '../parts/diagram';
 import { fieldsOf } from '../parts/schema-fields';
 import { Table } from '../parts/table';
-import type { JsonSchema, Page, WorkflowDefinition } from '../types';
+import type { JsonSchema, WorkflowDefinition } from '../types';
 
 function payloadText(schema: JsonSchema | null | undefined): string {
   const fields = fieldsOf(schema);
@@ -56,7 +55,7 @@ function Definition({ workflow }: { workflow: WorkflowDefinition }) {
 
 /** Each loaded workflow definition: its states and transitions as a diagram, its events. */
 export function WorkflowsPage() {
-  const workflows = useLoad(() => api<Page<WorkflowDefinition>>('GET', '/v1/workflows'), []);
+  const workflows = useWorkflows();
   return (
     <>
       <h1 tabIndex={-1}>Workflows</h1>
