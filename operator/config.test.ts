@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../core/errors.js';
+import { configFailure } from '../test/support/config-error.js';
 import { loadOperatorConfig } from './config.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowpool-operator-config-'));
@@ -13,15 +13,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const base = { KUBECONFIG: kubeconfig, LEASE_NAMESPACE: 'flowpool-system' };
 
-function failure(env: Record<string, string>): ConfigError {
-  try {
-    loadOperatorConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+const failure = (env: Record<string, string>) => configFailure(() => loadOperatorConfig(env));
 
 describe('loadOperatorConfig', () => {
   it('has defaults for everything but where the cluster is', () => {

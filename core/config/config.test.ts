@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../errors.js';
+import { configFailure as failure } from '../../test/support/config-error.js';
 import { loadApiConfig, loadWorkerConfig } from './config.js';
 
 const base = { DATABASE_URL: 'postgres://u@db/flowpool' };
-
-function failure(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('configuration', () => {
   it('applies the documented defaults', () => {
