@@ -8,6 +8,7 @@ import type {
   ExecutionWorkflow,
   NewEvent,
 } from './event-store.js';
+import { isUniqueViolation, isWriteConflict, sqlState } from './rows.js';
 import { EVENTS, EXECUTIONS, PROCESSING } from './tables.js';
 
 /**
@@ -16,15 +17,6 @@ import { EVENTS, EXECUTIONS, PROCESSING } from './tables.js';
  * deadlock on execution rows). Each retry reads a fresh snapshot.
  */
 const RACE_RETRIES = 3;
-
-/** SQLSTATEs of a lost race: unique_violation, deadlock_detected, serialization_failure. */
-const RACES = new Set(['23505', '40P01', '40001']);
-
-function sqlState(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
-}
 
 /** A data exception (class 22): something in one item the database refused. */
 function isDataException(error: unknown): boolean {
@@ -207,7 +199,8 @@ async function appendRound(
     try {
       return await groupStatement(knex, events);
     } catch (error) {
-      const race = RACES.has(sqlState(error) ?? '');
+      // A lost race: a key committed meanwhile, or a deadlock or serialization failure.
+      const race = isUniqueViolation(error) || isWriteConflict(error);
       if (race && attempt < RACE_RETRIES) continue;
       if (!race && !isDataException(error)) throw error;
       const alone: AppendResult[] = [];

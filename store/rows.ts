@@ -69,11 +69,22 @@ export function toEvent(row: EventRow): EventRecord {
   };
 }
 
-/** PostgreSQL's unique_violation, read from the error's SQLSTATE rather than its text. */
+/** The SQLSTATE of a PostgreSQL error (its code), read rather than its text. */
+export function sqlState(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** PostgreSQL's unique_violation. */
 export function isUniqueViolation(error: unknown): boolean {
-  return (
-    typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505'
-  );
+  return sqlState(error) === '23505';
+}
+
+/** PostgreSQL's deadlock_detected and serialization_failure: contention, not a fault. */
+export function isWriteConflict(error: unknown): boolean {
+  const state = sqlState(error);
+  return state === '40P01' || state === '40001';
 }
 
 const UNAVAILABLE_CODES = new Set([

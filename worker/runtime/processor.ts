@@ -18,6 +18,7 @@ import type {
   LoadedExecution,
   ReadBounds,
 } from '../../store/event-store.js';
+import { isWriteConflict } from '../../store/rows.js';
 import type { Notice } from '../../stream/transport.js';
 import type { WorkflowDefinition, WorkflowState } from '../../workflow/definition.js';
 import type { WorkflowRegistry } from '../../workflow/registry.js';
@@ -600,12 +601,6 @@ export class ExecutionProcessor {
     };
     return { batch, failure };
   }
-}
-
-/** PostgreSQL's deadlock_detected and serialization_failure, read from the SQLSTATE. */
-function isWriteConflict(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return code === '40P01' || code === '40001';
 }
 
 function unknownExecution(notice: Notice): PoisonNoticeError {
