@@ -208,9 +208,7 @@ export function createFlowpoolClient(options: FlowpoolClientOptions): FlowpoolCl
   checkStorable('tenant', options.tenant);
   const tenant = options.tenant;
   const enqueueAttempts = options.enqueueAttempts ?? 3;
-  if (!Number.isInteger(enqueueAttempts) || enqueueAttempts < 1 || enqueueAttempts > 20) {
-    throw new BadInputError('enqueueAttempts', 'must be a whole number from 1 to 20');
-  }
+  checkWholeNumber('enqueueAttempts', enqueueAttempts, 1, 20);
   const knex: Knex = knexFactory({
     client: 'pg',
     connection: options.databaseUrl,
