@@ -14,6 +14,7 @@ import os from 'node:os';
 import { Queue } from 'bullmq';
 import { makeWorkerUtils, runMigrations } from 'graphile-worker';
 import { Redis } from 'ioredis';
+import { waitFor } from '../local/process.js';
 import {
   type BenchEnv,
   counterDelta,
@@ -45,6 +46,8 @@ type System = 'flowpool' | 'flowpool-before' | 'bullmq' | 'graphile-worker';
 
 const PROCESSES = 2;
 const CONCURRENCY = 8;
+/** A run's events are all applied long before this, at any rate the bench offers. */
+const UNTIL_APPLIED = { timeoutMs: 300_000, intervalMs: 100 };
 let counter = 0;
 
 interface Settings {
@@ -184,15 +187,6 @@ function sampleCpu(workers: readonly Child[]): () => number[] {
   };
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 300_000;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 async function runFlowpool(
   env: BenchEnv,
   settings: Settings,
@@ -230,13 +224,17 @@ async function runFlowpool(
       });
       return r.eventId;
     });
-    await waitFor('flowpool applied', async () => {
-      const r = await env.knex.raw(
-        `select count(*) as n from workflow_events where tenant = ? and status = 'applied'`,
-        [tenant],
-      );
-      return Number(r.rows[0].n) >= sent.ids.length;
-    });
+    await waitFor(
+      'flowpool applied',
+      async () => {
+        const r = await env.knex.raw(
+          `select count(*) as n from workflow_events where tenant = ? and status = 'applied'`,
+          [tenant],
+        );
+        return Number(r.rows[0].n) >= sent.ids.length;
+      },
+      UNTIL_APPLIED,
+    );
     const cpuAfter = cpuTimes();
     const cpuSamples = stopSampling();
     await sleep(600);
@@ -279,10 +277,14 @@ async function peerAppliedAt(env: BenchEnv): Promise<Map<string, number>> {
 }
 
 async function waitPeerApplied(env: BenchEnv, total: number): Promise<void> {
-  await waitFor('peer applied', async () => {
-    const r = await env.knex.raw('select count(*) as n from bench_applied');
-    return Number(r.rows[0].n) >= total;
-  });
+  await waitFor(
+    'peer applied',
+    async () => {
+      const r = await env.knex.raw('select count(*) as n from bench_applied');
+      return Number(r.rows[0].n) >= total;
+    },
+    UNTIL_APPLIED,
+  );
 }
 
 /**
