@@ -62,6 +62,14 @@ const WORKFLOW_CACHE_SIZE = 100_000;
 const DEFAULT_MAX_BATCH = 1_000;
 const DEFAULT_COMMITS_IN_FLIGHT = 1;
 
+/**
+ * An execution's name as a map key. Tenants are identifiers (no NUL), so
+ * the NUL between the parts keeps every name distinct.
+ */
+function nameOf(key: ExecutionKey): string {
+  return `${key.tenant}\u0000${key.executionId}`;
+}
+
 export function checkIdentifier(field: string, value: string): void {
   if (!isIdentifier(value)) throw new BadInputError(field, IDENTIFIER_RULE);
 }
@@ -118,7 +126,7 @@ export class WorkflowService {
       // execution commit in the order they came); on a busy 2-core machine one at a time,
       // carrying more, did better (docs/benchmarks.md).
       maxInFlight: options.maxInFlight ?? DEFAULT_COMMITS_IN_FLIGHT,
-      keyOf: (event) => `${event.tenant}\u0000${event.executionId}`,
+      keyOf: (event) => nameOf(event),
     });
   }
 
@@ -147,7 +155,7 @@ export class WorkflowService {
       state: start.state,
       data: start.data,
     });
-    this.remember(`${request.tenant}\u0000${executionId}`, {
+    this.remember(nameOf({ tenant: request.tenant, executionId }), {
       name: definition.name,
       version: definition.version,
     });
@@ -212,7 +220,7 @@ export class WorkflowService {
     tenant: string,
     executionId: string,
   ): Promise<{ name: string; version: number }> {
-    const key = `${tenant}\u0000${executionId}`;
+    const key = nameOf({ tenant, executionId });
     const known = this.workflows.get(key);
     if (known) return known;
     const inFlight = this.loading.get(key);
@@ -231,12 +239,12 @@ export class WorkflowService {
     const found = new Map<string, { name: string; version: number }>();
     for (const row of await this.store.workflowsOf(keys)) {
       const workflow = { name: row.workflowName, version: row.workflowVersion };
-      const key = `${row.tenant}\u0000${row.executionId}`;
+      const key = nameOf(row);
       this.remember(key, workflow);
       found.set(key, workflow);
     }
     return keys.map((k) => {
-      const workflow = found.get(`${k.tenant}\u0000${k.executionId}`);
+      const workflow = found.get(nameOf(k));
       return workflow
         ? { ok: true, value: workflow }
         : { ok: false, error: new NotFoundError(`execution ${k.executionId}`) };
@@ -291,7 +299,7 @@ export class WorkflowService {
       const result = results[index]!;
       if ('error' in result || result.duplicate) return;
       fresh.push({ tenant: event.tenant, eventId: result.eventId });
-      const key = `${event.tenant}\u0000${event.executionId}`;
+      const key = nameOf(event);
       if (!notices.has(key)) {
         notices.set(key, {
           tenant: event.tenant,
