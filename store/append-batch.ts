@@ -23,6 +23,14 @@ function isDataException(error: unknown): boolean {
   return sqlState(error)?.startsWith('22') ?? false;
 }
 
+/** An idempotency key stored with another event name or payload. */
+export function idempotencyConflict(event: NewEvent): ConflictError {
+  return new ConflictError(
+    'IDEMPOTENCY_CONFLICT',
+    `idempotencyKey ${event.idempotencyKey} was already used with another event or payload`,
+  );
+}
+
 function keyOf(event: NewEvent): string | undefined {
   if (!event.idempotencyKey) return undefined;
   return JSON.stringify([event.tenant, event.executionId, event.idempotencyKey]);
@@ -170,10 +178,7 @@ async function groupStatement(knex: Knex, events: readonly NewEvent[]): Promise<
       outcomes[row.idx] = { eventId: row.event_id, seq: Number(row.seq), duplicate: true };
     } else {
       outcomes[row.idx] = {
-        error: new ConflictError(
-          'IDEMPOTENCY_CONFLICT',
-          `idempotencyKey ${event.idempotencyKey} was already used with another event or payload`,
-        ),
+        error: idempotencyConflict(event),
       };
     }
   }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { ConflictError, FencedError, FlowpoolError, NotFoundError } from '../core/errors.js';
-import { appendBatch, clearPublished, workflowsOf } from './append-batch.js';
+import { appendBatch, clearPublished, idempotencyConflict, workflowsOf } from './append-batch.js';
 import { commitBatches, readBatch } from './batch-apply.js';
 import { boundedPage } from './bounded-page.js';
 import type {
@@ -163,12 +163,7 @@ export class PostgresEventStore
         ]),
       );
     if (!earlier) return undefined;
-    if (!earlier.same) {
-      throw new ConflictError(
-        'IDEMPOTENCY_CONFLICT',
-        `idempotencyKey ${event.idempotencyKey} was already used with another event or payload`,
-      );
-    }
+    if (!earlier.same) throw idempotencyConflict(event);
     return { eventId: earlier.event_id, seq: Number(earlier.seq), duplicate: true };
   }
 
