@@ -289,8 +289,7 @@ export class ExecutionProcessor {
       }
       if (batch) this.afterCommit(plan, batch);
       plan.waiter.heartbeat();
-      const intents = batch?.outcomes.some((o) => o.kind === 'applied' && o.actions.length > 0);
-      if (intents) plan.hasPendingActions = true;
+      if (batch && hasIntents(batch)) plan.hasPendingActions = true;
       if (plan.continueAlone || plan.hasPendingActions) {
         alone.push(plan);
         continue;
@@ -369,13 +368,7 @@ export class ExecutionProcessor {
 
   private afterCommit(plan: Plan, batch: AppliedBatch): void {
     tally(plan.result, batch.outcomes);
-    plan.execution = {
-      ...plan.execution,
-      appliedSeq: batch.outcomes.at(-1)!.seq,
-      state: batch.state,
-      data: batch.data,
-      status: batch.status,
-    };
+    plan.execution = advanced(plan.execution, batch);
     this.states.keep(plan.execution, { state: batch.state, data: batch.data });
   }
 
@@ -463,17 +456,9 @@ export class ExecutionProcessor {
           this.options.beforeFence && (() => this.options.beforeFence!(batch)),
         );
         tally(result, batch.outcomes);
-        intentsCommitted ||= batch.outcomes.some(
-          (o) => o.kind === 'applied' && o.actions.length > 0,
-        );
+        intentsCommitted ||= hasIntents(batch);
         current = { state: batch.state, data: batch.data };
-        execution = {
-          ...execution,
-          appliedSeq: batch.outcomes.at(-1)!.seq,
-          state: batch.state,
-          data: batch.data,
-          status: batch.status,
-        };
+        execution = advanced(execution, batch);
         this.states.keep(execution, current);
         heartbeat();
       }
@@ -711,6 +696,22 @@ function contiguousPending(events: readonly EventRecord[], appliedSeq: number): 
     expected += 1;
   }
   return runnable;
+}
+
+/** The execution as a committed batch left it. */
+function advanced(execution: ExecutionRecord, batch: AppliedBatch): ExecutionRecord {
+  return {
+    ...execution,
+    appliedSeq: batch.outcomes.at(-1)!.seq,
+    state: batch.state,
+    data: batch.data,
+    status: batch.status,
+  };
+}
+
+/** Whether a batch committed action intents (its actions are pending now). */
+function hasIntents(batch: AppliedBatch): boolean {
+  return batch.outcomes.some((o) => o.kind === 'applied' && o.actions.length > 0);
 }
 
 function tally(result: ProcessResult, outcomes: readonly EventOutcome[]): void {
