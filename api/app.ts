@@ -47,7 +47,12 @@ declare module 'fastify' {
 export interface ApiServices {
   service: Pick<
     WorkflowService,
-    'startExecution' | 'enqueueEvent' | 'enqueueEvents' | 'getExecution' | 'historyPage'
+    | 'startExecution'
+    | 'enqueueEvent'
+    | 'enqueueEvents'
+    | 'getExecution'
+    | 'executionExists'
+    | 'historyPage'
   >;
   store: Pick<InspectionStore, 'getEvent'> & PingableStore;
   deadLetters: Pick<DeadLetters, 'list' | 'retry'>;
@@ -545,8 +550,9 @@ function registerV1Routes(
       }>,
     ) => {
       const { executionId } = request.params;
-      const record = await service.getExecution(request.tenant, executionId);
-      if (!record) throw new NotFoundError(`execution ${executionId}`);
+      if (!(await service.executionExists(request.tenant, executionId))) {
+        throw new NotFoundError(`execution ${executionId}`);
+      }
       const page = await service.historyPage(request.tenant, executionId, {
         afterSeq: request.query.afterSeq ?? 0,
         limit: request.query.limit ?? 100,

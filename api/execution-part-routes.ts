@@ -131,7 +131,7 @@ export function registerExecutionPartRoutes(
 ): void {
   /** Another tenant's execution is as absent as one that never existed. */
   const mustExist = async (tenant: string, executionId: string) => {
-    if (!(await runtime.service.getExecution(tenant, executionId))) {
+    if (!(await runtime.service.executionExists(tenant, executionId))) {
       throw new NotFoundError(`execution ${executionId}`);
     }
   };

@@ -322,6 +322,11 @@ export class WorkflowService {
     return this.store.getExecution(tenant, executionId);
   }
 
+  /** For routes that read beside an execution (history, actions): a key lookup, not its row. */
+  executionExists(tenant: string, executionId: string): Promise<boolean> {
+    return this.store.executionExists(tenant, executionId);
+  }
+
   history(
     tenant: string,
     executionId: string,

@@ -221,6 +221,8 @@ export interface AppendStore {
 /** Reads of one execution and its log: the enqueue service's lookups, verify, the CLI. */
 export interface HistoryStore {
   getExecution(tenant: string, executionId: string): Promise<ExecutionRecord | undefined>;
+  /** Whether the execution exists, without reading its row (its data may be large). */
+  executionExists(tenant: string, executionId: string): Promise<boolean>;
   history(
     tenant: string,
     executionId: string,

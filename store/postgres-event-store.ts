@@ -263,6 +263,13 @@ export class PostgresEventStore
     return row ? toExecution(row as ExecutionRow) : undefined;
   }
 
+  async executionExists(tenant: string, executionId: string): Promise<boolean> {
+    const row = await this.knex(EXECUTIONS)
+      .where({ tenant, execution_id: executionId })
+      .first(this.knex.raw('1 as found'));
+    return row !== undefined;
+  }
+
   async catchUpBase(
     tenant: string,
     executionId: string,

@@ -17,6 +17,7 @@ export function withGetExecution(
       enqueueEvent: service.enqueueEvent.bind(service),
       enqueueEvents: service.enqueueEvents.bind(service),
       historyPage: service.historyPage.bind(service),
+      executionExists: service.executionExists.bind(service),
       getExecution,
     },
   };

@@ -77,6 +77,16 @@ describe('tenant isolation', () => {
     });
     expect(a.executionId).toBe(b.executionId);
   });
+  it('an execution exists only for its own tenant', async () => {
+    await rt.service.startExecution({
+      tenant: 'A',
+      workflow: 'ticket-lifecycle',
+      executionId: 'T-77',
+    });
+    expect(await rt.service.executionExists('A', 'T-77')).toBe(true);
+    expect(await rt.service.executionExists('B', 'T-77')).toBe(false);
+    expect(await rt.service.executionExists('A', 'T-78')).toBe(false);
+  });
 });
 
 describe('execution locks', () => {
