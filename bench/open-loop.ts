@@ -11,13 +11,16 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { Queue } from 'bullmq';
 import { makeWorkerUtils, runMigrations } from 'graphile-worker';
 import { Redis } from 'ioredis';
 import { waitFor } from '../local/process.js';
+import { summarizeProfile } from './lib/cpuprofile.js';
 import {
   type BenchEnv,
   counterDelta,
+  ROOT,
   describeMachine,
   type ServerCounters,
   serverCounters,
@@ -79,6 +82,13 @@ export interface OpenLoopRun {
   perSecond: Array<{ p50: number; p99: number }>;
   /** flowpool only: per second of the run, the workers' CPU (ms, all processes) and events applied. */
   workerSeconds?: Array<{ cpuMs: number; applied: number }>;
+  /**
+   * flowpool only: where the latency is, from the rows' own clocks
+   * (`created_at` is the enqueue statement's start, `applied_at` the apply
+   * statement's): slot → enqueue statement, enqueue statement → apply
+   * statement; p50 and p99, ms.
+   */
+  stages?: { slotToEnqueue: [number, number]; enqueueToApply: [number, number] };
   transactionsPerEvent: number;
   /** Machine CPU busy during the run (all cores), percent. */
   cpuPercent: number;
@@ -159,6 +169,40 @@ function summarise(
   };
 }
 
+function p50p99(values: number[]): [number, number] {
+  const s = sorted(values);
+  return [percentile(s, 50), percentile(s, 99)];
+}
+
+function stagesOf(
+  sent: { due: number[]; ids: string[] },
+  createdAt: Map<string, number>,
+  appliedAt: Map<string, number>,
+): NonNullable<OpenLoopRun['stages']> {
+  const created = sent.ids.map((id) => createdAt.get(id) ?? Number.NaN);
+  return {
+    slotToEnqueue: p50p99(created.map((c, k) => c - sent.due[k]!)),
+    enqueueToApply: p50p99(
+      sent.ids.map((id, k) => (appliedAt.get(id) ?? Number.NaN) - created[k]!),
+    ),
+  };
+}
+
+function printProfile(dir: string): void {
+  const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return;
+  const summary = summarizeProfile(path.join(dir, file));
+  console.error(
+    `  profile ${path.join(dir, file)}: busy ${fmt(summary.busyMs)} of ${fmt(summary.wallMs)} ms\n${table(
+      ['function', 'area', 'self ms', 'share'],
+      summary.topFunctions.map((f) => [f.fn, f.area, fmt(f.ms), `${(f.share * 100).toFixed(1)}%`]),
+    )}\n${table(
+      ['area', 'self ms', 'share'],
+      summary.byArea.slice(0, 14).map((a) => [a.area, fmt(a.ms), `${(a.share * 100).toFixed(1)}%`]),
+    )}`,
+  );
+}
+
 /** utime + stime of a process, in ms (Linux /proc). */
 function processCpuMs(pid: number | undefined): number {
   if (pid === undefined) return 0;
@@ -198,6 +242,11 @@ async function runFlowpool(
   await truncateFlowpool(env.knex);
   await seedFlowpoolBacklog(env.knex, tenant, settings.executions, 0);
   const runtime = benchRuntime(env, `workflow:events:${pool}`);
+  // BENCH_OPEN_PROFILE=1: each worker under --cpu-prof; the first profile is summarised.
+  const profileDir =
+    process.env.BENCH_OPEN_PROFILE === '1'
+      ? path.join(ROOT, 'bench/results/profiles', `open-loop-${Date.now()}`)
+      : undefined;
   const workers: Child[] = [];
   for (let i = 0; i < PROCESSES; i += 1)
     workers.push(
@@ -207,6 +256,7 @@ async function runFlowpool(
         pool,
         name: `${pool}-w${i}`,
         cli,
+        nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined,
       }),
     );
   try {
@@ -240,11 +290,16 @@ async function runFlowpool(
     await sleep(600);
     const counters = counterDelta(before, await serverCounters(env));
     const rows = await env.knex.raw(
-      `select event_id, extract(epoch from applied_at) * 1000 as t from workflow_events where tenant = ?`,
+      `select event_id, extract(epoch from applied_at) * 1000 as t,
+              extract(epoch from created_at) * 1000 as c
+         from workflow_events where tenant = ?`,
       [tenant],
     );
     const appliedAt = new Map<string, number>(
       rows.rows.map((r: { event_id: string; t: string }) => [r.event_id, Number(r.t)]),
+    );
+    const createdAt = new Map<string, number>(
+      rows.rows.map((r: { event_id: string; c: string }) => [r.event_id, Number(r.c)]),
     );
     const appliedPerSecond = cpuSamples.map(() => 0);
     for (const t of appliedAt.values()) {
@@ -262,10 +317,12 @@ async function runFlowpool(
         (100 * (cpuAfter.busy - cpu.busy)) / (cpuAfter.total - cpu.total),
       ),
       workerSeconds: cpuSamples.map((cpuMs, i) => ({ cpuMs, applied: appliedPerSecond[i]! })),
+      stages: stagesOf(sent, createdAt, appliedAt),
     };
   } finally {
     await stopAll(workers);
     await env.redis.del(`workflow:events:${pool}`, `workflow:events:${pool}:dlq`);
+    if (profileDir) printProfile(profileDir);
   }
 }
 
@@ -394,6 +451,10 @@ export async function openLoopBench(env: BenchEnv) {
           .map((s) => fmt(s.p50))
           .join(' ')}`,
       );
+      if (run.stages)
+        console.error(
+          `  stages p50/p99 ms: slot→enqueue statement ${run.stages.slotToEnqueue.map((v) => fmt(v, 1)).join('/')}, enqueue statement→apply statement ${run.stages.enqueueToApply.map((v) => fmt(v, 1)).join('/')}`,
+        );
       if (run.workerSeconds)
         console.error(
           `  workers per second (CPU ms / events applied): ${run.workerSeconds

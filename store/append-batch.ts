@@ -8,6 +8,7 @@ import type {
   ExecutionWorkflow,
   NewEvent,
 } from './event-store.js';
+import { prepared, runPrepared, unnestParams } from './prepared.js';
 import { isUniqueViolation, isWriteConflict, sqlState } from './rows.js';
 import { EVENTS, EXECUTIONS, PROCESSING } from './tables.js';
 
@@ -99,30 +100,8 @@ const GROUP_STATEMENT_TEXT = `with input as (
      union all
      select idx, event_id, seq, same from earlier`;
 
-/**
- * A named statement: PostgreSQL parses and plans it once per connection
- * instead of once per group commit (the CTEs make that a noticeable share
- * of a small commit).
- */
+/** Named: PostgreSQL parses and plans it once per connection (see prepared.ts). */
 const GROUP_STATEMENT = { name: 'flowpool_group_append', text: GROUP_STATEMENT_TEXT };
-
-interface PgConnection {
-  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
-}
-
-/** Runs a named statement on a connection of knex's pool (knex.raw cannot name one). */
-async function runPrepared(
-  knex: Knex,
-  statement: { name: string; text: string },
-  values: unknown[],
-): Promise<{ rows: unknown[] }> {
-  const connection = (await knex.client.acquireConnection()) as PgConnection;
-  try {
-    return await connection.query({ ...statement, values });
-  } finally {
-    await knex.client.releaseConnection(connection);
-  }
-}
 
 /**
  * The group-commit statement: one transaction for many events across
@@ -275,6 +254,13 @@ export async function clearPublished(knex: Knex, refs: readonly EventRef[]): Pro
   );
 }
 
+const WORKFLOWS_OF = prepared(
+  'flowpool_workflows_of',
+  `select x.tenant, x.execution_id, x.workflow_name, x.workflow_version
+     from ${unnestParams('text', 'text')} as k(tenant, execution_id)
+     join ${EXECUTIONS} x on x.tenant = k.tenant and x.execution_id = k.execution_id`,
+);
+
 /**
  * The workflows of many executions in one read (those that exist; an
  * execution of another tenant is not found). What enqueue needs to check an
@@ -285,12 +271,10 @@ export async function workflowsOf(
   keys: readonly ExecutionKey[],
 ): Promise<ExecutionWorkflow[]> {
   if (keys.length === 0) return [];
-  const result = await knex.raw(
-    `select x.tenant, x.execution_id, x.workflow_name, x.workflow_version
-       from unnest(?::text[], ?::text[]) as k(tenant, execution_id)
-       join ${EXECUTIONS} x on x.tenant = k.tenant and x.execution_id = k.execution_id`,
-    [keys.map((k) => k.tenant), keys.map((k) => k.executionId)] as unknown as Knex.RawBinding[],
-  );
+  const result = await runPrepared(knex, WORKFLOWS_OF, [
+    keys.map((k) => k.tenant),
+    keys.map((k) => k.executionId),
+  ]);
   return (
     result.rows as Array<{
       tenant: string;

@@ -11,6 +11,7 @@ import type {
   ReadBounds,
   Snapshot,
 } from './event-store.js';
+import { prepared, runPrepared, unnestParams } from './prepared.js';
 import { type EventRow, type ExecutionRow, toEvent, toExecution } from './rows.js';
 import { ACTIONS, EVENTS, EXECUTIONS, PROCESSING, SNAPSHOTS } from './tables.js';
 
@@ -30,6 +31,39 @@ function eventFromJson(row: JsonEventRow): EventRecord {
   });
 }
 
+const READ_BATCH = prepared(
+  'flowpool_read_batch',
+  `with req as (
+     select * from ${unnestParams('text', 'text', 'bigint')}
+         as r(tenant, execution_id, cached_seq))
+   select x.tenant, x.execution_id, x.workflow_name, x.workflow_version, x.current_state, x.data,
+          x.status, x.next_seq, x.applied_seq, x.created_at, x.updated_at,
+          exists (select 1 from ${ACTIONS} a
+                   where a.tenant = x.tenant and a.execution_id = x.execution_id and a.status = 'pending')
+            as has_pending_actions,
+          s.seq as snap_seq, s.current_state as snap_state, s.data as snap_data,
+          ev.events, ev.fetched
+     from req r
+     join ${EXECUTIONS} x on x.tenant = r.tenant and x.execution_id = r.execution_id
+     left join lateral (
+       select sn.seq, sn.current_state, sn.data from ${SNAPSHOTS} sn
+        where sn.tenant = x.tenant and sn.execution_id = x.execution_id and sn.seq <= x.applied_seq
+          and r.cached_seq is distinct from x.applied_seq
+        order by sn.seq desc limit 1) s on true
+     cross join lateral (
+       select coalesce(json_agg(c order by c.seq)
+                         filter (where c.n <= (x.applied_seq - coalesce(s.seq, x.applied_seq)) + ?
+                                   and (c.n = 1 or c.running <= ?)), '[]'::json) as events,
+              count(*) as fetched
+         from (select e.*, row_number() over w as n, sum(octet_length(e.payload::text)) over w as running
+                 from (select * from ${EVENTS} e
+                        where e.tenant = x.tenant and e.execution_id = x.execution_id
+                          and e.seq > coalesce(s.seq, x.applied_seq)
+                        order by e.seq
+                        limit (x.applied_seq - coalesce(s.seq, x.applied_seq)) + ? + 1) e
+               window w as (order by e.seq)) c) ev`,
+);
+
 /**
  * Per execution: its row, whether it has pending actions, and the events a
  * catch-up needs. When the caller already holds the folded state at the
@@ -45,43 +79,14 @@ export async function readBatch(
   bounds: ReadBounds,
 ): Promise<BatchRead[]> {
   if (requests.length === 0) return [];
-  const { rows } = await db.raw(
-    `with req as (
-       select * from unnest(?::text[], ?::text[], ?::bigint[]) as r(tenant, execution_id, cached_seq))
-     select x.*,
-            exists (select 1 from ${ACTIONS} a
-                     where a.tenant = x.tenant and a.execution_id = x.execution_id and a.status = 'pending')
-              as has_pending_actions,
-            s.seq as snap_seq, s.current_state as snap_state, s.data as snap_data,
-            ev.events, ev.fetched
-       from req r
-       join ${EXECUTIONS} x on x.tenant = r.tenant and x.execution_id = r.execution_id
-       left join lateral (
-         select sn.seq, sn.current_state, sn.data from ${SNAPSHOTS} sn
-          where sn.tenant = x.tenant and sn.execution_id = x.execution_id and sn.seq <= x.applied_seq
-            and r.cached_seq is distinct from x.applied_seq
-          order by sn.seq desc limit 1) s on true
-       cross join lateral (
-         select coalesce(json_agg(c order by c.seq)
-                           filter (where c.n <= (x.applied_seq - coalesce(s.seq, x.applied_seq)) + ?
-                                     and (c.n = 1 or c.running <= ?)), '[]'::json) as events,
-                count(*) as fetched
-           from (select e.*, row_number() over w as n, sum(octet_length(e.payload::text)) over w as running
-                   from (select * from ${EVENTS} e
-                          where e.tenant = x.tenant and e.execution_id = x.execution_id
-                            and e.seq > coalesce(s.seq, x.applied_seq)
-                          order by e.seq
-                          limit (x.applied_seq - coalesce(s.seq, x.applied_seq)) + ? + 1) e
-                 window w as (order by e.seq)) c) ev`,
-    [
-      requests.map((r) => r.tenant),
-      requests.map((r) => r.executionId),
-      requests.map((r) => r.cachedSeq ?? null),
-      bounds.limit,
-      bounds.maxBytes,
-      bounds.limit,
-    ] as unknown as Knex.RawBinding[],
-  );
+  const { rows } = await runPrepared(db, READ_BATCH, [
+    requests.map((r) => r.tenant),
+    requests.map((r) => r.executionId),
+    requests.map((r) => r.cachedSeq ?? null),
+    bounds.limit,
+    bounds.maxBytes,
+    bounds.limit,
+  ]);
   return (
     rows as Array<
       ExecutionRow & {
@@ -111,6 +116,52 @@ export async function readBatch(
   });
 }
 
+const COMMIT_BATCHES = prepared(
+  'flowpool_commit_batches',
+  `with input as (
+     select * from ${unnestParams('text', 'text', 'bigint', 'bigint', 'text', 'text', 'text')}
+       as b(tenant, execution_id, expected, applied, state, data, status)),
+   locked as (
+     select x.id, b.* from ${EXECUTIONS} x
+       join input b on x.tenant = b.tenant and x.execution_id = b.execution_id and x.applied_seq = b.expected
+      order by x.tenant, x.execution_id
+      for update of x),
+   fence as (
+     update ${EXECUTIONS} x
+        set applied_seq = l.applied, current_state = l.state, data = l.data::jsonb, status = l.status,
+            updated_at = now()
+       from locked l where x.id = l.id
+     returning x.tenant, x.execution_id),
+   outcomes as (
+     select v.* from ${unnestParams('text', 'text', 'uuid', 'text', 'text', 'text', 'text')}
+         as v(tenant, execution_id, event_id, status, from_state, to_state, reason)
+       join fence f on f.tenant = v.tenant and f.execution_id = v.execution_id),
+   events as (
+     update ${EVENTS} e
+        set status = v.status, from_state = v.from_state, to_state = v.to_state, reason = v.reason,
+            applied_at = now()
+       from outcomes v where e.tenant = v.tenant and e.event_id = v.event_id),
+   processing as (
+     update ${PROCESSING} p
+        set status = 'completed', worker_id = ?, attempt_count = attempt_count + 1,
+            result = jsonb_build_object('status', v.status), error_message = null,
+            updated_at = now(), completed_at = now()
+       from outcomes v where p.tenant = v.tenant and p.event_id = v.event_id),
+   intents as (
+     insert into ${ACTIONS} (tenant, event_id, execution_id, action_name)
+     select i.tenant, i.event_id, i.execution_id, i.action_name
+       from ${unnestParams('text', 'text', 'uuid', 'text')} as i(tenant, execution_id, event_id, action_name)
+       join fence f on f.tenant = i.tenant and f.execution_id = i.execution_id
+     on conflict (tenant, event_id, action_name) do nothing),
+   snapshot as (
+     insert into ${SNAPSHOTS} (tenant, execution_id, seq, current_state, data)
+     select s.tenant, s.execution_id, s.seq, s.state, s.data::jsonb
+       from ${unnestParams('text', 'text', 'bigint', 'text', 'text')} as s(tenant, execution_id, seq, state, data)
+       join fence f on f.tenant = s.tenant and f.execution_id = s.execution_id
+     on conflict (tenant, execution_id, seq) do nothing)
+   select tenant, execution_id from fence`,
+);
+
 /**
  * Commits many executions' batches in one statement (one transaction), each
  * if and only if its applied_seq still equals its `expectedSeq`. The rows
@@ -128,76 +179,32 @@ export async function commitBatches(
     o.kind === 'applied' ? o.actions.map((action) => ({ b, eventId: o.eventId, action })) : [],
   );
   const snapshots = batches.filter((b) => b.snapshot !== undefined);
-  const { rows } = await db.raw(
-    `with input as (
-       select * from unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[])
-         as b(tenant, execution_id, expected, applied, state, data, status)),
-     locked as (
-       select x.id, b.* from ${EXECUTIONS} x
-         join input b on x.tenant = b.tenant and x.execution_id = b.execution_id and x.applied_seq = b.expected
-        order by x.tenant, x.execution_id
-        for update of x),
-     fence as (
-       update ${EXECUTIONS} x
-          set applied_seq = l.applied, current_state = l.state, data = l.data::jsonb, status = l.status,
-              updated_at = now()
-         from locked l where x.id = l.id
-       returning x.tenant, x.execution_id),
-     outcomes as (
-       select v.* from unnest(?::text[], ?::text[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[])
-           as v(tenant, execution_id, event_id, status, from_state, to_state, reason)
-         join fence f on f.tenant = v.tenant and f.execution_id = v.execution_id),
-     events as (
-       update ${EVENTS} e
-          set status = v.status, from_state = v.from_state, to_state = v.to_state, reason = v.reason,
-              applied_at = now()
-         from outcomes v where e.tenant = v.tenant and e.event_id = v.event_id),
-     processing as (
-       update ${PROCESSING} p
-          set status = 'completed', worker_id = ?, attempt_count = attempt_count + 1,
-              result = jsonb_build_object('status', v.status), error_message = null,
-              updated_at = now(), completed_at = now()
-         from outcomes v where p.tenant = v.tenant and p.event_id = v.event_id),
-     intents as (
-       insert into ${ACTIONS} (tenant, event_id, execution_id, action_name)
-       select i.tenant, i.event_id, i.execution_id, i.action_name
-         from unnest(?::text[], ?::text[], ?::uuid[], ?::text[]) as i(tenant, execution_id, event_id, action_name)
-         join fence f on f.tenant = i.tenant and f.execution_id = i.execution_id
-       on conflict (tenant, event_id, action_name) do nothing),
-     snapshot as (
-       insert into ${SNAPSHOTS} (tenant, execution_id, seq, current_state, data)
-       select s.tenant, s.execution_id, s.seq, s.state, s.data::jsonb
-         from unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[]) as s(tenant, execution_id, seq, state, data)
-         join fence f on f.tenant = s.tenant and f.execution_id = s.execution_id
-       on conflict (tenant, execution_id, seq) do nothing)
-     select tenant, execution_id from fence`,
-    [
-      batches.map((b) => b.tenant),
-      batches.map((b) => b.executionId),
-      batches.map((b) => b.expectedSeq),
-      batches.map((b) => b.outcomes.at(-1)!.seq),
-      batches.map((b) => b.state),
-      batches.map((b) => JSON.stringify(b.data)),
-      batches.map((b) => b.status),
-      outcomes.map(({ b }) => b.tenant),
-      outcomes.map(({ b }) => b.executionId),
-      outcomes.map(({ o }) => o.eventId),
-      outcomes.map(({ o }) => o.kind),
-      outcomes.map(({ o }) => o.fromState),
-      outcomes.map(({ o }) => (o.kind === 'applied' ? o.toState : null)),
-      outcomes.map(({ o }) => (o.kind === 'rejected' ? o.reason : null)),
-      batches[0]!.workerId,
-      intents.map(({ b }) => b.tenant),
-      intents.map(({ b }) => b.executionId),
-      intents.map((i) => i.eventId),
-      intents.map((i) => i.action),
-      snapshots.map((b) => b.tenant),
-      snapshots.map((b) => b.executionId),
-      snapshots.map((b) => b.snapshot!.seq),
-      snapshots.map((b) => b.snapshot!.state),
-      snapshots.map((b) => JSON.stringify(b.snapshot!.data)),
-    ] as unknown as Knex.RawBinding[],
-  );
+  const { rows } = await runPrepared(db, COMMIT_BATCHES, [
+    batches.map((b) => b.tenant),
+    batches.map((b) => b.executionId),
+    batches.map((b) => b.expectedSeq),
+    batches.map((b) => b.outcomes.at(-1)!.seq),
+    batches.map((b) => b.state),
+    batches.map((b) => JSON.stringify(b.data)),
+    batches.map((b) => b.status),
+    outcomes.map(({ b }) => b.tenant),
+    outcomes.map(({ b }) => b.executionId),
+    outcomes.map(({ o }) => o.eventId),
+    outcomes.map(({ o }) => o.kind),
+    outcomes.map(({ o }) => o.fromState),
+    outcomes.map(({ o }) => (o.kind === 'applied' ? o.toState : null)),
+    outcomes.map(({ o }) => (o.kind === 'rejected' ? o.reason : null)),
+    batches[0]!.workerId,
+    intents.map(({ b }) => b.tenant),
+    intents.map(({ b }) => b.executionId),
+    intents.map((i) => i.eventId),
+    intents.map((i) => i.action),
+    snapshots.map((b) => b.tenant),
+    snapshots.map((b) => b.executionId),
+    snapshots.map((b) => b.snapshot!.seq),
+    snapshots.map((b) => b.snapshot!.state),
+    snapshots.map((b) => JSON.stringify(b.snapshot!.data)),
+  ]);
   return new Set(
     (rows as Array<{ tenant: string; execution_id: string }>).map((r) =>
       executionKey(r.tenant, r.execution_id),
