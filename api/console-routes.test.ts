@@ -250,6 +250,31 @@ describe('console routes', () => {
     });
   });
 
+  describe('an event no worker has worked on yet', () => {
+    it('reads as pending in its view and the history, blocks nothing, and is no dead letter', async () => {
+      await call(app, 'POST', '/v1/executions', ACME, {
+        workflow: 'ticket-lifecycle',
+        executionId: 'W-1',
+      });
+      const enqueued = await call(app, 'POST', '/v1/executions/W-1/events', ACME, {
+        event: 'reopen',
+      });
+      const { eventId } = enqueued.json();
+      // Enqueue writes no processing record: the worker writes it.
+      expect(await rt.db.knex('workflow_event_processing').where({ event_id: eventId })).toEqual(
+        [],
+      );
+      expect(await getJson(app, `/v1/events/${eventId}`)).toMatchObject({ status: 'pending' });
+      const history = await getJson(app, '/v1/executions/W-1/events');
+      expect(history.events.map((e: { status: string }) => e.status)).toEqual(['pending']);
+      const listed = await getJson(app, '/v1/executions?q=W-1');
+      expect(listed.items.map((x: { blocked: boolean }) => x.blocked)).toEqual([false]);
+      expect((await getJson(app, '/v1/executions/counts?q=W-')).blocked).toBe(0);
+      const dead = await getJson(app, '/v1/dead-letters');
+      expect(JSON.stringify(dead)).not.toContain(eventId);
+    });
+  });
+
   describe('POST /v1/dead-letters/retry', () => {
     it('retries a selection with a result per event; another tenant gets NOT_FOUND', async () => {
       const ids: string[] = [];

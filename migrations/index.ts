@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as workflowTables from './001_workflow_tables.js';
 import * as consoleIndexes from './002_console_indexes.js';
 import * as executionFillfactor from './003_execution_fillfactor.js';
+import * as processingWithoutForeignKey from './004_processing_without_foreign_key.js';
 
 interface Migration {
   config?: { transaction?: boolean };
@@ -17,6 +18,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['001_workflow_tables', workflowTables],
   ['002_console_indexes', consoleIndexes],
   ['003_execution_fillfactor', executionFillfactor],
+  ['004_processing_without_foreign_key', processingWithoutForeignKey],
 ];
 
 class ListedMigrations implements Knex.MigrationSource<string> {

@@ -32,6 +32,7 @@ describe('migrations', () => {
       '001_workflow_tables',
       '002_console_indexes',
       '003_execution_fillfactor',
+      '004_processing_without_foreign_key',
     ]);
     expect((await existingTables(db)).sort()).toEqual([...TABLES].sort());
     await migrateDown(db.knex);
@@ -69,6 +70,18 @@ describe('migrations', () => {
         .knex('workflow_events')
         .insert({ ...event, seq: 2, event_id: '00000000-0000-0000-0000-000000000003' }),
     ).rejects.toThrow(/workflow_events_tenant_execution_id_idempotency_key_unique/);
+  });
+
+  it('keeps no foreign key from processing records to events (enqueue writes none)', async () => {
+    await migrateLatest(db.knex);
+    const record = { tenant: 'fk', event_id: '00000000-0000-0000-0000-0000000000f1' };
+    await db.knex('workflow_event_processing').insert(record);
+    await db.knex('workflow_event_processing').where(record).delete();
+    const keys = await db.knex.raw(
+      `select count(*)::int as n from pg_constraint
+        where conrelid = 'workflow_event_processing'::regclass and contype = 'f'`,
+    );
+    expect(keys.rows[0].n).toBe(0);
   });
 
   it('rewrites an execution row in place (HOT) when enqueue and apply move it, on full pages too', async () => {

@@ -10,7 +10,7 @@ import type {
 } from './event-store.js';
 import { prepared, runPrepared, unnestParams } from './prepared.js';
 import { isUniqueViolation, isWriteConflict, sqlState } from './rows.js';
-import { EVENTS, EXECUTIONS, PROCESSING } from './tables.js';
+import { EVENTS, EXECUTIONS } from './tables.js';
 
 /**
  * Tries of one group statement that lost a race (an idempotency key
@@ -92,10 +92,7 @@ const GROUP_STATEMENT_TEXT = `with input as (
      inserted as (
        insert into ${EVENTS} (tenant, event_id, execution_id, seq, event_name, payload, user_id, idempotency_key, published_at)
        select tenant, event_id, execution_id, seq, event_name, payload::jsonb, user_id, idempotency_key, now()
-         from numbered
-       returning tenant, event_id),
-     processing as (
-       insert into ${PROCESSING} (tenant, event_id) select tenant, event_id from inserted)
+         from numbered)
      select idx, event_id, seq, null::boolean as same from numbered
      union all
      select idx, event_id, seq, same from earlier`;
@@ -122,6 +119,11 @@ const GROUP_STATEMENT = { name: 'flowpool_group_append', text: GROUP_STATEMENT_T
  *   key another transaction committed meanwhile surfaces as a unique
  *   violation that aborts the whole statement (nothing written, no seq
  *   skipped), and the caller runs it again on a fresh snapshot.
+ * - No processing record: an event without one is pending; the worker
+ *   writes it when it first decides, fails or buries the event (see
+ *   recordFailure), which keeps enqueue to one row (and no foreign-key
+ *   probe) per event. `inserted` is read by nothing, yet PostgreSQL runs
+ *   every data-modifying WITH to completion: it must stay a WITH.
  * - Published mark: rows are written with `published_at` set, optimistically,
  *   since their notices go out right after the commit; marking them in a
  *   second write would cost a transaction (and a rewrite of every row) per

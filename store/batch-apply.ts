@@ -142,11 +142,14 @@ const COMMIT_BATCHES = prepared(
             applied_at = now()
        from outcomes v where e.tenant = v.tenant and e.event_id = v.event_id),
    processing as (
-     update ${PROCESSING} p
-        set status = 'completed', worker_id = ?, attempt_count = attempt_count + 1,
-            result = jsonb_build_object('status', v.status), error_message = null,
-            updated_at = now(), completed_at = now()
-       from outcomes v where p.tenant = v.tenant and p.event_id = v.event_id),
+     insert into ${PROCESSING} as p (tenant, event_id, status, worker_id, attempt_count, result, completed_at)
+     select v.tenant, v.event_id, 'completed', ?, 1, jsonb_build_object('status', v.status), now()
+       from outcomes v
+      order by v.event_id
+     on conflict (event_id) do update
+        set status = 'completed', worker_id = excluded.worker_id, attempt_count = p.attempt_count + 1,
+            result = excluded.result, error_message = null, updated_at = now(), completed_at = now()
+      where p.tenant = excluded.tenant),
    intents as (
      insert into ${ACTIONS} (tenant, event_id, execution_id, action_name)
      select i.tenant, i.event_id, i.execution_id, i.action_name
@@ -168,6 +171,12 @@ const COMMIT_BATCHES = prepared(
  * are locked in (tenant, execution_id) order, so two such statements never
  * wait on each other in a cycle. Returns the keys (`executionKey`) of the
  * executions that committed; a fenced one writes nothing.
+ *
+ * Each decided event's processing record is written here (created if no
+ * failure made it first). Hazard: an upsert may not touch a row twice in
+ * one statement, so an event must appear in one batch only, as it does:
+ * a batch is one execution's events, and one execution commits once per
+ * call (its fence).
  */
 export async function commitBatches(
   db: Knex,

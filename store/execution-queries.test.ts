@@ -3,8 +3,17 @@ import { migrateLatest } from '../migrations/index.js';
 import { type TestDatabase, testDatabase } from '../test/support/isolation.js';
 import { ExecutionQueries } from './execution-queries.js';
 
-/** An execution with one event whose processing record has `processing` status. */
-async function seed(db: TestDatabase, tenant: string, id: string, processing: string, n: number) {
+/**
+ * An execution with one event whose processing record has `processing`
+ * status, or none (null): enqueued and not yet worked on.
+ */
+async function seed(
+  db: TestDatabase,
+  tenant: string,
+  id: string,
+  processing: string | null,
+  n: number,
+) {
   await db.knex('workflow_executions').insert({
     tenant,
     execution_id: id,
@@ -16,6 +25,7 @@ async function seed(db: TestDatabase, tenant: string, id: string, processing: st
   await db
     .knex('workflow_events')
     .insert({ tenant, event_id: eventId, execution_id: id, seq: 1, event_name: 'e' });
+  if (processing === null) return;
   await db
     .knex('workflow_event_processing')
     .insert({ tenant, event_id: eventId, status: processing });
@@ -31,7 +41,7 @@ describe('ExecutionQueries', () => {
     await seed(db, 'a', 'ok', 'completed', 1);
     await seed(db, 'a', 'failing', 'failed', 2);
     await seed(db, 'a', 'dead-actions', 'dead', 3);
-    await seed(db, 'a', 'waiting', 'published', 4);
+    await seed(db, 'a', 'waiting', null, 4);
     // The same id in another tenant, failing: it must not make a's row blocked.
     await seed(db, 'b', 'waiting', 'failed', 5);
   });

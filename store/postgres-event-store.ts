@@ -103,10 +103,11 @@ export class PostgresEventStore
   async appendEvent(event: NewEvent): Promise<AppendedEvent> {
     // One statement, so one round trip and one transaction: bumping next_seq
     // locks the execution row until the commit, which serialises enqueues per
-    // execution (seqs commit in order), and the event row and its processing
-    // record commit with it. A reused idempotency key aborts the whole
-    // statement on the unique key (nothing is written, no seq is skipped),
-    // and the settled earlier row is looked up after.
+    // execution (seqs commit in order), and the event row commits with it
+    // (its processing record waits for a worker: see recordFailure). A
+    // reused idempotency key aborts the whole statement on the unique key
+    // (nothing is written, no seq is skipped), and the settled earlier row
+    // is looked up after.
     try {
       const result = await this.knex.raw(
         `with bumped as (
@@ -116,9 +117,7 @@ export class PostgresEventStore
          inserted as (
            insert into ${EVENTS} (tenant, event_id, execution_id, seq, event_name, payload, user_id, idempotency_key)
            select ?, ?::uuid, ?, seq, ?, ?::jsonb, ?, ? from bumped
-           returning event_id, seq),
-         processing as (
-           insert into ${PROCESSING} (tenant, event_id) select ?, event_id from inserted)
+           returning seq)
          select seq from inserted`,
         [
           event.tenant,
@@ -130,7 +129,6 @@ export class PostgresEventStore
           JSON.stringify(event.payload ?? {}),
           event.userId ?? null,
           event.idempotencyKey ?? null,
-          event.tenant,
         ],
       );
       const row = result.rows[0] as { seq: string } | undefined;
@@ -185,20 +183,14 @@ export class PostgresEventStore
     // another transaction holds are skipped rather than waited for: a worker
     // may be committing the same events right now, and waiting on a batch of
     // its rows in another order would risk a deadlock.
+    // published_at is the mark; processing records are the worker's.
     await this.knex.raw(
       `with events as (
-         select id, event_id from ${EVENTS}
+         select id from ${EVENTS}
           where tenant = ? and event_id = any(?::uuid[]) and published_at is null
-          for update skip locked),
-       processing as (
-         select p.processing_id from ${PROCESSING} p join events e on e.event_id = p.event_id
-          where p.tenant = ? and p.status = 'pending'
-          for update of p skip locked),
-       marked as (
-         update ${EVENTS} e set published_at = now() from events t where e.id = t.id)
-       update ${PROCESSING} p set status = 'published', updated_at = now()
-         from processing t where p.processing_id = t.processing_id`,
-      [tenant, [...eventIds], tenant] as unknown as Knex.RawBinding[],
+          for update skip locked)
+       update ${EVENTS} e set published_at = now() from events t where e.id = t.id`,
+      [tenant, [...eventIds]] as unknown as Knex.RawBinding[],
     );
   }
 
@@ -425,22 +417,29 @@ export class PostgresEventStore
       });
   }
 
+  /**
+   * Counts a failed attempt. Enqueue writes no processing record (an event
+   * without one is pending), so the first failure creates it with
+   * attempt_count 1 and later ones bump it. It is read from the event row,
+   * so no record is made for an event id this tenant does not have (there
+   * is no foreign key since migration 004). A 'completed' record is never
+   * downgraded: an attempt that outlived another worker's commit lost.
+   */
   async recordFailure(
     tenant: string,
     eventId: string,
     workerId: string,
     error: string,
   ): Promise<void> {
-    await this.knex(PROCESSING)
-      .where({ tenant, event_id: eventId })
-      .whereNot({ status: 'completed' })
-      .update({
-        status: 'failed',
-        worker_id: workerId,
-        attempt_count: this.knex.raw('attempt_count + 1'),
-        error_message: error,
-        updated_at: this.knex.fn.now(),
-      });
+    await this.knex.raw(
+      `insert into ${PROCESSING} as p (tenant, event_id, status, worker_id, attempt_count, error_message)
+       select tenant, event_id, 'failed', ?, 1, ? from ${EVENTS} where tenant = ? and event_id = ?
+       on conflict (event_id) do update
+          set status = 'failed', worker_id = excluded.worker_id, attempt_count = p.attempt_count + 1,
+              error_message = excluded.error_message, updated_at = now()
+        where p.tenant = excluded.tenant and p.status <> 'completed'`,
+      [workerId, error, tenant, eventId],
+    );
   }
 
   async markDead(
@@ -503,17 +502,27 @@ export class PostgresEventStore
     error: string,
   ) {
     if (eventIds.length === 0) return;
-    await trx(PROCESSING)
-      .where({ tenant })
-      .whereIn('event_id', eventIds)
-      .update({ status: 'dead', error_message: error, updated_at: trx.fn.now() });
+    // An event buried before any failure was counted has no record yet. In
+    // event_id order, so two transactions burying overlapping sets take the
+    // records' locks in the same order.
+    await trx.raw(
+      `insert into ${PROCESSING} as p (tenant, event_id, status, error_message)
+       select tenant, event_id, 'dead', ? from ${EVENTS}
+        where tenant = ? and event_id = any(?::uuid[])
+        order by event_id
+       on conflict (event_id) do update
+          set status = 'dead', error_message = excluded.error_message, updated_at = now()
+        where p.tenant = excluded.tenant`,
+      [error, tenant, eventIds] as unknown as Knex.RawBinding[],
+    );
   }
 
   async reviveDead(tenant: string, eventId: string): Promise<ExecutionRef> {
     if (!isUuid(eventId)) throw new NotFoundError(`event ${eventId}`);
     return this.knex.transaction(async (trx) => {
+      // No record reads as pending: such an event was never buried.
       const event = await trx(`${EVENTS} as e`)
-        .join(`${PROCESSING} as p`, 'p.event_id', 'e.event_id')
+        .leftJoin(`${PROCESSING} as p`, 'p.event_id', 'e.event_id')
         .where({ 'e.tenant': tenant, 'e.event_id': eventId })
         .first('e.execution_id', 'e.status', 'p.status as processing_status');
       if (!event) throw new NotFoundError(`event ${eventId}`);
@@ -534,8 +543,9 @@ export class PostgresEventStore
       await trx(ACTIONS)
         .where({ tenant, event_id: eventId, status: 'failed' })
         .update({ status: 'pending', attempts: 0, error: null, updated_at: trx.fn.now() });
+      // Back to what no record means: waiting for a worker.
       await trx(PROCESSING).where({ tenant, event_id: eventId }).update({
-        status: 'published',
+        status: 'pending',
         attempt_count: 0,
         error_message: null,
         updated_at: trx.fn.now(),
@@ -548,11 +558,13 @@ export class PostgresEventStore
     tenant: string,
     limit: number,
   ): Promise<Array<EventRecord & { error: string | null }>> {
+    // Every burial writes a record, so the left join is a safeguard: an event
+    // dead without one still shows (last), and pending ones never do.
     const rows = await this.knex(`${EVENTS} as e`)
-      .join(`${PROCESSING} as p`, 'p.event_id', 'e.event_id')
+      .leftJoin(`${PROCESSING} as p`, 'p.event_id', 'e.event_id')
       .where('e.tenant', tenant)
       .andWhere((q) => q.where('e.status', 'dead').orWhere('p.status', 'dead'))
-      .orderBy('p.updated_at', 'desc')
+      .orderByRaw('p.updated_at desc nulls last')
       .limit(limit)
       .select('e.*', 'p.error_message');
     return rows.map((row: EventRow & { error_message: string | null }) => ({

@@ -1,6 +1,6 @@
 /**
  * Backlogs written straight into the tables, in the state enqueue leaves
- * them (event rows pending with their processing rows, next_seq bumped,
+ * them (event rows pending, no processing records yet, next_seq bumped,
  * published), so a run measures applying and not the seeding.
  */
 
@@ -56,11 +56,6 @@ export async function seedFlowpoolBacklog(
      select ?, gen_random_uuid(), 'x' || lpad(i::text, 6, '0'), s, 'comment', jsonb_build_object('text', 'c' || s), now()
        from generate_series(0, ? - 1) as i, generate_series(1, ?) as s`,
     [tenant, executions, perExecution],
-  );
-  await knex.raw(
-    `insert into workflow_event_processing (tenant, event_id, status)
-     select tenant, event_id, 'published' from workflow_events where tenant = ? and status = 'pending'`,
-    [tenant],
   );
   await knex.raw('analyze');
 }
