@@ -20,8 +20,8 @@ import { summarizeProfile } from './lib/cpuprofile.js';
 import {
   type BenchEnv,
   counterDelta,
-  ROOT,
   describeMachine,
+  ROOT,
   type ServerCounters,
   serverCounters,
   sleep,
