@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import knexFactory from 'knex';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../local/process.js';
 import { RedisServer } from '../local/redis-server.js';
 import { withGetExecution } from '../test/support/api-services.js';
@@ -914,6 +914,15 @@ describe('HTTP API when a dependency is down', () => {
         expect(response.json().error.code).toBe('UNAVAILABLE');
         expect(response.body).not.toMatch(/ECONNREFUSED|\n\s+at /);
       }
+      // Many dead letters at once: the store is tried once, not once per id.
+      const retry = vi.spyOn(runtime.deadLetters, 'retry');
+      const eventIds = Array.from(
+        { length: 20 },
+        (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      );
+      const many = await call(app, 'POST', '/v1/dead-letters/retry', { body: { eventIds } });
+      expect(many.statusCode).toBe(503);
+      expect(retry).toHaveBeenCalledTimes(1);
       const ready = await call(app, 'GET', '/readyz', { token: null });
       expect(ready.statusCode).toBe(503);
       expect(ready.json().checks).toEqual({ postgres: 'unreachable', redis: 'ok' });

@@ -37,8 +37,10 @@ export function registerDeadLetterRetryRoute(
         description:
           `Up to ${C.MAX_RETRY_EVENTS} distinct event ids, retried one after another. Each ` +
           'gets its own result, in order: retried, or error with the status and body the ' +
-          'single retry would have answered (NOT_FOUND, NOT_DEAD, ...). When Redis is down ' +
-          'nothing is changed and the answer is 503.',
+          'single retry would have answered (NOT_FOUND, NOT_DEAD, ...). Once PostgreSQL is ' +
+          'found unreachable the rest are not tried and carry the same 503 result. When Redis ' +
+          'is down, or nothing was retried before PostgreSQL failed, nothing is changed and the ' +
+          'answer is 503.',
         body: C.RetryDeadLettersBody,
         response: {
           200: { ...C.RetryDeadLettersResult, description: 'A result per event, in order' },
@@ -50,7 +52,15 @@ export function registerDeadLetterRetryRoute(
       // Without Redis the notices cannot go out: refuse before changing anything.
       await runtime.transport.ping();
       const results: RetryResult[] = [];
-      for (const eventId of request.body.eventIds) results.push(await retryOne(request, eventId));
+      let outage: RetryResult | undefined;
+      for (const eventId of request.body.eventIds) {
+        // Once the store is found unreachable the rest are not tried: each
+        // would wait for a connection, then for a readiness ping, and a
+        // request of 100 ids would hold its caller for minutes.
+        const result = outage ? { ...outage, eventId } : await retryOne(request, eventId);
+        if (result.status === 'error' && result.httpStatus === 503) outage = result;
+        results.push(result);
+      }
       // Nothing retried and the store is down: one answer a caller can retry as a whole.
       const retried = results.some((result) => result.status === 'retried');
       if (!retried && results.some((r) => r.status === 'error' && r.httpStatus === 503)) {
