@@ -937,6 +937,40 @@ describe('HTTP API when a dependency is down', () => {
     }
   });
 
+  it('a batch whose items all fail alike asks for readiness once, not once per item', async () => {
+    const rt = await startTestRuntime();
+    let asked = 0;
+    const readiness = async () => {
+      asked += 1;
+      return { ready: true, checks: { postgres: 'ok', redis: 'ok' } };
+    };
+    const buggy: typeof rt = {
+      ...rt,
+      service: Object.assign(Object.create(rt.service), {
+        enqueueEvents: async (items: readonly unknown[]) =>
+          items.map(() => ({ ok: false as const, error: new TypeError('a bug') })),
+      }),
+    };
+    const app = await buildApiApp({
+      runtime: buggy,
+      tokens: TOKENS,
+      logger: silentLogger,
+      readiness,
+    });
+    try {
+      const events = Array.from({ length: 10 }, () => ({ executionId: 'T-1', event: 'resolve' }));
+      const response = await call(app, 'POST', '/v1/events/batch', { body: { events } });
+      expect(response.statusCode).toBe(200);
+      expect(response.json().results.map((r: { error: { code: string } }) => r.error.code)).toEqual(
+        events.map(() => 'INTERNAL'),
+      );
+      expect(asked).toBe(1);
+    } finally {
+      await app.close();
+      await rt.close();
+    }
+  });
+
   it('a closed PostgreSQL pool is 503 too, and a real bug is 500 without a stack trace', async () => {
     const rt = await startTestRuntime();
     const app = await buildApiApp({ runtime: rt, tokens: TOKENS, logger: silentLogger });

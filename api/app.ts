@@ -31,7 +31,7 @@ import {
 } from './http-errors.js';
 import { ApiMetrics } from './metrics.js';
 import { type DocumentedWorkflows, LINKS, swaggerOptions } from './openapi.js';
-import { dependencyReadiness, type Readiness } from './readiness.js';
+import { askedOnce, dependencyReadiness, type Readiness } from './readiness.js';
 import * as S from './schemas.js';
 import { registerTenantLimits } from './tenant-limits.js';
 import { validatorCompiler } from './validation.js';
@@ -487,8 +487,9 @@ function registerV1Routes(
         })),
       );
       const results = [];
+      const readinessOfRequest = askedOnce(readiness);
       for (const outcome of outcomes) {
-        const result = await batchItem(outcome, readiness, request);
+        const result = await batchItem(outcome, readinessOfRequest, request);
         if (result.status !== 'error')
           metrics.enqueued.inc({ result: result.status === 'duplicate' ? 'duplicate' : 'new' });
         results.push(result);

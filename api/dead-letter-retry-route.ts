@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiServices } from './app.js';
 import * as C from './console-schemas.js';
 import { answerTo, publicAnswer, UNAVAILABLE } from './http-errors.js';
-import type { Readiness } from './readiness.js';
+import { askedOnce, type Readiness } from './readiness.js';
 import * as S from './schemas.js';
 
 type RetryResult = Static<typeof C.RetryDeadLettersResult>['results'][number];
@@ -15,12 +15,21 @@ export function registerDeadLetterRetryRoute(
   readiness: Readiness,
 ): void {
   /** What the single retry would have answered for this event, as public as that answer. */
-  async function retryOne(request: FastifyRequest, eventId: string): Promise<RetryResult> {
+  async function retryOne(
+    request: FastifyRequest,
+    eventId: string,
+    readinessOfRequest: Readiness,
+  ): Promise<RetryResult> {
     try {
       const { executionId } = await runtime.deadLetters.retry(request.tenant, eventId);
       return { eventId, status: 'retried', executionId };
     } catch (error) {
-      const answer = await answerTo(error, readiness, request.log, 'dead-letter retry failed');
+      const answer = await answerTo(
+        error,
+        readinessOfRequest,
+        request.log,
+        'dead-letter retry failed',
+      );
       const sent = publicAnswer(answer);
       const { code, message } = sent.body.error;
       return { eventId, status: 'error', httpStatus: sent.status, error: { code, message } };
@@ -53,11 +62,14 @@ export function registerDeadLetterRetryRoute(
       await runtime.transport.ping();
       const results: RetryResult[] = [];
       let outage: RetryResult | undefined;
+      const readinessOfRequest = askedOnce(readiness);
       for (const eventId of request.body.eventIds) {
         // Once the store is found unreachable the rest are not tried: each
         // would wait for a connection, then for a readiness ping, and a
         // request of 100 ids would hold its caller for minutes.
-        const result = outage ? { ...outage, eventId } : await retryOne(request, eventId);
+        const result = outage
+          ? { ...outage, eventId }
+          : await retryOne(request, eventId, readinessOfRequest);
         if (result.status === 'error' && result.httpStatus === 503) outage = result;
         results.push(result);
       }

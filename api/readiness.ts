@@ -40,3 +40,15 @@ export function dependencyReadiness(sources: ReadinessSources): Readiness {
     return { ready: Object.values(checks).every((check) => check === 'ok'), checks };
   };
 }
+
+/**
+ * The same readiness, asked at most once: for a request whose items fail
+ * alike (a batch during an outage), so it pings once, not once per item.
+ */
+export function askedOnce(readiness: Readiness): Readiness {
+  let report: Promise<ReadinessReport> | undefined;
+  return () => {
+    report ??= readiness();
+    return report;
+  };
+}
