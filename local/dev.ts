@@ -100,8 +100,8 @@ function render(
   ].join('\n');
 }
 
-/** Events each local worker process handles at once. */
-const DEV_CONCURRENCY = 8;
+/** Events each local worker process handles at once: the worker's own default. */
+const DEV_CONCURRENCY = 64;
 
 /**
  * `flowpool dev`: PostgreSQL and Redis from local programs (or the given

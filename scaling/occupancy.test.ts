@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   MIN_OCCUPANCY_SAMPLES,
+  MODELLED_SLOTS,
   NO_OCCUPANCY,
   type OccupancyState,
   observeOccupancy,
@@ -37,6 +38,20 @@ describe("occupancy capacity (Little's law)", () => {
       (8 * 100) / 2.5,
       0,
     );
+  });
+
+  it('counts at most MODELLED_SLOTS slots for a replica of more (batches do not scale with slots)', () => {
+    const state = feed(19, 100, (i) => (i % 2 === 0 ? 2 : 3));
+    const at8 = occupancyCapacity(state, { replicas: 2, concurrency: MODELLED_SLOTS }, SPAN_MS)!;
+    expect(occupancyCapacity(state, { replicas: 2, concurrency: 64 }, SPAN_MS)).toBeCloseTo(at8, 5);
+    expect(at8).toBeCloseTo((MODELLED_SLOTS * 100) / 2.5, 5);
+  });
+
+  it('credits a busy replica of many slots at least what it does', () => {
+    // 2 replicas × 64 slots, 100 in flight while reading 80/s: the model's
+    // 8 slots would say 6.4/s per replica; each does 40/s.
+    const state = feed(20, 80, () => 100);
+    expect(occupancyCapacity(state, { replicas: 2, concurrency: 64 }, SPAN_MS)).toBeCloseTo(40, 5);
   });
 
   it('agrees with the saturated figure when every slot is busy', () => {

@@ -8,7 +8,8 @@
  * pending count: a worker reads only what it has room for, and acks after
  * the commit) and a throughput λ (the group's entries-read rate), each entry
  * takes W = L / λ, so one replica with `concurrency` slots can do
- * concurrency / W = concurrency · λ / L entries per second.
+ * concurrency / W = concurrency · λ / L entries per second (counting at
+ * most MODELLED_SLOTS slots: see there).
  *
  * Pending is sampled once a poll. With short events most samples read 0,
  * and when all n of them do the mean says nothing. The rule of three still
@@ -60,6 +61,25 @@ export function observeOccupancy(
   return { reads, pending: [...kept, { at, value: pending }] };
 }
 
+/**
+ * Slots the model counts per replica, at most. Little's law over slots
+ * (capacity = slots ÷ W) holds when each slot works on its own. A worker
+ * applies the notices it holds in batches across executions (one lock
+ * call, one read, one commit per batch), so a notice's time W grows with
+ * the batch it rides in, and capacity grows far slower than the slots: at
+ * 5,000 × 1, 64 slots did 1.5–2.5× what 8 did, not 8× (docs/benchmarks.md
+ * §10). Measured while batches are small, slots ÷ W would read a replica
+ * of 64 slots as about five times what it can do, and the rate term would
+ * hold too few replicas. Counting at most 8 keeps the estimate where it
+ * stood at 8 slots, where the scaling tests and benchmarks validated it.
+ */
+export const MODELLED_SLOTS = 8;
+
+/** The slots the model counts for a replica of `concurrency` slots (see MODELLED_SLOTS). */
+export function modelledSlots(concurrency: number): number {
+  return Math.min(concurrency, MODELLED_SLOTS);
+}
+
 /** Entries per second one replica can process, or undefined while occupancy tells nothing. */
 export function occupancyCapacity(
   state: OccupancyState,
@@ -77,6 +97,11 @@ export function occupancyCapacity(
     return undefined;
   }
   const inFlight = state.pending.reduce((sum, s) => sum + s.value, 0) / samples;
-  if (inFlight > 0) return (concurrency * throughput) / inFlight;
+  if (inFlight > 0) {
+    const estimate = (modelledSlots(concurrency) * throughput) / inFlight;
+    // More in flight than the modelled slots (a replica of more slots, busy)
+    // says nothing about what it could do beyond what it does, but it does that.
+    return concurrency > MODELLED_SLOTS ? Math.max(estimate, throughput / replicas) : estimate;
+  }
   return (throughput * samples) / (3 * replicas);
 }

@@ -12,6 +12,7 @@ import {
   observeCapacity,
 } from './capacity.js';
 import {
+  modelledSlots,
   NO_OCCUPANCY,
   type OccupancyState,
   observeOccupancy,
@@ -140,7 +141,8 @@ function perReplica(
   if (occupancy !== undefined)
     return { processingRatePerReplica: occupancy, capacitySource: 'occupancy' };
   if (arrivalRate !== undefined && arrivalRate > 0) {
-    const slots = concurrency !== undefined && concurrency >= 1 ? Math.floor(concurrency) : 1;
+    const slots =
+      concurrency !== undefined && concurrency >= 1 ? modelledSlots(Math.floor(concurrency)) : 1;
     return { processingRatePerReplica: slots * PRIOR_RATE_PER_SLOT, capacitySource: 'prior' };
   }
   return { processingRatePerReplica: undefined, capacitySource: undefined };

@@ -125,7 +125,7 @@ describe('WorkflowWorkerPool CRD on a real kube-apiserver', () => {
         consumerGroup: 'workflow-workers',
       },
       database: { urlSecretRef: { name: 'flowpool-db', key: 'url' } },
-      concurrency: 8,
+      concurrency: 64,
       replicas: 1,
       autoscaling: {
         enabled: true,

@@ -123,7 +123,7 @@ describe('withDefaults', () => {
       scaleToZeroCooldownSeconds: 300,
     });
     expect(spec).toMatchObject({
-      concurrency: 8,
+      concurrency: 64,
       replicas: 1,
       drainTimeoutSeconds: 60,
       paused: false,

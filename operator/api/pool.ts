@@ -429,9 +429,9 @@ export const WorkflowWorkerPoolSpecSchema = Type.Object(
     redis: RedisSchema,
     database: DatabaseSchema,
     concurrency: count(
-      'Events each worker process handles at once (WORKFLOW_CONCURRENCY).',
+      'Events each worker process handles at once (WORKFLOW_CONCURRENCY); it applies them in batches across executions.',
       { rule: 'self >= 1 && self <= 1000', message: 'spec.concurrency must be between 1 and 1000' },
-      { default: 8 },
+      { default: 64 },
     ),
     replicas: count(
       'Worker count when autoscaling is disabled; also what the scale subresource (kubectl scale) sets.',
