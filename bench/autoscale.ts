@@ -30,8 +30,8 @@ export function operatorLanded(): boolean {
   }
 }
 
-/** Events each bench worker handles at once. */
-const CONCURRENCY = 8;
+/** Events each bench worker handles at once: the default of the worker and of a WorkflowWorkerPool. */
+const CONCURRENCY = 64;
 
 async function reaction(env: BenchEnv, pollIntervalSeconds: number, round: number) {
   const pool = `as-${process.pid}-${round}-${pollIntervalSeconds}`;
