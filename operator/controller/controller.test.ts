@@ -276,10 +276,9 @@ describe('PoolController (in memory)', () => {
     expect(kube.events.map((event) => event.reason)).toContain('DeploymentCreated');
   });
 
-  it('will not take over a Deployment of the same name that another owner controls', async () => {
-    const kube = new FakeKube();
-    kube.poolItems.push(pool());
-    kube.existing.set('ns/p', {
+  /** A Deployment named like the pool's but controlled by something else. */
+  function deploymentOfAnotherOwner() {
+    return {
       metadata: {
         name: 'p',
         namespace: 'ns',
@@ -288,7 +287,13 @@ describe('PoolController (in memory)', () => {
         ],
       },
       spec: { replicas: 2, selector: {}, template: {} },
-    });
+    };
+  }
+
+  it('will not take over a Deployment of the same name that another owner controls', async () => {
+    const kube = new FakeKube();
+    kube.poolItems.push(pool());
+    kube.existing.set('ns/p', deploymentOfAnotherOwner());
     await start(kube);
     await until(() => lastCondition(kube, 'Ready')?.reason === 'DeploymentConflict');
     expect(lastCondition(kube, 'Ready')?.message).toContain('not controlled by this pool');
@@ -321,16 +326,7 @@ describe('PoolController (in memory)', () => {
     const kube = new FakeKube();
     kube.poolItems.push(pool());
     // Every reconcile fails on the conflict and is retried a minute later.
-    kube.existing.set('ns/p', {
-      metadata: {
-        name: 'p',
-        namespace: 'ns',
-        ownerReferences: [
-          { apiVersion: 'apps/v1', kind: 'Other', name: 'x', uid: 'other', controller: true },
-        ],
-      },
-      spec: { replicas: 2, selector: {}, template: {} },
-    });
+    kube.existing.set('ns/p', deploymentOfAnotherOwner());
     let reads = 0;
     await start(kube, {
       backoffMs: 60_000,
