@@ -182,14 +182,20 @@ const realGet = [
   /^\/readyz$/,
   /^\/metrics$/,
   /^\/openapi\.json$/,
+  /^\/console(\/.*)?$/,
+  /^\/v1\/executions$/,
   /^\/v1\/executions\/[^/]+$/,
-  /^\/v1\/executions\/[^/]+\/events$/,
+  /^\/v1\/executions\/[^/]+\/(events|actions|snapshots)$/,
   /^\/v1\/events\/[^/]+$/,
   /^\/v1\/dead-letters$/,
+  /^\/v1\/workflows$/,
+  /^\/v1\/stream$/,
 ];
 const realPost = [
   /^\/v1\/executions$/,
   /^\/v1\/executions\/[^/]+\/events$/,
+  /^\/v1\/events\/batch$/,
+  /^\/v1\/dead-letters\/retry$/,
   /^\/v1\/dead-letters\/[^/]+\/retry$/,
 ];
 
